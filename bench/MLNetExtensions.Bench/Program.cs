@@ -1,0 +1,20 @@
+using MLNetExtensions.Bench;
+
+// Benchmarks print ratios against a baseline measured in the same process, never absolute pass/fail.
+// Usage: dotnet run -c Release --project bench/MLNetExtensions.Bench -- [name ...]   (no name: all)
+IBenchmark[] all =
+[
+];
+
+var chosen = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name, StringComparer.OrdinalIgnoreCase)).ToArray();
+if (chosen.Length == 0)
+{
+    Console.Error.WriteLine($"Unknown benchmark. Available: {string.Join(", ", all.Select(b => b.Name))}");
+    return 2;
+}
+foreach (var b in chosen)
+{
+    Console.WriteLine($"== {b.Name}: {b.Description}");
+    b.Run(Console.Out);
+}
+return 0;
