@@ -53,9 +53,7 @@ public static class BoxOps
         {
             float ax1 = boxes1[o], ay1 = boxes1[o + 1], ax2 = boxes1[o + 2], ay2 = boxes1[o + 3];
             float areaA = BoxSpan.Area(ax1, ay1, ax2, ay2);
-            var row = iou.Slice(i * m, m);
-            for (int j = 0; j < row.Length; j++)
-                row[j] = BoxSpan.Iou(ax1, ay1, ax2, ay2, areaA, x1[j], y1[j], x2[j], y2[j], area[j]);
+            BoxSpan.IouRow(ax1, ay1, ax2, ay2, areaA, x1, y1, x2, y2, area, iou.Slice(i * m, m));
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MLNetExtensions.Data;
@@ -48,5 +49,61 @@ internal static class BoxSpan
         float inter = w * h;
         float union = areaA + areaB - inter;
         return union > 0f ? inter / union : 0f;
+    }
+
+    /// <summary>
+    /// Whether box <c>b</c> has IoU strictly above <paramref name="threshold"/> (&gt;= 0) with any of the first
+    /// <paramref name="count"/> boxes held as flat coordinate and area arrays. SIMD over those boxes; each lane
+    /// computes exactly what <see cref="Iou"/> computes (an empty intersection gives 0 or NaN, never above a
+    /// threshold &gt;= 0), so the answer does not depend on the vector width.
+    /// </summary>
+    public static bool AnyIouAbove(float[] x1s, float[] y1s, float[] x2s, float[] y2s, float[] areas, int count,
+        float bx1, float by1, float bx2, float by2, float areaB, float threshold)
+    {
+        int k = 0;
+        if (Vector.IsHardwareAccelerated && count >= Vector<float>.Count)
+        {
+            var vx1 = new Vector<float>(bx1); var vy1 = new Vector<float>(by1);
+            var vx2 = new Vector<float>(bx2); var vy2 = new Vector<float>(by2);
+            var vArea = new Vector<float>(areaB); var vThreshold = new Vector<float>(threshold);
+            for (; k <= count - Vector<float>.Count; k += Vector<float>.Count)
+            {
+                var w = Vector.Max(Vector.Min(new Vector<float>(x2s, k), vx2) - Vector.Max(new Vector<float>(x1s, k), vx1), Vector<float>.Zero);
+                var h = Vector.Max(Vector.Min(new Vector<float>(y2s, k), vy2) - Vector.Max(new Vector<float>(y1s, k), vy1), Vector<float>.Zero);
+                var inter = w * h;
+                var iou = inter / (new Vector<float>(areas, k) + vArea - inter);
+                if (Vector.GreaterThanAny(iou, vThreshold)) return true;
+            }
+        }
+        for (; k < count; k++)
+            if (Iou(x1s[k], y1s[k], x2s[k], y2s[k], areas[k], bx1, by1, bx2, by2, areaB) > threshold) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// IoU of box <c>a</c> with each box held as flat coordinate and area arrays, into <paramref name="row"/>;
+    /// SIMD lanes give the same value as <see cref="Iou"/>.
+    /// </summary>
+    public static void IouRow(float ax1, float ay1, float ax2, float ay2, float areaA,
+        float[] x1s, float[] y1s, float[] x2s, float[] y2s, float[] areas, Span<float> row)
+    {
+        int j = 0, count = row.Length;
+        if (Vector.IsHardwareAccelerated && count >= Vector<float>.Count)
+        {
+            var vx1 = new Vector<float>(ax1); var vy1 = new Vector<float>(ay1);
+            var vx2 = new Vector<float>(ax2); var vy2 = new Vector<float>(ay2);
+            var vArea = new Vector<float>(areaA);
+            for (; j <= count - Vector<float>.Count; j += Vector<float>.Count)
+            {
+                var w = Vector.Max(Vector.Min(vx2, new Vector<float>(x2s, j)) - Vector.Max(vx1, new Vector<float>(x1s, j)), Vector<float>.Zero);
+                var h = Vector.Max(Vector.Min(vy2, new Vector<float>(y2s, j)) - Vector.Max(vy1, new Vector<float>(y1s, j)), Vector<float>.Zero);
+                var inter = w * h;
+                var union = vArea + new Vector<float>(areas, j) - inter;
+                // An empty union (two empty boxes) is 0, as in the scalar path; 0/0 would be NaN.
+                Vector.ConditionalSelect(Vector.GreaterThan(union, Vector<float>.Zero), inter / union, Vector<float>.Zero).CopyTo(row.Slice(j));
+            }
+        }
+        for (; j < count; j++)
+            row[j] = Iou(ax1, ay1, ax2, ay2, areaA, x1s[j], y1s[j], x2s[j], y2s[j], areas[j]);
     }
 }

@@ -159,16 +159,7 @@ public static partial class NonMaxSuppression
                 int i = order[r], o = 4 * i;
                 float x1 = boxes[o], y1 = boxes[o + 1], x2 = boxes[o + 2], y2 = boxes[o + 3];
                 float area = BoxSpan.Area(x1, y1, x2, y2);
-                bool suppressed = false;
-                for (int k = 0; k < kept; k++)
-                {
-                    if (BoxSpan.Iou(x1s[k], y1s[k], x2s[k], y2s[k], areas[k], x1, y1, x2, y2, area) > iouThreshold)
-                    {
-                        suppressed = true;
-                        break;
-                    }
-                }
-                if (suppressed) continue;
+                if (BoxSpan.AnyIouAbove(x1s, y1s, x2s, y2s, areas, kept, x1, y1, x2, y2, area, iouThreshold)) continue;
                 x1s[kept] = x1; y1s[kept] = y1; x2s[kept] = x2; y2s[kept] = y2; areas[kept] = area;
                 keep[kept++] = i;
             }

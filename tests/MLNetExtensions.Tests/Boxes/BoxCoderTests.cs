@@ -104,15 +104,15 @@ public sealed class BoxCoderTests
         StringAssert.StartsWith(range.Message, "'yVariance' must be a positive finite number.");
     }
 
-    internal static float[] RandomBoxes(Random random, int count, float extent = 500f)
+    internal static float[] RandomBoxes(Random random, int count, float extent = 500f, float minSize = 4f)
     {
         var boxes = new float[count * 4];
         for (int i = 0; i < count; i++)
         {
             float x = random.NextSingle() * extent, y = random.NextSingle() * extent;
             boxes[4 * i] = x; boxes[4 * i + 1] = y;
-            boxes[4 * i + 2] = x + 4f + random.NextSingle() * extent / 5f; // size ratios stay under the decode clamp (62.5)
-            boxes[4 * i + 3] = y + 4f + random.NextSingle() * extent / 5f;
+            boxes[4 * i + 2] = x + minSize + random.NextSingle() * extent / 5f; // size ratios stay under the decode clamp (62.5)
+            boxes[4 * i + 3] = y + minSize + random.NextSingle() * extent / 5f;
         }
         return boxes;
     }

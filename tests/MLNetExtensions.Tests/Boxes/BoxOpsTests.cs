@@ -48,6 +48,26 @@ public sealed class BoxOpsTests
     }
 
     [TestMethod]
+    public void PairwiseIouEqualsThePerPairIouExactlyIncludingDegenerateBoxes()
+    {
+        // 37 columns: the vectorized rows and their scalar tails both run; inverted and empty boxes included.
+        var random = new Random(9);
+        var a = BoxCoderTests.RandomBoxes(random, 23, extent: 50f, minSize: 0f);
+        var b = BoxCoderTests.RandomBoxes(random, 37, extent: 50f, minSize: 0f);
+        (b[2], b[0]) = (b[0], b[2]);   // inverted in x
+        b[7] = b[5];                   // empty in y
+        a[4 * 3 + 2] = a[4 * 3];       // empty in x
+        b[4 * 10] = a[4 * 3]; b[4 * 10 + 1] = a[4 * 3 + 1]; b[4 * 10 + 2] = a[4 * 3 + 2]; b[4 * 10 + 3] = a[4 * 3 + 3]; // the same empty box
+        var boxesA = BoxOps.ToBoxes(a);
+        var boxesB = BoxOps.ToBoxes(b);
+        var iou = BoxOps.PairwiseIou(a, b);
+        for (int i = 0; i < 23; i++)
+            for (int j = 0; j < 37; j++)
+                Assert.AreEqual(BoxOps.Iou(boxesA[i], boxesB[j]), iou[i * 37 + j], $"pair {i},{j}");
+        Assert.AreEqual(0f, iou[3 * 37 + 10], "two identical empty boxes");
+    }
+
+    [TestMethod]
     public void PairwiseIouOfEmptySetsIsEmptyAndShapesAreChecked()
     {
         Assert.AreEqual(0, BoxOps.PairwiseIou([], [0f, 0, 1, 1]).Length);
