@@ -126,6 +126,8 @@ public static class BoxOps
     {
         int n = BoxSpan.Count(source, nameof(source));
         BoxSpan.RequireLength(destination.Length, source.Length, nameof(destination), $"{n}×4, same as the source");
+        if (!Enum.IsDefined(from)) throw new ArgumentOutOfRangeException(nameof(from), from, "Unknown box format.");
+        if (!Enum.IsDefined(to)) throw new ArgumentOutOfRangeException(nameof(to), to, "Unknown box format.");
         for (int o = 0; o < source.Length; o += 4)
         {
             float a = source[o], b = source[o + 1], c = source[o + 2], d = source[o + 3];

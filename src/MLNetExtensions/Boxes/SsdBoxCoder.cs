@@ -40,7 +40,7 @@ public sealed class SsdBoxCoder
         ExpClamp = expClamp ?? CenterSizeCodec.DefaultExpClamp;
         CenterSizeCodec.CheckExpClamp(ExpClamp);
         int count = BoxSpan.Count(priors, nameof(priors));
-        if (priorFormat != BoxFormat.Corners && priorFormat != BoxFormat.CenterSize)
+        if (!Enum.IsDefined(priorFormat))
             throw new ArgumentOutOfRangeException(nameof(priorFormat), priorFormat, "Unknown box format.");
         _priors = new float[priors.Length];
         BoxOps.Convert(priors, priorFormat, BoxFormat.CenterSize, _priors);
