@@ -1,0 +1,34 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Torch.Boxes;
+
+/// <summary>
+/// SSD's matching: a prior matches its best ground truth when their IoU is at least the threshold (0.5), and
+/// additionally each ground truth claims its single best prior, whatever that prior's own best is (torchvision's
+/// <c>SSDMatcher</c>, the original SSD's "best prior per ground truth" step).
+/// </summary>
+/// <remarks>
+/// When two ground truths share the same best prior only one of them keeps it (on the CPU the later one).
+/// A ground truth that overlaps no prior (best IoU 0) claims nothing.
+/// </remarks>
+public sealed class SsdMatcher : Matcher
+{
+    /// <summary>An SSD matcher; <paramref name="threshold"/> is SSD's 0.5 by default.</summary>
+    public SsdMatcher(float threshold = 0.5f) : base(threshold, threshold, allowLowQualityMatches: false) { }
+
+    /// <inheritdoc/>
+    public override Tensor Match(Tensor matchQuality)
+    {
+        CheckQuality(matchQuality);
+        using var scope = torch.NewDisposeScope();
+        var matches = base.Match(matchQuality);                          // (P)
+        if (matchQuality.shape[0] == 0 || matchQuality.shape[1] == 0)
+            return matches.MoveToOuterDisposeScope();
+        var (bestQuality, bestPrior) = matchQuality.max(1);              // (G), (G)
+        var claims = bestQuality > 0;                                     // (G)
+        var groundTruth = torch.arange(matchQuality.shape[0], dtype: ScalarType.Int64, device: matchQuality.device)[claims]; // (G')
+        matches.index_put_(groundTruth, bestPrior[claims]);
+        return matches.MoveToOuterDisposeScope();
+    }
+}
