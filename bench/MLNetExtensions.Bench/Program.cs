@@ -5,6 +5,8 @@ using MLNetExtensions.Bench;
 IBenchmark[] all =
 [
     new BoxOpsBenchmark(),
+    new SyntheticShapesBenchmark(),
+    new MaskDecodeBenchmark(),
 ];
 
 var chosen = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name, StringComparer.OrdinalIgnoreCase)).ToArray();
