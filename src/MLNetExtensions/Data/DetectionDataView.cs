@@ -22,6 +22,14 @@ public static class DetectionDataView
     public static IDataView Create(MLContext mlContext, IEnumerable<DetectionRecord> records, IReadOnlyList<string> classNames)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
+        return Create(mlContext.Data, records, classNames);
+    }
+
+    /// <summary>Same as <see cref="Create(MLContext, IEnumerable{DetectionRecord}, IReadOnlyList{string})"/>, for
+    /// loaders that are extension methods of <c>mlContext.Data</c>.</summary>
+    public static IDataView Create(DataOperationsCatalog data, IEnumerable<DetectionRecord> records, IReadOnlyList<string> classNames)
+    {
+        ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(records);
         ArgumentNullException.ThrowIfNull(classNames);
         if (classNames.Count == 0)
@@ -45,7 +53,7 @@ public static class DetectionDataView
             }
             rows.Add(new Row { ImagePath = r.ImagePath, Boxes = boxes, Labels = labels, Difficult = r.Difficult.ToArray() });
         }
-        return mlContext.Data.LoadFromEnumerable(rows, SchemaFor(classNames));
+        return data.LoadFromEnumerable(rows, SchemaFor(classNames));
     }
 
     /// <summary>The schema definition of a detection row with the given classes.</summary>
