@@ -86,7 +86,8 @@ internal static class DetectionEvaluationData
             if (getAreas != null)
             {
                 gtAreas = Read(getAreas, ref fBuf);
-                CheckCount(gtAreas.Length, g, where, options.AreasColumnName!, $"one per label in '{options.LabelsColumnName}'");
+                if (gtAreas.Length == 0 && g > 0) gtAreas = null; // no areas given: box areas
+                else CheckCount(gtAreas.Length, g, where, options.AreasColumnName!, $"one per label in '{options.LabelsColumnName}'");
             }
 
             float[] dtBoxes = Read(getPredBoxes, ref fBuf);

@@ -27,16 +27,16 @@ public sealed class DetectionEvaluatorOptions
     /// <summary>Ground-truth labels: vector of <c>uint</c> keys with the class names as key values, one per box.</summary>
     public string LabelsColumnName { get => _labels; init => _labels = Required(value, nameof(LabelsColumnName)); }
 
-    /// <summary>Optional vector of <c>bool</c>, one per box: VOC's difficult flag. The VOC metrics ignore these
-    /// boxes; the COCO metrics, like pycocotools, do not look at it.</summary>
+    /// <summary>Optional vector of <c>bool</c>, one per box (or empty: none set): VOC's difficult flag. The VOC
+    /// metrics ignore these boxes; the COCO metrics, like pycocotools, do not look at it.</summary>
     public string? DifficultColumnName { get; init; } = DetectionColumns.Difficult;
 
-    /// <summary>Optional vector of <c>bool</c>, one per box: COCO's <c>iscrowd</c>. The COCO metrics treat these
+    /// <summary>Optional vector of <c>bool</c>, one per box (or empty: none set): COCO's <c>iscrowd</c>. The COCO metrics treat these
     /// as pycocotools does; the VOC metrics, like the VOC devkit, do not look at it.</summary>
     public string? IsCrowdColumnName { get; init; } = CocoColumns.IsCrowd;
 
     /// <summary>Optional vector of <c>float</c>, one per box: the object area COCO's small/medium/large ranges use
-    /// (COCO's <c>area</c>). Without it, the box area is used.</summary>
+    /// (COCO's <c>area</c>). Without it, or in a row where it is empty, the box area is used.</summary>
     public string? AreasColumnName { get; init; } = CocoColumns.Areas;
 
     /// <summary>Optional <c>long</c> image id. When present, images are evaluated in ascending id order, as

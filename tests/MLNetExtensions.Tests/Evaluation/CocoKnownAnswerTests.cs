@@ -31,6 +31,13 @@ public sealed class CocoKnownAnswerTests
             Assert.AreEqual(expected[i], metrics.Coco.Stats[i], 1e-6, $"stat {i}: {metrics.Coco.Stats[i]:R} vs {expected[i]:R} diff {metrics.Coco.Stats[i]-expected[i]:E2}");
         Assert.AreEqual(expected[0], metrics.Coco.AveragePrecision, 1e-6);
         Assert.AreEqual(expected[11], metrics.Coco.AverageRecallLarge, 1e-6);
+        // Per-class AP (precision[:, :, k, all, 100] > -1, averaged), from the same pycocotools run.
+        Assert.AreEqual("person", metrics.ClassNames[0]);
+        Assert.AreEqual(0.5326060142444453, metrics.Coco.PerClassAveragePrecision[0], 1e-6);
+        Assert.AreEqual(0.4400990099009901, metrics.Coco.PerClassAveragePrecision[1], 1e-6);
+        Assert.AreEqual(-1, metrics.Coco.PerClassAveragePrecision[10]);   // fire hydrant: no ground truth here
+        Assert.AreEqual(0.8999999999999999, metrics.Coco.PerClassAveragePrecision[28], 1e-6);
+        Assert.AreEqual(0.6475247524752475, metrics.Coco.PerClassAveragePrecision[79], 1e-6);
         Assert.AreEqual(100, metrics.ImageCount);
         Assert.AreEqual(839, metrics.GroundTruthCounts.Sum());
         Assert.AreEqual(734, metrics.DetectionCounts.Sum());

@@ -79,9 +79,11 @@ internal static class CocoJson
     }
 
     // System.Text.Json appends "Path: ... | LineNumber: ... | BytePositionInLine: ..." (0-based) to its messages;
-    // the 1-based figures above replace it.
+    // the 1-based figures above replace it. Its type-mismatch message names internal .NET types: say it plainly.
     private static string FirstSentence(string message)
     {
+        if (message.StartsWith("The JSON value could not be converted to ", StringComparison.Ordinal))
+            return "the value there has the wrong type (a COCO instances file is an object with 'images', 'annotations' and 'categories'; a results file is an array of {image_id, category_id, bbox, score}; ids and sizes are numbers).";
         int cut = message.IndexOf(" Path: ", StringComparison.Ordinal);
         if (cut < 0) cut = message.IndexOf(" LineNumber: ", StringComparison.Ordinal);
         return (cut < 0 ? message : message[..cut]).Trim();
