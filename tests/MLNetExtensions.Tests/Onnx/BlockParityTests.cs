@@ -10,6 +10,9 @@ namespace MLNetExtensions.Tests.Onnx;
 [TestClass]
 public sealed class BlockParityTests
 {
+    [TestInitialize]
+    public void LoadTorch() => MLNetExtensions.Torch.TorchRuntime.EnsureLoaded();
+
     [TestMethod]
     [DataRow(Activation.None)]
     [DataRow(Activation.ReLU)]

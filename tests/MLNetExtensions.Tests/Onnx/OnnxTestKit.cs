@@ -39,13 +39,23 @@ internal static class OnnxTestKit
                     linear.bias?.copy_(torch.randn(linear.bias.shape) * 0.2);
                     break;
                 case BatchNorm2d bn:
-                    bn.weight.copy_(torch.rand(bn.num_features) + 0.5);              // γ in [0.5, 1.5)
-                    bn.bias!.copy_(torch.randn(bn.num_features) * 0.3);
+                    if (bn.affine)
+                    {
+                        bn.weight.copy_(torch.rand(bn.num_features) + 0.5);          // γ in [0.5, 1.5)
+                        bn.bias!.copy_(torch.randn(bn.num_features) * 0.3);
+                    }
                     bn.running_mean!.copy_(torch.randn(bn.num_features) * 0.3);
                     bn.running_var!.copy_(torch.rand(bn.num_features) * 1.5 + 0.25);  // var in [0.25, 1.75)
                     break;
             }
         }
+        module.eval();
+        return module;
+    }
+
+    /// <summary>Sets eval mode (export requires it) and returns the module.</summary>
+    public static T Eval<T>(T module) where T : nn.Module
+    {
         module.eval();
         return module;
     }
