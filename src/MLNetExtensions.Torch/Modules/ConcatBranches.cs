@@ -15,6 +15,7 @@ public sealed class ConcatBranches : nn.Module<Tensor, Tensor>, IOnnxExportable
 {
     private readonly ModuleList<nn.Module<Tensor, Tensor>> branches;
 
+    /// <summary>Creates the block.</summary>
     /// <param name="branches">The branches, at least one; each maps (N, C, H, W) to (N, Cᵢ, H, W).</param>
     public ConcatBranches(params nn.Module<Tensor, Tensor>[] branches) : base(nameof(ConcatBranches))
     {
@@ -25,6 +26,7 @@ public sealed class ConcatBranches : nn.Module<Tensor, Tensor>, IOnnxExportable
         RegisterComponents();
     }
 
+    /// <summary>Number of branches.</summary>
     public int Count => branches.Count;
 
     /// <summary>(N, C, H, W) → (N, ΣCᵢ, H, W).</summary>

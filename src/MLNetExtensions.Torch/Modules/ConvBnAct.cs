@@ -65,7 +65,9 @@ public sealed class ConvBnAct : nn.Module<Tensor, Tensor>, IOnnxExportable
     /// <summary>The norm (state_dict prefix <c>1.</c>), or null when the block has none.</summary>
     public BatchNorm2d? BatchNorm => bn;
 
+    /// <summary>The activation after the norm.</summary>
     public Activation Activation { get; }
+    /// <summary>Slope below zero when <see cref="Activation"/> is <see cref="Activation.LeakyReLU"/>.</summary>
     public double NegativeSlope { get; }
 
     /// <summary>(N, in, H, W) → (N, out, H', W').</summary>

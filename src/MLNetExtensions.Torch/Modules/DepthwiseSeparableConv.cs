@@ -15,6 +15,7 @@ public sealed class DepthwiseSeparableConv : nn.Module<Tensor, Tensor>, IOnnxExp
     private readonly ConvBnAct depthwise;
     private readonly ConvBnAct pointwise;
 
+    /// <summary>Creates the block.</summary>
     /// <param name="inChannels">Input channels (also the depthwise output channels).</param>
     /// <param name="outChannels">Output channels of the pointwise convolution.</param>
     /// <param name="stride">Stride of the depthwise convolution.</param>
@@ -31,7 +32,9 @@ public sealed class DepthwiseSeparableConv : nn.Module<Tensor, Tensor>, IOnnxExp
         RegisterComponents();
     }
 
+    /// <summary>The per-channel 3×3 convolution (state_dict prefix <c>depthwise.</c>).</summary>
     public ConvBnAct Depthwise => depthwise;
+    /// <summary>The 1×1 channel-mixing convolution (state_dict prefix <c>pointwise.</c>).</summary>
     public ConvBnAct Pointwise => pointwise;
 
     /// <summary>(N, in, H, W) → (N, out, H / stride, W / stride).</summary>

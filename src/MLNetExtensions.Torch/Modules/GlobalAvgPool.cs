@@ -11,9 +11,11 @@ namespace MLNetExtensions.Torch.Modules;
 /// </summary>
 public sealed class GlobalAvgPool : nn.Module<Tensor, Tensor>, IOnnxExportable
 {
+    /// <summary>Creates the pool.</summary>
     /// <param name="flatten">Whether to drop the two size-1 spatial axes.</param>
     public GlobalAvgPool(bool flatten = false) : base(nameof(GlobalAvgPool)) => Flatten = flatten;
 
+    /// <summary>Whether the output is (N, C) rather than (N, C, 1, 1).</summary>
     public bool Flatten { get; }
 
     /// <summary>(N, C, H, W) → (N, C, 1, 1), or (N, C) when flattening.</summary>

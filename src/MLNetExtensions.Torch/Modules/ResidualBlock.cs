@@ -20,6 +20,7 @@ public sealed class ResidualBlock : nn.Module<Tensor, Tensor>, IOnnxExportable
     private readonly BatchNorm2d bn2;
     private readonly Sequential? downsample;
 
+    /// <summary>Creates the block; the downsample shortcut is added when the stride or channel count changes.</summary>
     /// <param name="inChannels">Input channels.</param>
     /// <param name="outChannels">Output channels.</param>
     /// <param name="stride">Stride of the first convolution (and of the shortcut).</param>

@@ -35,6 +35,7 @@ public sealed class Upsample : nn.Module<Tensor, Tensor>, IOnnxExportable
         Mode = mode;
     }
 
+    /// <summary>Bilinear or nearest.</summary>
     public OnnxResizeMode Mode { get; }
 
     /// <summary>The scale factor, or null when resizing to a fixed size.</summary>

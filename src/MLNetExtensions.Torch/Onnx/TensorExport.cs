@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -10,13 +11,8 @@ internal static class TensorExport
     public static float[] Floats(Tensor t)
     {
         using var scope = torch.NewDisposeScope();
-        return t.detach().cpu().to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
-    }
-
-    /// <summary>The elements of <paramref name="t"/> as float64, for arithmetic done before writing (BatchNorm folding).</summary>
-    public static double[] Doubles(Tensor t)
-    {
-        using var scope = torch.NewDisposeScope();
-        return t.detach().cpu().to_type(ScalarType.Float64).contiguous().data<double>().ToArray();
+        // One block copy of the contiguous CPU buffer; data<T>().ToArray() walks element by element.
+        var flat = t.detach().cpu().to_type(ScalarType.Float32).contiguous();
+        return MemoryMarshal.Cast<byte, float>(flat.bytes).ToArray();
     }
 }

@@ -13,18 +13,22 @@ public sealed class OnnxAttribute
     /// <summary>The attribute's name, e.g. <c>strides</c>.</summary>
     public string Name => Proto.Name;
 
+    /// <summary>An INT attribute.</summary>
     public static OnnxAttribute Int(string name, long value) =>
         new(new AttributeProto { Name = Check(name), Type = AttributeProto.Types.AttributeType.Int, I = value });
 
+    /// <summary>A FLOAT attribute.</summary>
     public static OnnxAttribute Float(string name, float value) =>
         new(new AttributeProto { Name = Check(name), Type = AttributeProto.Types.AttributeType.Float, F = value });
 
+    /// <summary>A STRING attribute (UTF-8).</summary>
     public static OnnxAttribute String(string name, string value)
     {
         ArgumentNullException.ThrowIfNull(value);
         return new(new AttributeProto { Name = Check(name), Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) });
     }
 
+    /// <summary>An INTS attribute.</summary>
     public static OnnxAttribute Ints(string name, params long[] values)
     {
         ArgumentNullException.ThrowIfNull(values);
@@ -33,6 +37,7 @@ public sealed class OnnxAttribute
         return new(proto);
     }
 
+    /// <summary>A FLOATS attribute.</summary>
     public static OnnxAttribute Floats(string name, params float[] values)
     {
         ArgumentNullException.ThrowIfNull(values);

@@ -34,7 +34,9 @@ public readonly record struct OnnxDimension
         return new OnnxDimension(null, name);
     }
 
+    /// <summary>A fixed-size dimension.</summary>
     public static implicit operator OnnxDimension(long size) => Fixed(size);
+    /// <summary>A symbolic dimension.</summary>
     public static implicit operator OnnxDimension(string name) => Symbolic(name);
 
     public override string ToString() => Name ?? Size!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture);

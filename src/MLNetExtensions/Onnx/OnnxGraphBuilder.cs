@@ -212,13 +212,21 @@ public sealed class OnnxGraphBuilder
 
     /// <summary>The model as ONNX protobuf bytes.</summary>
     /// <exception cref="OnnxExportException">The graph has no output.</exception>
-    public byte[] ToBytes() => ToModel().ToByteArray();
+    public byte[] ToBytes()
+    {
+        var model = ToModel(shareGraph: true);
+        try { return model.ToByteArray(); }
+        finally { model.Graph = null; }
+    }
 
     /// <summary>Writes the model to <paramref name="stream"/>.</summary>
+    /// <exception cref="OnnxExportException">The graph has no output.</exception>
     public void Save(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        ToModel().WriteTo(stream);
+        var model = ToModel(shareGraph: true);
+        try { model.WriteTo(stream); }
+        finally { model.Graph = null; }
     }
 
     /// <summary>Writes the model to the file at <paramref name="path"/>, replacing it.</summary>
@@ -229,7 +237,11 @@ public sealed class OnnxGraphBuilder
         Save(stream);
     }
 
-    internal ModelProto ToModel()
+    /// <summary>
+    /// The model message. With <paramref name="shareGraph"/> it holds this builder's own graph rather than a copy
+    /// (weights can be hundreds of MB), for callers that serialize it at once and then detach it.
+    /// </summary>
+    internal ModelProto ToModel(bool shareGraph = false)
     {
         if (_graph.Output.Count == 0)
             throw new OnnxExportException($"Graph '{_graph.Name}' has no outputs: call AddOutput for the values the model returns.");
@@ -238,7 +250,7 @@ public sealed class OnnxGraphBuilder
             IrVersion = IrVersion,
             ProducerName = ProducerName,
             ProducerVersion = typeof(OnnxGraphBuilder).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "",
-            Graph = _graph.Clone(),
+            Graph = shareGraph ? _graph : _graph.Clone(),
         };
         if (DocString != null) model.DocString = DocString;
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OpsetVersion });

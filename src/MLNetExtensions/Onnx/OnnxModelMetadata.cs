@@ -110,10 +110,15 @@ public sealed class OnnxModelMetadata
         FormatVersion = formatVersion;
     }
 
+    /// <summary>What the model computes.</summary>
     public OnnxModelKind Kind { get; }
+    /// <summary>Class names in the order of the model's class outputs.</summary>
     public IReadOnlyList<string> ClassNames { get; }
+    /// <summary>Channels of the input image.</summary>
     public int InputChannels { get; }
+    /// <summary>Input height in pixels.</summary>
     public int InputHeight { get; }
+    /// <summary>Input width in pixels.</summary>
     public int InputWidth { get; }
 
     /// <summary>Per-channel mean for pixels scaled to [0, 1], or null when the model takes unnormalized pixels.</summary>
@@ -122,7 +127,9 @@ public sealed class OnnxModelMetadata
     /// <summary>Per-channel standard deviation matching <see cref="Mean"/>.</summary>
     public IReadOnlyList<float>? Std { get; }
 
+    /// <summary>Score below which results are dropped, or null.</summary>
     public float? ScoreThreshold { get; }
+    /// <summary>Non-maximum suppression IoU threshold, or null.</summary>
     public float? IouThreshold { get; }
 
     /// <summary>Other <c>metadata_props</c> entries, kept as they are.</summary>

@@ -78,10 +78,13 @@ public static class OnnxOps
         return Same(g, x, g.AddNode("BatchNormalization", [x, scale, bias, mean, variance], "batchnorm", OnnxAttribute.Float("epsilon", epsilon)));
     }
 
+    /// <summary>max(x, 0).</summary>
     public static string Relu(OnnxGraphBuilder g, string x) => Unary(g, "Relu", x);
 
+    /// <summary>1 / (1 + e^-x).</summary>
     public static string Sigmoid(OnnxGraphBuilder g, string x) => Unary(g, "Sigmoid", x);
 
+    /// <summary>Hyperbolic tangent.</summary>
     public static string Tanh(OnnxGraphBuilder g, string x) => Unary(g, "Tanh", x);
 
     /// <summary>Passes <paramref name="x"/> through unchanged (e.g. to give a value a second name).</summary>
