@@ -7,6 +7,7 @@ IBenchmark[] all =
     new BoxOpsBenchmark(),
     new SyntheticShapesBenchmark(),
     new MaskDecodeBenchmark(),
+    new OnnxExportBenchmark(),
 ];
 
 var chosen = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name, StringComparer.OrdinalIgnoreCase)).ToArray();
