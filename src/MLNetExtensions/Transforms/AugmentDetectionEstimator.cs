@@ -161,6 +161,9 @@ public sealed class AugmentDetectionEstimator : IEstimator<AugmentDetectionTrans
         _op = new AugmentOperation(options);
     }
 
+    /// <summary>The settings it was made with.</summary>
+    public Options Settings => _op.Options;
+
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);

@@ -11,7 +11,8 @@ public sealed class AugmentDetectionTransformer : ITransformer
 
     internal AugmentDetectionTransformer(AugmentOperation op) => _op = op;
 
-    public AugmentDetectionEstimator.Options Options => _op.Options;
+    /// <summary>The settings it was made with.</summary>
+    public AugmentDetectionEstimator.Options Settings => _op.Options;
     public bool IsRowToRowMapper => true;
 
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => Bind(inputSchema).OutputSchema;

@@ -91,6 +91,9 @@ public sealed class CropImageEstimator : IEstimator<CropImageTransformer>
         _op = new CropOperation(options);
     }
 
+    /// <summary>The settings it was made with.</summary>
+    public Options Settings => _op.Options;
+
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);

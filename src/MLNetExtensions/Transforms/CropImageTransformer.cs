@@ -11,7 +11,8 @@ public sealed class CropImageTransformer : ITransformer
 
     internal CropImageTransformer(CropOperation op) => _op = op;
 
-    public CropImageEstimator.Options Options => _op.Options;
+    /// <summary>The settings it was made with.</summary>
+    public CropImageEstimator.Options Settings => _op.Options;
     public bool IsRowToRowMapper => true;
 
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => Bind(inputSchema).OutputSchema;

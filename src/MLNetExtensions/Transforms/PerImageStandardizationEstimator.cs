@@ -46,6 +46,7 @@ public sealed class PerImageStandardizationEstimator : IEstimator<PerImageStanda
         Settings = options;
     }
 
+    /// <summary>The settings it was made with.</summary>
     public Options Settings { get; }
 
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)

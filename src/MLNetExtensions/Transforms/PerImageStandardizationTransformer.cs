@@ -11,11 +11,12 @@ public sealed class PerImageStandardizationTransformer : ITransformer
 
     internal PerImageStandardizationTransformer(PerImageStandardizationEstimator.Options options, SavableChain chain)
     {
-        Options = options;
+        Settings = options;
         _chain = chain;
     }
 
-    public PerImageStandardizationEstimator.Options Options { get; }
+    /// <summary>The settings it was made with.</summary>
+    public PerImageStandardizationEstimator.Options Settings { get; }
     public bool IsRowToRowMapper => _chain.IsRowToRowMapper;
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => _chain.GetOutputSchema(inputSchema);
     public IDataView Transform(IDataView input) => _chain.Transform(input);

@@ -112,6 +112,7 @@ public sealed class ResizeWithPaddingEstimator : IEstimator<ResizeWithPaddingTra
         _op = new LetterboxOperation(options);
     }
 
+    /// <summary>The settings it was made with.</summary>
     public Options Settings => _op.Options;
 
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)

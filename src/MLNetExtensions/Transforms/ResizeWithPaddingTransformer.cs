@@ -11,7 +11,8 @@ public sealed class ResizeWithPaddingTransformer : ITransformer
 
     internal ResizeWithPaddingTransformer(LetterboxOperation op) => _op = op;
 
-    public ResizeWithPaddingEstimator.Options Options => _op.Options;
+    /// <summary>The settings it was made with.</summary>
+    public ResizeWithPaddingEstimator.Options Settings => _op.Options;
     public bool IsRowToRowMapper => true;
 
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => Bind(inputSchema).OutputSchema;

@@ -45,6 +45,7 @@ public sealed class ScaleToMinusOneOneEstimator : IEstimator<ScaleToMinusOneOneT
         Settings = options;
     }
 
+    /// <summary>The settings it was made with.</summary>
     public Options Settings { get; }
 
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)

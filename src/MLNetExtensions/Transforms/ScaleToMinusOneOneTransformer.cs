@@ -11,11 +11,12 @@ public sealed class ScaleToMinusOneOneTransformer : ITransformer
 
     internal ScaleToMinusOneOneTransformer(ScaleToMinusOneOneEstimator.Options options, SavableChain chain)
     {
-        Options = options;
+        Settings = options;
         _chain = chain;
     }
 
-    public ScaleToMinusOneOneEstimator.Options Options { get; }
+    /// <summary>The settings it was made with.</summary>
+    public ScaleToMinusOneOneEstimator.Options Settings { get; }
     public bool IsRowToRowMapper => _chain.IsRowToRowMapper;
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => _chain.GetOutputSchema(inputSchema);
     public IDataView Transform(IDataView input) => _chain.Transform(input);

@@ -53,6 +53,21 @@ public sealed class AugmentDetectionTests
             CollectionAssert.AreEqual(a.Boxes[i], b.Boxes[i], $"row {i}: boxes");
             CollectionAssert.AreEqual(a.Labels[i], b.Labels[i], $"row {i}: labels");
         }
+        // Split cursors give each row the same augmentation as one cursor does (draws depend on the row id only).
+        var idColumn = first.Schema["Boxes"];
+        var byId = new Dictionary<ulong, float[]>();
+        foreach (var cursor in first.GetRowCursorSet([idColumn], 3))
+            using (cursor)
+            {
+                var getId = cursor.GetIdGetter();
+                var getBoxes = cursor.GetGetter<VBuffer<float>>(idColumn);
+                DataViewRowId id = default; VBuffer<float> boxes = default;
+                while (cursor.MoveNext()) { getId(ref id); getBoxes(ref boxes); byId[id.Low] = boxes.DenseValues().ToArray(); }
+            }
+        Assert.AreEqual(8, byId.Count);
+        for (int i = 0; i < 8; i++)
+            CollectionAssert.AreEqual(a.Boxes[i], byId[(ulong)i], $"row {i}: cursor set");
+
         Assert.IsTrue(Enumerable.Range(0, 8).Any(i => a.Images[i].Width != c.Images[i].Width || !a.Boxes[i].SequenceEqual(c.Boxes[i])),
             "seed 43 crops differently from seed 42");
         Assert.IsTrue(Enumerable.Range(0, 8).Any(i => a.Images[i].Width < 40), "crops happen");
@@ -139,6 +154,27 @@ public sealed class AugmentDetectionTests
                     Assert.AreEqual(imgs[i].Rgb(x, y).R / 6, masks[i][y * widths[i] + x], $"row {i}: mask at ({x}, {y})");
         }
         Assert.IsTrue(imgs.Any(im => im.Width < 40), "some rows were cropped");
+    }
+
+    [TestMethod]
+    public void TrainingScopeKeepsItOutOfTheSavedScoringModel()
+    {
+        using var images = new TempImages();
+        var ml = new MLContext(seed: 1);
+        var data = Data(ml, images);
+        var model = Load(ml, images)
+            .Append(ml.Transforms.AugmentDetection("Image", seed: 1), TransformerScope.Training)
+            .Append(ml.Transforms.ResizeImages("Image", 32, 32, "Image", Microsoft.ML.Transforms.Image.ImageResizingEstimator.ResizingKind.Fill))
+            .Append(ml.Transforms.ExtractPixels("Pixels", "Image"))
+            .Append(ml.Transforms.ScaleToMinusOneOne("Pixels"))
+            .Fit(data);
+        Assert.AreEqual(8, Read.Column<float[]>(model.Transform(data), "Pixels").Count, "the training model runs with augmentation");
+        var scoring = model.GetModelFor(TransformerScope.Scoring);
+        Assert.IsFalse(scoring.OfType<AugmentDetectionTransformer>().Any());
+        var path = Path.Combine(images.Folder, "scoring.zip");
+        ml.Model.Save(scoring, data.Schema, path);
+        var loaded = new MLContext(seed: 2).Model.Load(path, out _);
+        CollectionAssert.AreEqual(Read.Column<float[]>(scoring.Transform(data), "Pixels")[0], Read.Column<float[]>(loaded.Transform(data), "Pixels")[0]);
     }
 
     [TestMethod]

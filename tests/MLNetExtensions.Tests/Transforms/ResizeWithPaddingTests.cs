@@ -119,6 +119,12 @@ public sealed class ResizeWithPaddingTests
         LetterboxMapping.MapBoxesToSource(predicted, prediction.LetterboxScale, prediction.LetterboxOffsetX,
             prediction.LetterboxOffsetY, (int)prediction.LetterboxSourceWidth, (int)prediction.LetterboxSourceHeight);
         CollectionAssert.AreEqual(new float[] { 2, 1, 6, 3 }, predicted);
+
+        // A second prediction with another image is computed afresh (the engine's row position moves on).
+        images.Write("tall.png", 3, 6, (_, _) => Red);
+        var tall = engine.Predict(new ScoringInput { ImagePath = "tall.png" });
+        // 3×6 into 6×6: scale 1, content 3×6 at x offset (6 - 3) / 2 = 1.
+        Assert.AreEqual((1f, 1f, 0f, 3f, 6f), (tall.LetterboxScale, tall.LetterboxOffsetX, tall.LetterboxOffsetY, tall.LetterboxSourceWidth, tall.LetterboxSourceHeight));
     }
 
     private sealed class ScoringInput

@@ -30,25 +30,45 @@ internal static class BilinearResize
         var fy = new float[dstHeight];
         SourceTaps(srcHeight, dstHeight, y0, y1, fy);
 
+        // Separable: each source row is resampled horizontally once (kept while consecutive output rows reuse it),
+        // then two such rows are blended vertically.
+        int dstRow = dstWidth * channels;
+        var upper = new float[dstRow];
+        var lower = new float[dstRow];
+        int upperIndex = -1, lowerIndex = -1;
         for (int y = 0; y < dstHeight; y++)
         {
-            int top = y0[y] * srcWidth * channels, bottom = y1[y] * srcWidth * channels;
-            float wy = fy[y];
-            for (int x = 0; x < dstWidth; x++)
+            if (y0[y] != upperIndex)
             {
-                int l = x0[x] * channels, r = x1[x] * channels;
-                float wx = fx[x];
-                int o = (y * dstWidth + x) * channels;
-                for (int c = 0; c < channels; c++)
-                {
-                    float t = src[top + l + c] + (src[top + r + c] - src[top + l + c]) * wx;
-                    float b = src[bottom + l + c] + (src[bottom + r + c] - src[bottom + l + c]) * wx;
-                    float v = t + (b - t) * wy;
-                    dst[o + c] = (byte)Math.Clamp(MathF.Round(v), 0, 255);
-                }
+                if (y0[y] == lowerIndex) { (upper, lower) = (lower, upper); (upperIndex, lowerIndex) = (lowerIndex, upperIndex); }
+                else { Horizontal(src.Slice(y0[y] * srcWidth * channels, srcWidth * channels), channels, x0, x1, fx, upper); upperIndex = y0[y]; }
+            }
+            if (y1[y] != lowerIndex)
+            {
+                Horizontal(src.Slice(y1[y] * srcWidth * channels, srcWidth * channels), channels, x0, x1, fx, lower);
+                lowerIndex = y1[y];
+            }
+            float wy = fy[y];
+            var outRow = dst.AsSpan(y * dstRow, dstRow);
+            for (int i = 0; i < dstRow; i++)
+            {
+                float v = upper[i] + (lower[i] - upper[i]) * wy;
+                // v is in [0, 255]: adding 0.5 and truncating rounds half up.
+                outRow[i] = (byte)(v + 0.5f);
             }
         }
         return dst;
+    }
+
+    private static void Horizontal(ReadOnlySpan<byte> row, int channels, int[] x0, int[] x1, float[] fx, float[] result)
+    {
+        for (int x = 0, o = 0; x < x0.Length; x++)
+        {
+            int l = x0[x] * channels, r = x1[x] * channels;
+            float wx = fx[x];
+            for (int c = 0; c < channels; c++, o++)
+                result[o] = row[l + c] + (row[r + c] - row[l + c]) * wx;
+        }
     }
 
     /// <summary>For each destination index: the two source indices it blends and the weight of the second.</summary>

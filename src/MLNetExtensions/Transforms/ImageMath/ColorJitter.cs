@@ -9,9 +9,9 @@ internal static class ColorJitter
 {
     public static void AdjustBrightness(Span<byte> pixels, float factor)
     {
-        for (int i = 0; i < pixels.Length; i += 4)
-            for (int c = 0; c < 3; c++)
-                pixels[i + c] = ToByte(pixels[i + c] * factor);
+        Span<byte> table = stackalloc byte[256];
+        for (int v = 0; v < 256; v++) table[v] = ToByte(v * factor);
+        ApplyToColour(pixels, table);
     }
 
     /// <param name="redFirst">True for RGBA pixels, false for BGRA.</param>
@@ -19,9 +19,20 @@ internal static class ColorJitter
     {
         if (pixels.Length == 0) return;
         float mean = MeanGrey(pixels, redFirst);
+        Span<byte> table = stackalloc byte[256];
+        for (int v = 0; v < 256; v++) table[v] = ToByte(mean + factor * (v - mean));
+        ApplyToColour(pixels, table);
+    }
+
+    /// <summary>Maps the three colour bytes of every pixel through a 256-entry table (the adjustments are per value).</summary>
+    private static void ApplyToColour(Span<byte> pixels, ReadOnlySpan<byte> table)
+    {
         for (int i = 0; i < pixels.Length; i += 4)
-            for (int c = 0; c < 3; c++)
-                pixels[i + c] = ToByte(mean + factor * (pixels[i + c] - mean));
+        {
+            pixels[i] = table[pixels[i]];
+            pixels[i + 1] = table[pixels[i + 1]];
+            pixels[i + 2] = table[pixels[i + 2]];
+        }
     }
 
     public static float MeanGrey(ReadOnlySpan<byte> pixels, bool redFirst)

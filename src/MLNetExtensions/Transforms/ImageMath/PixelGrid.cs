@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace MLNetExtensions.Transforms.ImageMath;
 
 /// <summary>
@@ -23,8 +25,11 @@ internal static class PixelGrid
     {
         int channels = pixel.Length;
         var dst = new byte[width * height * channels];
-        for (int i = 0; i < dst.Length; i += channels)
-            pixel.CopyTo(dst.AsSpan(i, channels));
+        if (channels == 4) MemoryMarshal.Cast<byte, uint>(dst.AsSpan()).Fill(MemoryMarshal.Read<uint>(pixel));
+        else if (channels == 1) dst.AsSpan().Fill(pixel[0]);
+        else
+            for (int i = 0; i < dst.Length; i += channels)
+                pixel.CopyTo(dst.AsSpan(i, channels));
         return dst;
     }
 
@@ -41,12 +46,17 @@ internal static class PixelGrid
     /// <summary>The grid mirrored left-right.</summary>
     public static byte[] FlipHorizontal(ReadOnlySpan<byte> src, int width, int height, int channels)
     {
-        var dst = new byte[src.Length];
+        var dst = src.ToArray();
+        int rowBytes = width * channels;
         for (int y = 0; y < height; y++)
         {
-            int row = y * width * channels;
-            for (int x = 0; x < width; x++)
-                src.Slice(row + x * channels, channels).CopyTo(dst.AsSpan(row + (width - 1 - x) * channels, channels));
+            var row = dst.AsSpan(y * rowBytes, rowBytes);
+            // Reversing whole pixels: 4-byte pixels as one uint each, 1-byte masks directly.
+            if (channels == 4) MemoryMarshal.Cast<byte, uint>(row).Reverse();
+            else if (channels == 1) row.Reverse();
+            else
+                for (int x = 0; x < width; x++)
+                    src.Slice(y * rowBytes + x * channels, channels).CopyTo(row.Slice((width - 1 - x) * channels, channels));
         }
         return dst;
     }

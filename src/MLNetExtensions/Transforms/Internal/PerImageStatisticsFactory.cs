@@ -1,10 +1,13 @@
+using System.ComponentModel;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 using MLNetExtensions.Transforms.ImageMath;
 
 namespace MLNetExtensions.Transforms.Internal;
 
-/// <summary>Input of the statistics mapping; the column name is fixed because a loaded CustomMapping keeps no renaming.</summary>
+/// <summary>Input of the statistics mapping; the column name is fixed because a loaded CustomMapping keeps no renaming.
+/// Public only because ML.NET's CustomMapping needs it.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class PerImageStatisticsInput
 {
     public const string ColumnName = "__MLNetExtensions_PerImageStandardization_Values";
@@ -15,6 +18,7 @@ public sealed class PerImageStatisticsInput
 
 /// <summary>Output of the statistics mapping: two scalars, so the vector arithmetic can stay in an Expression
 /// transform that keeps the vector's known size (a CustomMapping output vector would lose it after loading).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class PerImageStatisticsOutput
 {
     public const string MeanColumnName = "__MLNetExtensions_PerImageStandardization_Mean";
@@ -33,6 +37,7 @@ public sealed class PerImageStatisticsOutput
 /// Public only because ML.NET instantiates it; not meant to be used directly.
 /// </summary>
 [CustomMappingFactoryAttribute(ContractName)]
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class PerImageStatisticsFactory : CustomMappingFactory<PerImageStatisticsInput, PerImageStatisticsOutput>
 {
     public const string ContractName = "MLNetExtensions.PerImageStandardization.v1";
