@@ -9,7 +9,7 @@ namespace MLNetExtensions.Transforms;
 /// <summary>
 /// Letterbox resize: scales an image to fit inside <c>ImageWidth×ImageHeight</c> keeping its aspect ratio (bilinear,
 /// half-pixel centres), pads the rest with a colour, and moves the boxes (and an optional mask) with the pixels.
-/// Also writes the mapping as columns (<c>{prefix}Scale</c>, <c>{prefix}OffsetX</c>, <c>{prefix}OffsetY</c>,
+/// Also writes the mapping as Single columns (<c>{prefix}Scale</c>, <c>{prefix}OffsetX</c>, <c>{prefix}OffsetY</c>,
 /// <c>{prefix}SourceWidth</c>, <c>{prefix}SourceHeight</c>) so predicted boxes can be mapped back with
 /// <see cref="LetterboxMapping"/>: source = (letterbox − offset) / scale.
 /// </summary>
