@@ -8,6 +8,7 @@ IBenchmark[] all =
     new SyntheticShapesBenchmark(),
     new MaskDecodeBenchmark(),
     new OnnxExportBenchmark(),
+    new ImageTransformsBenchmark(),
 ];
 
 var chosen = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name, StringComparer.OrdinalIgnoreCase)).ToArray();
