@@ -4,6 +4,7 @@ using MLNetExtensions.Bench;
 // Usage: dotnet run -c Release --project bench/MLNetExtensions.Bench -- [name ...]   (no name: all)
 IBenchmark[] all =
 [
+    new EvaluationBenchmark(),
 ];
 
 var chosen = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name, StringComparer.OrdinalIgnoreCase)).ToArray();
