@@ -9,6 +9,7 @@ IBenchmark[] all =
     new MaskDecodeBenchmark(),
     new OnnxExportBenchmark(),
     new ImageTransformsBenchmark(),
+    new EvaluationBenchmark(),
 ];
 
 var chosen = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name, StringComparer.OrdinalIgnoreCase)).ToArray();

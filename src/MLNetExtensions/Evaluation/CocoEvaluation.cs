@@ -63,44 +63,78 @@ internal static class CocoEvaluation
         public double[,,,] Recall { get; }
     }
 
+    /// <summary>One image's boxes and detections of one class, with their IoUs (pycocotools' computeIoU):
+    /// ground truth in row order, detections by score (stable) and cut to the largest max-detections.</summary>
+    internal sealed class ImageClass
+    {
+        public required EvaluationImage Image { get; init; }
+        public required int[] Gt { get; init; }
+        public required int[] Dt { get; init; }
+        /// <summary>(D, G) IoU of detection <c>Dt[d]</c> with box <c>Gt[g]</c>.</summary>
+        public required double[,] Ious { get; init; }
+
+        public static ImageClass Create(EvaluationImage image, List<int> gt, List<int> dt, int maxDetections)
+        {
+            // Stable sort, where pycocotools uses np.argsort(-scores, kind='mergesort').
+            var sorted = dt.OrderByDescending(d => image.DtScores[d]).Take(maxDetections).ToArray();
+            var ious = new double[sorted.Length, gt.Count];
+            for (int d = 0; d < sorted.Length; d++)
+                for (int g = 0; g < gt.Count; g++)
+                    ious[d, g] = Iou(image.DtBoxes, sorted[d], image.GtBoxes, gt[g], image.GtCrowd[gt[g]]);
+            return new ImageClass { Image = image, Gt = gt.ToArray(), Dt = sorted, Ious = ious };
+        }
+    }
+
     public static Accumulation Evaluate(IReadOnlyList<EvaluationImage> images, int classCount)
     {
+        // Per class, the images that have its boxes or detections, in image order; the others give pycocotools None.
+        var perClass = new List<ImageClass>[classCount];
+        for (int k = 0; k < classCount; k++) perClass[k] = [];
+        var gtOf = new Dictionary<int, List<int>>();
+        var dtOf = new Dictionary<int, List<int>>();
+        foreach (var image in images)
+        {
+            gtOf.Clear();
+            dtOf.Clear();
+            for (int g = 0; g < image.GtClasses.Length; g++)
+                (gtOf.TryGetValue(image.GtClasses[g], out var l) ? l : gtOf[image.GtClasses[g]] = []).Add(g);
+            for (int d = 0; d < image.DtClasses.Length; d++)
+                (dtOf.TryGetValue(image.DtClasses[d], out var l) ? l : dtOf[image.DtClasses[d]] = []).Add(d);
+            foreach (int k in gtOf.Keys.Union(dtOf.Keys).Order())
+                perClass[k].Add(ImageClass.Create(image, gtOf.GetValueOrDefault(k) ?? [], dtOf.GetValueOrDefault(k) ?? [], MaxDetections[^1]));
+        }
+
         var acc = new Accumulation(classCount);
-        var perImage = new List<ImageResult>(images.Count);
+        var results = new List<ImageResult>(images.Count);
         for (int k = 0; k < classCount; k++)
             for (int a = 0; a < AreaRanges.Length; a++)
             {
-                perImage.Clear();
-                foreach (var image in images)
-                    if (EvaluateImage(image, k, AreaRanges[a], MaxDetections[^1]) is { } r)
-                        perImage.Add(r);
-                Accumulate(perImage, acc, k, a);
+                results.Clear();
+                foreach (var ic in perClass[k])
+                    results.Add(EvaluateImage(ic, AreaRanges[a]));
+                Accumulate(results, acc, k, a);
             }
         return acc;
     }
 
-    /// <summary>Matches the detections of class <paramref name="k"/> in one image to its ground truth at every
-    /// IoU threshold; null when the image has neither.</summary>
-    internal static ImageResult? EvaluateImage(EvaluationImage image, int k, (double Lo, double Hi) range, int maxDetections)
+    /// <summary>Matches one image's detections of one class to its ground truth at every IoU threshold, for one
+    /// area range (pycocotools' evaluateImg).</summary>
+    internal static ImageResult EvaluateImage(ImageClass ic, (double Lo, double Hi) range)
     {
-        var gtAll = Enumerable.Range(0, image.GtClasses.Length).Where(g => image.GtClasses[g] == k).ToList();
-        var dtAll = Enumerable.Range(0, image.DtClasses.Length).Where(d => image.DtClasses[d] == k).ToList();
-        if (gtAll.Count == 0 && dtAll.Count == 0)
-            return null;
-
+        var image = ic.Image;
         bool OutOfRange(double area) => area < range.Lo || area > range.Hi;
-        double GtArea(int g) => image.GtAreas?[g] ?? BoxArea(image.GtBoxes, g);
-        // Stable sorts (LINQ's OrderBy) where pycocotools uses np.argsort(kind='mergesort').
-        var gt = gtAll.OrderBy(g => image.GtCrowd[g] || OutOfRange(GtArea(g)) ? 1 : 0).ToArray();
-        var dt = dtAll.OrderByDescending(d => (double)image.DtScores[d]).Take(maxDetections).ToArray();
-        var gtIgnore = gt.Select(g => image.GtCrowd[g] || OutOfRange(GtArea(g))).ToArray();
-        var crowd = gt.Select(g => image.GtCrowd[g]).ToArray();
+        bool Ignored(int g) => image.GtCrowd[g] || OutOfRange(image.GtAreas?[g] ?? BoxArea(image.GtBoxes, g));
+        // Ground truth with ignored boxes last, stable (np.argsort(kind='mergesort')); order[j] indexes ic.Gt.
+        var order = Enumerable.Range(0, ic.Gt.Length).OrderBy(j => Ignored(ic.Gt[j]) ? 1 : 0).ToArray();
+        var gtIgnore = order.Select(j => Ignored(ic.Gt[j])).ToArray();
+        var crowd = order.Select(j => image.GtCrowd[ic.Gt[j]]).ToArray();
+        var dt = ic.Dt;
 
-        int T = IouThresholds.Length, G = gt.Length, D = dt.Length;
+        int T = IouThresholds.Length, G = order.Length, D = dt.Length;
         var ious = new double[D, G];
         for (int d = 0; d < D; d++)
             for (int g = 0; g < G; g++)
-                ious[d, g] = Iou(image.DtBoxes, dt[d], image.GtBoxes, gt[g], crowd[g]);
+                ious[d, g] = ic.Ious[d, order[g]];
 
         var matched = new bool[T, D];
         var ignored = new bool[T, D];

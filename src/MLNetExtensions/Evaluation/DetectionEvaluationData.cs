@@ -20,8 +20,6 @@ internal sealed class EvaluationImage
     public required float[] DtBoxes { get; init; }
     public required int[] DtClasses { get; init; }
     public required float[] DtScores { get; init; }
-
-    public string Describe() => $"Row {Row}{(ImageId is long id ? $" (image id {id})" : "")}";
 }
 
 /// <summary>

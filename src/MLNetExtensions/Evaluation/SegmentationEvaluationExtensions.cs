@@ -29,7 +29,6 @@ public static class SegmentationEvaluationExtensions
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(scored);
         ArgumentNullException.ThrowIfNull(options);
-        const byte ignore = SegmentationColumns.IgnoreIndex;
         var schema = scored.Schema;
         var predColumn = ByteVector(schema, options.PredictedMaskColumnName, "predicted mask");
         DataViewSchema.Column gtColumn;
@@ -56,8 +55,8 @@ public static class SegmentationEvaluationExtensions
             for (long row = 0; cursor.MoveNext(); row++, images++)
             {
                 getPred(ref predBuffer);
-                var pred = predBuffer.DenseValues().ToArray();
-                byte[] truth;
+                var pred = Dense(predBuffer);
+                ReadOnlySpan<byte> truth;
                 string source;
                 int width;
                 if (getPath != null)
@@ -75,25 +74,14 @@ public static class SegmentationEvaluationExtensions
                 else
                 {
                     getGt!(ref gtBuffer);
-                    truth = gtBuffer.DenseValues().ToArray();
+                    truth = Dense(gtBuffer);
                     source = $"Row {row}";
                     if (truth.Length != pred.Length)
                         throw new InvalidDataException($"{source}: '{gtColumn.Name}' holds {truth.Length} values but '{predColumn.Name}' holds {pred.Length}; both must be the same H×W mask.");
                     width = 0;
                 }
 
-                for (int i = 0; i < truth.Length; i++)
-                {
-                    int t = truth[i];
-                    if (t == ignore) continue;
-                    int p = pred[i];
-                    if (classCount is int c && t >= c)
-                        throw BadIndex(source, "ground truth", t, i, width, c);
-                    if (p == ignore || (classCount is int c2 && p >= c2))
-                        throw BadIndex(source, $"'{predColumn.Name}'", p, i, width, classCount);
-                    confusion[t * 256 + p]++;
-                    maxIndex = Math.Max(maxIndex, Math.Max(t, p));
-                }
+                Count(truth, pred, confusion, ref maxIndex, classCount, source, predColumn.Name, width);
             }
         }
 
@@ -104,6 +92,40 @@ public static class SegmentationEvaluationExtensions
                 matrix[t, p] = confusion[t * 256 + p];
         var names = options.ClassNames?.ToArray() ?? Enumerable.Range(0, classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         return new SegmentationMetrics(names, matrix, images);
+    }
+
+    private static ReadOnlySpan<byte> Dense(VBuffer<byte> buffer) => buffer.IsDense ? buffer.GetValues() : buffer.DenseValues().ToArray();
+
+    /// <summary>Adds one image's valid pixels to the 256×256 confusion counts; checks class indices per image, and
+    /// only on a bad one looks for the first offending pixel to name it.</summary>
+    private static void Count(ReadOnlySpan<byte> truth, ReadOnlySpan<byte> pred, long[] confusion, ref int maxIndex,
+        int? classCount, string source, string predColumn, int width)
+    {
+        const byte ignore = SegmentationColumns.IgnoreIndex;
+        int maxTruth = 0, maxPred = 0;
+        bool any = false;
+        for (int i = 0; i < truth.Length; i++)
+        {
+            int t = truth[i];
+            if (t == ignore) continue;
+            int p = pred[i];
+            confusion[(t << 8) | p]++;
+            maxTruth = Math.Max(maxTruth, t);
+            maxPred = Math.Max(maxPred, p);
+            any = true;
+        }
+        if (!any) return;
+        int limit = classCount ?? ignore; // without a class count, only the ignore index is out of bounds for predictions
+        if (maxTruth >= limit || maxPred >= limit)
+        {
+            for (int i = 0; i < truth.Length; i++)
+            {
+                if (truth[i] == ignore) continue;
+                if (truth[i] >= limit) throw BadIndex(source, "ground truth", truth[i], i, width, classCount);
+                if (pred[i] >= limit) throw BadIndex(source, $"'{predColumn}'", pred[i], i, width, classCount);
+            }
+        }
+        maxIndex = Math.Max(maxIndex, Math.Max(maxTruth, maxPred));
     }
 
     private static InvalidDataException BadIndex(string source, string what, int value, int pixel, int width, int? classCount)

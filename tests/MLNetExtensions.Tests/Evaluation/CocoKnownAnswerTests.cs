@@ -38,6 +38,12 @@ public sealed class CocoKnownAnswerTests
         Assert.AreEqual(-1, metrics.Coco.PerClassAveragePrecision[10]);   // fire hydrant: no ground truth here
         Assert.AreEqual(0.8999999999999999, metrics.Coco.PerClassAveragePrecision[28], 1e-6);
         Assert.AreEqual(0.6475247524752475, metrics.Coco.PerClassAveragePrecision[79], 1e-6);
+        // VOC on the same data: py-faster-rcnn's voc_eval.py matching loop and voc_ap run on these files in memory
+        // (boxes rounded to float as stored here, crowd boxes as ordinary ones, equal scores ranked stably by image id).
+        Assert.AreEqual(0.6866513782678071, metrics.Voc2007.MeanAveragePrecision, 1e-9);
+        Assert.AreEqual(0.6954887384927388, metrics.Voc.MeanAveragePrecision, 1e-9);
+        Assert.AreEqual(0.7245590230664859, metrics.Voc2007.PerClassAveragePrecision[0], 1e-9);
+        Assert.AreEqual(0.7736593724087893, metrics.Voc.PerClassAveragePrecision[0], 1e-9);
         Assert.AreEqual(100, metrics.ImageCount);
         Assert.AreEqual(839, metrics.GroundTruthCounts.Sum());
         Assert.AreEqual(734, metrics.DetectionCounts.Sum());

@@ -56,6 +56,25 @@ public sealed class CocoReaderTests
     }
 
     [TestMethod]
+    public void AddedColumnsStayWithTheirRowsThroughShufflingAndCaching()
+    {
+        using var folder = new ScratchFolder();
+        var ml = new MLContext(3);
+        var data = ml.Data.LoadFromCocoJson(folder.File("i.json", Instances));
+        foreach (var view in new[] { ml.Data.ShuffleRows(data, seed: 5), ml.Data.Cache(data) })
+        {
+            var ids = Column<long>(view, CocoColumns.ImageId);
+            var paths = Column<string>(view, DetectionColumns.ImagePath);
+            var areas = Vectors(view, CocoColumns.Areas);
+            for (int i = 0; i < ids.Length; i++)
+            {
+                Assert.AreEqual(ids[i] == 9 ? "b.jpg" : "a.jpg", paths[i]);
+                Assert.AreEqual(ids[i] == 9 ? 2 : 0, areas[i].Length);
+            }
+        }
+    }
+
+    [TestMethod]
     public void CrowdAnnotationsCanBeLeftOutForTraining()
     {
         using var folder = new ScratchFolder();
