@@ -1,3 +1,4 @@
+using MLNetExtensions.Torch.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -13,10 +14,20 @@ public static class BatchNormFolding
 {
     /// <summary>
     /// The weight (out, in / groups, kH, kW) and bias (out) of a convolution that computes <c>bn(conv(x))</c> for
-    /// <paramref name="bn"/> in eval mode. Computed in float64 and returned in the convolution's dtype, on its device.
+    /// <paramref name="bn"/> in eval mode, in float32 on the CPU.
     /// </summary>
     /// <exception cref="ArgumentException">The channel counts differ, or <paramref name="bn"/> keeps no running statistics.</exception>
     public static (Tensor Weight, Tensor Bias) Fold(Conv2d conv, BatchNorm2d bn)
+    {
+        var (weight, bias) = FoldToArrays(conv, bn);
+        return (torch.tensor(weight, conv.weight.shape), torch.tensor(bias, [conv.out_channels]));
+    }
+
+    /// <summary>
+    /// <see cref="Fold"/> as flat row-major arrays. Done on the CPU in float64 per element rather than with tensor
+    /// ops: a dozen small libtorch calls per layer cost more than the arithmetic.
+    /// </summary>
+    internal static (float[] Weight, float[] Bias) FoldToArrays(Conv2d conv, BatchNorm2d bn)
     {
         ArgumentNullException.ThrowIfNull(conv);
         ArgumentNullException.ThrowIfNull(bn);
@@ -25,18 +36,23 @@ public static class BatchNormFolding
         if (bn.running_mean is null || bn.running_var is null)
             throw new ArgumentException("BatchNorm2d keeps no running statistics (track_running_stats is false): in eval it normalizes with each batch's own statistics, which no fixed convolution reproduces.", nameof(bn));
 
-        using var scope = torch.NewDisposeScope();
-        using var noGrad = torch.no_grad();
-        var dtype = conv.weight.dtype;
-        var device = conv.weight.device;
-        var weight = conv.weight.detach().to(ScalarType.Float64, device);
-        var std = (bn.running_var.detach().to(ScalarType.Float64, device) + bn.eps).sqrt();
-        var gamma = bn.affine ? bn.weight.detach().to(ScalarType.Float64, device) : torch.ones(bn.num_features, ScalarType.Float64, device);
-        var beta = bn.affine ? bn.bias!.detach().to(ScalarType.Float64, device) : torch.zeros(bn.num_features, ScalarType.Float64, device);
-        var scale = gamma / std;                                              // (out)
-        var foldedWeight = weight * scale.reshape(-1, 1, 1, 1);               // (out, in / groups, kH, kW)
-        var convBias = conv.bias is null ? torch.zeros(conv.out_channels, ScalarType.Float64, device) : conv.bias.detach().to(ScalarType.Float64, device);
-        var foldedBias = (convBias - bn.running_mean.detach().to(ScalarType.Float64, device)) * scale + beta; // (out)
-        return (foldedWeight.to_type(dtype).MoveToOuterDisposeScope(), foldedBias.to_type(dtype).MoveToOuterDisposeScope());
+        int outChannels = (int)conv.out_channels;
+        var weight = TensorExport.Floats(conv.weight);                        // (out, in / groups, kH, kW)
+        var convBias = conv.bias is null ? new float[outChannels] : TensorExport.Floats(conv.bias);
+        var mean = TensorExport.Floats(bn.running_mean);
+        var variance = TensorExport.Floats(bn.running_var);
+        var gamma = bn.affine ? TensorExport.Floats(bn.weight) : null;
+        var beta = bn.affine ? TensorExport.Floats(bn.bias!) : null;
+
+        int perChannel = weight.Length / outChannels;
+        var bias = new float[outChannels];
+        for (int o = 0; o < outChannels; o++)
+        {
+            double scale = (gamma?[o] ?? 1.0) / Math.Sqrt(variance[o] + bn.eps);
+            for (int i = o * perChannel; i < (o + 1) * perChannel; i++)
+                weight[i] = (float)(weight[i] * scale);
+            bias[o] = (float)((convBias[o] - mean[o]) * scale + (beta?[o] ?? 0.0));
+        }
+        return (weight, bias);
     }
 }

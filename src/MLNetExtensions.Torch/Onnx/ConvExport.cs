@@ -20,9 +20,8 @@ internal static class ConvExport
             throw new OnnxExportException($"Conv2d '{OnnxModuleExport.PathOf(g, convName)}' pads with {conv.padding_mode}; ONNX export supports zero padding only. Pad explicitly (OnnxOps.Pad in an IOnnxExportable block) and use padding 0.");
         var pads = Pads(conv);
 
-        using var scope = torch.NewDisposeScope();
-        Tensor weight;
-        Tensor? bias;
+        float[] weight;
+        float[]? bias;
         if (bn != null)
         {
             var bnPath = OnnxModuleExport.PathOf(g, bnName ?? "bn");
@@ -31,17 +30,17 @@ internal static class ConvExport
                 throw new OnnxExportException($"BatchNorm2d '{bnPath}' keeps no running statistics (track_running_stats: false), so in eval it normalizes with each batch's statistics; ONNX export needs fixed statistics. Create it with track_running_stats: true and train it.");
             if (bn.num_features != conv.out_channels)
                 throw new OnnxExportException($"BatchNorm2d '{bnPath}' has {bn.num_features} features, but Conv2d '{OnnxModuleExport.PathOf(g, convName)}' before it has {conv.out_channels} output channels.");
-            (weight, bias) = BatchNormFolding.Fold(conv, bn);
+            (weight, bias) = BatchNormFolding.FoldToArrays(conv, bn);
         }
         else
         {
-            weight = conv.weight;
-            bias = conv.bias;
+            weight = TensorExport.Floats(conv.weight);
+            bias = conv.bias is null ? null : TensorExport.Floats(conv.bias);
         }
 
         using var convScope = convName.Length == 0 ? null : g.BeginScope(convName);
-        var w = g.AddInitializer("weight", TensorExport.Floats(weight), weight.shape);
-        var b = bias is null ? null : g.AddInitializer("bias", TensorExport.Floats(bias), bias.shape);
+        var w = g.AddInitializer("weight", weight, conv.weight.shape);
+        var b = bias is null ? null : g.AddInitializer("bias", bias, conv.out_channels);
         return OnnxOps.Conv(g, x, w, b, conv.stride.ToArray(), pads, conv.dilation.ToArray(), conv.groups);
     }
 
