@@ -27,6 +27,14 @@ public sealed class TrainingHistory
     /// <summary>(epoch, metric) for each validated epoch.</summary>
     public List<(int Epoch, double Metric)> Validation { get; } = new();
 
+    internal void Restore(Dictionary<string, List<double>> losses, List<double[]> validation)
+    {
+        _losses.Clear();
+        foreach (var (k, v) in losses) _losses[k] = v.ToList();
+        Validation.Clear();
+        Validation.AddRange(validation.Select(v => ((int)v[0], v[1])));
+    }
+
     internal void Add(TrainingProgress p)
     {
         foreach (var (k, v) in p.Losses)

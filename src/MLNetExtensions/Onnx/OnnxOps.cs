@@ -302,6 +302,51 @@ public static class OnnxOps
         return Same(g, x, g.AddNode("Slice", inputs, "slice"));
     }
 
+    /// <summary>Elementwise a - b with broadcasting.</summary>
+    public static string Sub(OnnxGraphBuilder g, string a, string b) => Binary(g, "Sub", a, b);
+
+    /// <summary>Elementwise a / b with broadcasting.</summary>
+    public static string Div(OnnxGraphBuilder g, string a, string b) => Binary(g, "Div", a, b);
+
+    /// <summary>Elementwise minimum of two tensors with broadcasting (torch's <c>clamp_max</c> with a tensor bound).</summary>
+    public static string Min(OnnxGraphBuilder g, string a, string b) => Binary(g, "Min", a, b);
+
+    /// <summary>Elementwise maximum of two tensors with broadcasting (torch's <c>clamp_min</c> with a tensor bound).</summary>
+    public static string Max(OnnxGraphBuilder g, string a, string b) => Binary(g, "Max", a, b);
+
+    /// <summary>Elementwise e^x.</summary>
+    public static string Exp(OnnxGraphBuilder g, string x) => Unary(g, "Exp", x);
+
+    /// <summary>Elementwise square root.</summary>
+    public static string Sqrt(OnnxGraphBuilder g, string x) => Unary(g, "Sqrt", x);
+
+    /// <summary>Mean over <paramref name="axes"/> (opset 17: axes is an attribute), like torch's <c>mean(dims, keepdim)</c>.</summary>
+    public static string ReduceMean(OnnxGraphBuilder g, string x, long[] axes, bool keepDims = true)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        ArgumentNullException.ThrowIfNull(axes);
+        var y = g.AddNode("ReduceMean", [x], "reducemean", OnnxAttribute.Ints("axes", axes), OnnxAttribute.Int("keepdims", keepDims ? 1 : 0));
+        if (g.RankOf(x) is { } rank) g.SetRank(y, keepDims ? rank : rank - axes.Length);
+        return y;
+    }
+
+    /// <summary>Product of all elements (no axes: every axis is reduced).</summary>
+    public static string ReduceProd(OnnxGraphBuilder g, string x, bool keepDims = false)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        var y = g.AddNode("ReduceProd", [x], "reduceprod", OnnxAttribute.Int("keepdims", keepDims ? 1 : 0));
+        if (!keepDims) g.SetRank(y, 0);
+        else if (g.RankOf(x) is { } rank) g.SetRank(y, rank);
+        return y;
+    }
+
+    /// <summary>Converts <paramref name="x"/> to another element type.</summary>
+    public static string Cast(OnnxGraphBuilder g, string x, OnnxElementType to)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        return Same(g, x, g.AddNode("Cast", [x], "cast", OnnxAttribute.Int("to", (long)to)));
+    }
+
     /// <summary>The shape of <paramref name="x"/> as an int64 vector, optionally only axes [start, end) (opset 15+).</summary>
     public static string Shape(OnnxGraphBuilder g, string x, long? start = null, long? end = null)
     {

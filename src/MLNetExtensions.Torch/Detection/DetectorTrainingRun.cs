@@ -1,0 +1,222 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using MLNetExtensions.Data;
+using MLNetExtensions.Evaluation;
+using MLNetExtensions.Onnx;
+using MLNetExtensions.Scoring;
+using MLNetExtensions.Torch.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Torch.Detection;
+
+/// <summary>
+/// One training run of a detector: data checked and loaded, the step loop (learning-rate schedule, NaN guard,
+/// progress, atomic checkpoints with resume, validation mAP and early stopping), then export.
+/// </summary>
+internal sealed class DetectorTrainingRun
+{
+    private readonly MLContext _ml;
+    private readonly IHostEnvironment? _log;
+    private readonly SsdDetectorOptions _o;
+
+    public DetectorTrainingRun(MLContext ml, IHostEnvironment? log, SsdDetectorOptions options)
+    {
+        _ml = ml;
+        _log = log;
+        _o = options;
+    }
+
+    private const int MaxConsecutiveSkips = 5;
+
+    public TrainingHistory History { get; } = new();
+
+    /// <summary>Steps whose update was skipped because the gradient was not finite.</summary>
+    public int SkippedSteps { get; private set; }
+
+    /// <summary>Trains and returns the exported ONNX bytes.</summary>
+    public byte[] Run(IDataView trainData)
+    {
+        var device = TorchRuntime.Resolve(_o.Device);
+        if (_o.CpuThreads is int threads) torch.set_num_threads(threads);
+        torch.manual_seed(_o.Seed);
+
+        var input = new NetworkInput(_o.InputWidth, _o.InputHeight, _o.Grayscale);
+        var train = DetectionTrainingSet.Create(_ml, trainData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn);
+        DetectionTrainingSet? validation = null;
+        if (_o.ValidationData != null)
+        {
+            validation = DetectionTrainingSet.Create(_ml, _o.ValidationData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn, "validation data");
+            if (!validation.ClassNames.SequenceEqual(train.ClassNames))
+                throw new ArgumentException($"The validation data's classes ({string.Join(", ", validation.ClassNames)}) differ from the training data's ({string.Join(", ", train.ClassNames)}). Read both with the same class list.");
+        }
+
+        IDetectorModel model = _o.Architecture == DetectorArchitecture.Grid
+            ? new GridDetectorModel(_o, train.ClassNames.Length, device)
+            : new SsdDetectorModel(_o, train.ClassNames.Length, device);
+        var network = model.Network;
+        var optimizer = Optimizers.Create(network.parameters(), _o.Optimizer, _o.LearningRate, _o.Momentum, _o.WeightDecay);
+
+        int stepsPerEpoch = Math.Max(1, (train.Count + _o.BatchSize - 1) / _o.BatchSize);
+        int totalSteps = _o.MaxSteps ?? _o.Epochs * stepsPerEpoch;
+        var schedule = new LearningRateSchedule(_o.LearningRate, totalSteps, Math.Min(_o.WarmupSteps, totalSteps), _o.LearningRateDecay);
+        var checkpoints = _o.CheckpointFolder == null ? null : new CheckpointStore(_o.CheckpointFolder);
+        string fingerprint = _o.Fingerprint(train.ClassNames);
+
+        int step = 0;
+        double? best = null;
+        int sinceBest = 0;
+        string? lastCheckpoint = null;
+        byte[]? bestModel = null;
+        if (checkpoints?.TryLoadLatest(network, optimizer, fingerprint) is { } state)
+        {
+            step = state.Step;
+            best = state.BestMetric;
+            sinceBest = state.EpochsWithoutImprovement;
+            History.Restore(state.Losses, state.Validation);
+            lastCheckpoint = checkpoints.Folder;
+            _log.Info(nameof(SsdDetectorEstimator), $"Resuming from the checkpoint at step {step} in '{checkpoints.Folder}'.");
+        }
+
+        network.train();
+        
+        var clock = Stopwatch.StartNew();
+        bool stoppedEarly = false;
+        int consecutiveSkips = 0;
+        while (step < totalSteps && !stoppedEarly)
+        {
+            int epoch = step / stepsPerEpoch, position = step % stepsPerEpoch;
+            var order = Permutation(train.Count, _o.Seed + epoch);
+            var indices = Enumerable.Range(position * _o.BatchSize, _o.BatchSize).Select(i => order[i % train.Count]).ToArray();
+            var rng = new Random(unchecked(_o.Seed * 1_000_003 + step));   // a pure function of (seed, step): resume repeats it
+            double rate = schedule.At(step);
+            Optimizers.SetLearningRate(optimizer, rate);
+
+            var started = clock.Elapsed;
+            double cls, loc;
+            using (var scope = NewDisposeScope())
+            {
+                var (images, targets) = train.Batch(indices, _o.Augmentation, rng, device);
+                var parts = model.Loss(images, targets);
+                var total = parts.Classification + parts.Localization;
+                cls = parts.Classification.item<float>();
+                loc = parts.Localization.item<float>();
+                if (!double.IsFinite(cls) || !double.IsFinite(loc))
+                    throw new TrainingDivergedException($"The loss became {(double.IsFinite(cls) ? loc : cls)} at step {step + 1} (classification {cls}, localization {loc}). " +
+                        (lastCheckpoint != null ? $"The last checkpoint in '{lastCheckpoint}' is kept; resume from it with a lower LearningRate." : "Lower LearningRate, or set CheckpointFolder to keep progress."));
+                optimizer.zero_grad();
+                total.backward();
+                // Clipping keeps one bad batch from wrecking the weights. A non-finite gradient (seen rarely from libtorch 2.10's CPU
+                // convolution backward with finite inputs) skips the update, as mixed-precision loss scaling does.
+                double norm = nn.utils.clip_grad_norm_(network.parameters(), _o.GradientClipNorm ?? double.PositiveInfinity);
+                if (!double.IsFinite(norm))
+                {
+                    SkippedSteps++;
+                    if (++consecutiveSkips >= MaxConsecutiveSkips)
+                        throw new TrainingDivergedException($"The gradient was not finite for {consecutiveSkips} steps in a row, up to step {step + 1}. " +
+                            (lastCheckpoint != null ? $"The last checkpoint in '{lastCheckpoint}' is kept; resume from it with a lower LearningRate." : "Lower LearningRate, or set CheckpointFolder to keep progress."));
+                    optimizer.zero_grad();
+                }
+                else
+                {
+                    consecutiveSkips = 0;
+                    optimizer.step();
+                }
+            }
+            step++;
+            double seconds = (clock.Elapsed - started).TotalSeconds;
+
+            double? validationMap = null;
+            bool epochEnd = step % stepsPerEpoch == 0 || step == totalSteps;
+            if (epochEnd && validation != null && ((epoch + 1) % _o.ValidateEveryEpochs == 0 || step == totalSteps))
+            {
+                validationMap = MeanAveragePrecision(model, validation, device);
+                History.Validation.Add((epoch, validationMap.Value));
+                network.train();
+                if (best is null || validationMap > best)
+                {
+                    best = validationMap; sinceBest = 0;
+                    bestModel = ExportBytes(model, train.ClassNames, input);
+                    network.train();
+                }
+                else if (_o.EarlyStoppingPatience is int patience && ++sinceBest >= patience)
+                {
+                    _log.Info(nameof(SsdDetectorEstimator), $"Early stopping at epoch {epoch}: validation mAP@0.5 has not improved on {best:F4} for {sinceBest} validations.");
+                    stoppedEarly = true;
+                }
+            }
+
+            var progress = new TrainingProgress(epoch, step, totalSteps,
+                new Dictionary<string, double> { ["classification"] = cls, ["localization"] = loc, ["total"] = cls + loc },
+                rate, indices.Length / Math.Max(seconds, 1e-9), validationMap);
+            History.Add(progress);
+            _o.Progress?.Report(progress);
+            if (step % 50 == 0 || epochEnd) _log.Info(nameof(SsdDetectorEstimator), progress.ToString());
+
+            if (checkpoints != null && (step % _o.CheckpointEverySteps == 0 || step == totalSteps || stoppedEarly))
+                lastCheckpoint = checkpoints.Save(network, optimizer, new CheckpointState(step, epoch, fingerprint,
+                    History.Losses.ToDictionary(kv => kv.Key, kv => kv.Value.ToList()),
+                    History.Validation.Select(v => new double[] { v.Epoch, v.Metric }).ToList(), best, sinceBest));
+        }
+        return bestModel ?? ExportBytes(model, train.ClassNames, input);
+    }
+
+    private byte[] ExportBytes(IDetectorModel model, string[] classNames, NetworkInput input)
+    {
+        model.Network.eval();
+        var metadata = new OnnxModelMetadata(OnnxModelKind.Detection, classNames, input.Channels, input.Height, input.Width,
+            scoreThreshold: _o.ScoreThreshold, iouThreshold: _o.NmsIouThreshold,
+            extra: new Dictionary<string, string>
+            {
+                ["architecture"] = _o.Architecture.ToString(),
+                ["backbone"] = _o.Backbone.ToString(),
+                ["normalization"] = _o.Normalization.ToString(),
+                ["max_detections"] = _o.MaxDetections.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            });
+        return model.Export(input, metadata, _o.ScoreThreshold, _o.NmsIouThreshold, _o.MaxDetections).ToBytes();
+    }
+
+    /// <summary>
+    /// VOC all-point mAP@0.5 of the model on a dataset, through the scoring chain's own post-processing and the
+    /// evaluator's VOC code; boxes in pixels of the network input (the VOC rule adds a pixel to widths).
+    /// </summary>
+    private double MeanAveragePrecision(IDetectorModel model, DetectionTrainingSet data, Device device)
+    {
+        model.Network.eval();
+        float w = data.Input.Width, h = data.Input.Height;
+        var post = new float[] { _o.ScoreThreshold, _o.NmsIouThreshold, _o.MaxDetections };
+        var images = new List<EvaluationImage>(data.Count);
+        for (int start = 0; start < data.Count; start += _o.BatchSize)
+        {
+            var idx = Enumerable.Range(start, Math.Min(_o.BatchSize, data.Count - start)).ToArray();
+            using var scope = NewDisposeScope();
+            var (pixels, _) = data.Batch(idx, null, new Random(0), device);
+            var raw = model.Predict(pixels);
+            for (int j = 0; j < idx.Length; j++)
+            {
+                var output = new DetectionOutputRow();
+                DetectionOutputMapping.Map(new DetectionOutputInput { Boxes = raw[j].Boxes, ClassScores = raw[j].ClassScores, PostProcess = post, Width = w, Height = h }, output);
+                var truth = data.Targets[idx[j]];
+                var gt = truth.Boxes.Select((v, k) => k % 2 == 0 ? v * w : v * h).ToArray();
+                images.Add(new EvaluationImage
+                {
+                    Row = idx[j], ImageId = null,
+                    GtBoxes = gt, GtClasses = truth.Labels.Select(l => (int)l - 1).ToArray(),
+                    GtDifficult = new bool[truth.Count], GtCrowd = new bool[truth.Count], GtAreas = null,
+                    DtBoxes = output.Boxes, DtClasses = output.LabelIndices.Select(l => (int)l - 1).ToArray(), DtScores = output.Scores,
+                });
+            }
+        }
+        var (_, ap) = VocEvaluation.Evaluate(images, data.ClassNames.Length, 0.5);
+        var valid = ap.Where(double.IsFinite).ToArray();
+        return valid.Length == 0 ? 0 : valid.Average();
+    }
+
+    private static int[] Permutation(int n, int seed)
+    {
+        var order = Enumerable.Range(0, n).ToArray();
+        new Random(seed).Shuffle(order);
+        return order;
+    }
+}

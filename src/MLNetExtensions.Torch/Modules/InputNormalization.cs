@@ -1,0 +1,62 @@
+using MLNetExtensions.Onnx;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Torch.Modules;
+
+/// <summary>How a network normalises raw [0, 255] pixels before its first layer.</summary>
+public enum PixelNormalization
+{
+    /// <summary>(x - mean) / max(stddev, 1/sqrt(N)) over each image, like tf.image.per_image_standardization.</summary>
+    PerImageStandardization,
+    /// <summary>x / 127.5 - 1, into [-1, 1].</summary>
+    MinusOneToOne,
+}
+
+/// <summary>
+/// The first layer of every network here: normalises raw pixels inside the network, so the exported ONNX graph
+/// takes the same raw pixels ML.NET's <c>ExtractPixels</c> gives and no preprocessing is written twice.
+/// </summary>
+public sealed class InputNormalization : nn.Module<Tensor, Tensor>, IOnnxExportable
+{
+    public InputNormalization(PixelNormalization normalization) : base(nameof(InputNormalization))
+    {
+        Normalization = normalization;
+        RegisterComponents();
+    }
+
+    public PixelNormalization Normalization { get; }
+
+    /// <summary>(N, C, H, W) raw pixels → (N, C, H, W) normalised.</summary>
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        if (Normalization == PixelNormalization.MinusOneToOne)
+            return (x / 127.5f - 1f).MoveToOuterDisposeScope();
+        long n = x.shape[1] * x.shape[2] * x.shape[3];
+        var mean = x.mean(new long[] { 1, 2, 3 }, keepdim: true);                                    // (N, 1, 1, 1)
+        var centred = x - mean;
+        var std = centred.square().mean(new long[] { 1, 2, 3 }, keepdim: true).sqrt();
+        var floor = (float)(1.0 / Math.Sqrt(n));
+        return (centred / std.clamp_min(floor)).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public string Export(OnnxGraphBuilder g, string input)
+    {
+        if (Normalization == PixelNormalization.MinusOneToOne)
+        {
+            var scale = g.AddInitializer("scale", [1f / 127.5f]);
+            var shift = g.AddInitializer("shift", [-1f]);
+            return OnnxOps.Add(g, OnnxOps.Mul(g, input, scale), shift);
+        }
+        var mean = OnnxOps.ReduceMean(g, input, [1, 2, 3]);
+        var centred = OnnxOps.Sub(g, input, mean);
+        var variance = OnnxOps.ReduceMean(g, OnnxOps.Mul(g, centred, centred), [1, 2, 3]);
+        var std = OnnxOps.Sqrt(g, variance);
+        // Floor 1/sqrt(C·H·W), computed from the input's shape so the graph does not depend on the export size.
+        var count = OnnxOps.Cast(g, OnnxOps.ReduceProd(g, OnnxOps.Shape(g, input, start: 1), keepDims: false), OnnxElementType.Float);
+        var floor = OnnxOps.Div(g, g.AddInitializer("one", [1f]), OnnxOps.Sqrt(g, count));
+        return OnnxOps.Div(g, centred, OnnxOps.Max(g, std, floor));
+    }
+}

@@ -1,0 +1,159 @@
+using Microsoft.ML;
+using MLNetExtensions.Data;
+using MLNetExtensions.Scoring;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MLNetExtensions.Torch.Training;
+
+/// <summary>One image's targets: boxes as corners relative to the image (0..1), (N, 4), and 1-based class ids.</summary>
+internal sealed record DetectionTarget(float[] Boxes, long[] Labels)
+{
+    public int Count => Labels.Length;
+}
+
+/// <summary>Training-time augmentation of a detection batch. All random choices come from the caller's seeded generator.</summary>
+public sealed record DetectionAugmentation(bool HorizontalFlip = true, bool RandomCrop = true, float MinCropScale = 0.6f,
+    float Brightness = 24f, float Contrast = 0.2f);
+
+/// <summary>
+/// A detection dataset held in memory at the network's input size: pixels as bytes, boxes relative to the image.
+/// Checks every row once, so bad data fails before the first step with the row and the file named.
+/// </summary>
+internal sealed class DetectionTrainingSet
+{
+    private readonly List<byte[]> _pixels;
+    private readonly List<DetectionTarget> _targets;
+
+    private DetectionTrainingSet(NetworkInput input, string[] classNames, List<string> paths, List<byte[]> pixels, List<DetectionTarget> targets)
+    {
+        Input = input; ClassNames = classNames; Paths = paths; _pixels = pixels; _targets = targets;
+    }
+
+    public NetworkInput Input { get; }
+    public string[] ClassNames { get; }
+    public List<string> Paths { get; }
+    public int Count => _targets.Count;
+    public IReadOnlyList<DetectionTarget> Targets => _targets;
+
+    public static DetectionTrainingSet Create(MLContext ml, IDataView data, NetworkInput input,
+        string imagePathColumn, string boxesColumn, string labelsColumn, string? dataName = "training data")
+    {
+        var classNames = DetectionDataView.GetClassNames(data.Schema, labelsColumn);
+        var records = DetectionDataView.ReadRecords(data, imagePathColumn, boxesColumn, labelsColumn, difficultColumn: null);
+        if (records.Count == 0)
+            throw new InvalidOperationException($"The {dataName} has no rows. Give at least one image with its boxes.");
+        var index = classNames.Select((n, i) => (n, i)).ToDictionary(t => t.n, t => (long)t.i + 1);
+        var targets = new List<DetectionTarget>(records.Count);
+        for (int row = 0; row < records.Count; row++)
+        {
+            var r = records[row];
+            (int w, int h) size;
+            try { size = ImageHeader.ReadSize(r.ImagePath); }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+            {
+                throw new InvalidDataException($"Row {row} of the {dataName}: image '{r.ImagePath}' cannot be read: {ex.Message}", ex);
+            }
+            var boxes = new float[r.Boxes.Count * 4];
+            var labels = new long[r.Boxes.Count];
+            for (int i = 0; i < r.Boxes.Count; i++)
+            {
+                var b = r.Boxes[i];
+                if (!(b.XMax > b.XMin && b.YMax > b.YMin))
+                    throw new InvalidDataException($"Row {row} of the {dataName} ('{r.ImagePath}'): box {i} {b} has zero or negative size. Fix or drop the box.");
+                const float slack = 1f; // a pixel of rounding in annotations is common and harmless
+                if (b.XMin < -slack || b.YMin < -slack || b.XMax > size.w + slack || b.YMax > size.h + slack)
+                    throw new InvalidDataException($"Row {row} of the {dataName} ('{r.ImagePath}'): box {i} {b} lies outside the {size.w}×{size.h} image. Fix the annotation or clip the box.");
+                boxes[4 * i] = Math.Clamp(b.XMin / size.w, 0f, 1f);
+                boxes[4 * i + 1] = Math.Clamp(b.YMin / size.h, 0f, 1f);
+                boxes[4 * i + 2] = Math.Clamp(b.XMax / size.w, 0f, 1f);
+                boxes[4 * i + 3] = Math.Clamp(b.YMax / size.h, 0f, 1f);
+                labels[i] = index[r.Labels[i]];
+            }
+            targets.Add(new DetectionTarget(boxes, labels));
+        }
+        var paths = records.Select(r => r.ImagePath).ToList();
+        var pixels = ImagePixels.Load(ml, paths, input);
+        return new DetectionTrainingSet(input, classNames, paths, pixels, targets);
+    }
+
+    /// <summary>The images of <paramref name="indices"/> as (B, C, H, W) float pixels in [0, 255], with their targets,
+    /// augmented when <paramref name="augmentation"/> is given.</summary>
+    public (Tensor Images, List<DetectionTarget> Targets) Batch(IReadOnlyList<int> indices, DetectionAugmentation? augmentation, Random rng, Device device)
+    {
+        using var scope = NewDisposeScope();
+        int c = Input.Channels, h = Input.Height, w = Input.Width;
+        var images = new List<Tensor>(indices.Count);
+        var targets = new List<DetectionTarget>(indices.Count);
+        foreach (int i in indices)
+        {
+            var img = tensor(_pixels[i], ScalarType.Byte).reshape(c, h, w).to(ScalarType.Float32);   // (C, H, W)
+            var t = _targets[i];
+            if (augmentation != null) (img, t) = Augment(img, t, augmentation, rng);
+            images.Add(img);
+            targets.Add(t);
+        }
+        return (stack(images).to(device).MoveToOuterDisposeScope(), targets);
+    }
+
+    private (Tensor, DetectionTarget) Augment(Tensor img, DetectionTarget t, DetectionAugmentation a, Random rng)
+    {
+        int h = Input.Height, w = Input.Width;
+        if (a.RandomCrop && rng.NextDouble() < 0.5)
+        {
+            for (int attempt = 0; attempt < 10; attempt++)
+            {
+                float cw = a.MinCropScale + (float)rng.NextDouble() * (1 - a.MinCropScale);
+                float ch = a.MinCropScale + (float)rng.NextDouble() * (1 - a.MinCropScale);
+                float x0 = (float)rng.NextDouble() * (1 - cw), y0 = (float)rng.NextDouble() * (1 - ch);
+                var cropped = CropTargets(t, x0, y0, cw, ch);
+                if (t.Count > 0 && cropped.Count == 0) continue;    // keep at least one object in a crop of an image that had some
+                int px0 = (int)(x0 * w), py0 = (int)(y0 * h), pw = Math.Max(1, (int)(cw * w)), ph = Math.Max(1, (int)(ch * h));
+                var window = img[.., py0..(py0 + ph), px0..(px0 + pw)].unsqueeze(0);
+                img = F.interpolate(window, new long[] { h, w }, mode: InterpolationMode.Bilinear, align_corners: false).squeeze(0);
+                t = cropped;
+                break;
+            }
+        }
+        if (a.HorizontalFlip && rng.NextDouble() < 0.5)
+        {
+            img = img.flip(2);
+            var b = (float[])t.Boxes.Clone();
+            for (int i = 0; i < t.Count; i++)
+            {
+                b[4 * i] = 1 - t.Boxes[4 * i + 2];
+                b[4 * i + 2] = 1 - t.Boxes[4 * i];
+            }
+            t = t with { Boxes = b };
+        }
+        if (a.Brightness > 0 || a.Contrast > 0)
+        {
+            float contrast = 1 + (float)(rng.NextDouble() * 2 - 1) * a.Contrast;
+            float brightness = (float)(rng.NextDouble() * 2 - 1) * a.Brightness;
+            var mean = img.mean();
+            img = ((img - mean) * contrast + mean + brightness).clamp(0, 255);
+        }
+        return (img, t);
+    }
+
+    /// <summary>Boxes inside the crop window (x0, y0, w, h relative to the image): SSD keeps a box when its centre is in
+    /// the window, clipped to it, in the window's coordinates.</summary>
+    internal static DetectionTarget CropTargets(DetectionTarget t, float x0, float y0, float cw, float ch)
+    {
+        var boxes = new List<float>();
+        var labels = new List<long>();
+        for (int i = 0; i < t.Count; i++)
+        {
+            float bx0 = t.Boxes[4 * i], by0 = t.Boxes[4 * i + 1], bx1 = t.Boxes[4 * i + 2], by1 = t.Boxes[4 * i + 3];
+            float cx = (bx0 + bx1) / 2, cy = (by0 + by1) / 2;
+            if (cx < x0 || cx > x0 + cw || cy < y0 || cy > y0 + ch) continue;
+            float nx0 = Math.Clamp((bx0 - x0) / cw, 0, 1), ny0 = Math.Clamp((by0 - y0) / ch, 0, 1);
+            float nx1 = Math.Clamp((bx1 - x0) / cw, 0, 1), ny1 = Math.Clamp((by1 - y0) / ch, 0, 1);
+            if (nx1 - nx0 < 1e-3f || ny1 - ny0 < 1e-3f) continue;
+            boxes.AddRange([nx0, ny0, nx1, ny1]);
+            labels.Add(t.Labels[i]);
+        }
+        return new DetectionTarget(boxes.ToArray(), labels.ToArray());
+    }
+}

@@ -1,0 +1,27 @@
+namespace MLNetExtensions.Scoring;
+
+/// <summary>
+/// Names of the intermediate columns of a scoring chain and of the exported ONNX graph's inputs and outputs.
+/// The ONNX names double as column names (ApplyOnnxModel's convention), so they are prefixed to stay out of the
+/// way of users' columns; the chain drops them at its end.
+/// </summary>
+public static class ScoringColumns
+{
+    internal const string ImagePath = "MLNetExt_ImagePath";
+    internal const string Image = "MLNetExt_Image";
+    internal const string OriginalWidth = "MLNetExt_OriginalWidth";
+    internal const string OriginalHeight = "MLNetExt_OriginalHeight";
+    internal const string LabelIndices = "MLNetExt_LabelIndices";
+    internal const string LabelNames = "MLNetExt_LabelNames";
+
+    /// <summary>ONNX input: raw pixels (N, C, H, W) in [0, 255], RGB (or one grey channel); normalisation is in the graph.</summary>
+    public const string OnnxPixels = "MLNetExt_Pixels";
+    /// <summary>ONNX output of detectors: (N, A, 4) decoded boxes as corners relative to the input (0..1).</summary>
+    public const string OnnxBoxes = "MLNetExt_Boxes";
+    /// <summary>ONNX output of detectors: (N, A, C) class probabilities, background excluded.</summary>
+    public const string OnnxScores = "MLNetExt_Scores";
+    /// <summary>ONNX output of detectors: (N, 3) [score threshold, NMS IoU threshold, max detections] per image.</summary>
+    public const string OnnxPostProcess = "MLNetExt_PostProcess";
+    /// <summary>ONNX output of segmenters: (N, K, H, W) class logits at the input size.</summary>
+    public const string OnnxLogits = "MLNetExt_Logits";
+}
