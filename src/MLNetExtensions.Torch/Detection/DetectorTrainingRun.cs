@@ -107,8 +107,8 @@ internal sealed class DetectorTrainingRun
                         (lastCheckpoint != null ? $"The last checkpoint in '{lastCheckpoint}' is kept; resume from it with a lower LearningRate." : "Lower LearningRate, or set CheckpointFolder to keep progress."));
                 optimizer.zero_grad();
                 total.backward();
-                // Clipping keeps one bad batch from wrecking the weights. A non-finite gradient (seen rarely from libtorch 2.10's CPU
-                // convolution backward with finite inputs) skips the update, as mixed-precision loss scaling does.
+                // Clipping keeps one bad batch from wrecking the weights; a non-finite gradient skips the update (as
+                // mixed-precision loss scaling does) and only repeated ones stop the run.
                 double norm = nn.utils.clip_grad_norm_(network.parameters(), _o.GradientClipNorm ?? double.PositiveInfinity);
                 if (!double.IsFinite(norm))
                 {

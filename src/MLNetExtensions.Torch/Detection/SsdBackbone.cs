@@ -54,8 +54,8 @@ public sealed class SsdBackbone : FeatureExtractor
         long prev = c16;
         foreach (var o in extraOut)
         {
-            // No BatchNorm in the extras, as in the original SSD: their maps shrink to 1×1, where batch statistics
-            // of a few images are near-constant and BatchNorm's backward blows gradients up to inf.
+            // No BatchNorm in the extras, as in the original SSD: their maps shrink to 1×1, where the statistics of a
+            // small batch are too few values to normalise with.
             extras.Add(nn.Sequential(new ConvBnAct(prev, o / 2, kernelSize: 1, batchNorm: false), new ConvBnAct(o / 2, o, stride: 2, batchNorm: false)));
             prev = o;
         }

@@ -73,19 +73,11 @@ public sealed class SsdLoss
         float norm = Math.Max(1, numPos);
         var clsLoss = (ce * (positive.logical_or(negativeMask)).to(ce.dtype)).sum() / norm;
 
-        Tensor locLoss;
-        if (numPos > 0)
-        {
-            var p = boxRegression[positive];                                            // (P, 4)
-            var t = targetBoxes[positive];                                              // (P, 4)
-            locLoss = (Localization == LocalizationLoss.SmoothL1
-                ? F.smooth_l1_loss(p, t, reduction: nn.Reduction.Sum)
-                : F.mse_loss(p, t, reduction: nn.Reduction.Sum)) / norm;
-        }
-        else
-        {
-            locLoss = (boxRegression * 0).sum();                                         // keeps the graph, value 0
-        }
+        // Elementwise loss kept only where the default box is positive (negatives' targets are never read).
+        var elementwise = Localization == LocalizationLoss.SmoothL1
+            ? F.smooth_l1_loss(boxRegression, targetBoxes, reduction: nn.Reduction.None)
+            : F.mse_loss(boxRegression, targetBoxes, reduction: nn.Reduction.None);            // (N, A, 4)
+        var locLoss = where(positive.unsqueeze(-1), elementwise, zeros_like(elementwise)).sum() / norm;
         locLoss = locLoss * LocalizationWeight;
         return (clsLoss.MoveToOuterDisposeScope(), locLoss.MoveToOuterDisposeScope(), numPos, numNeg, negativeMask.MoveToOuterDisposeScope());
     }

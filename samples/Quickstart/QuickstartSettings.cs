@@ -1,0 +1,28 @@
+using MLNetExtensions.Torch.Detection;
+
+namespace Quickstart;
+
+internal sealed record QuickstartSettings(DetectorArchitecture Architecture, int Epochs, string Output, string? DataFolder, float WidthMultiplier = 0.5f)
+{
+    public static QuickstartSettings? Parse(string[] args)
+    {
+        var s = new QuickstartSettings(DetectorArchitecture.Ssd, 0, Path.GetFullPath("quickstart-output"), null);
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+            switch (args[i])
+            {
+                case "--architecture": s = s with { Architecture = Enum.Parse<DetectorArchitecture>(Next(), ignoreCase: true) }; break;
+                case "--epochs": s = s with { Epochs = int.Parse(Next()) }; break;
+                case "--output": s = s with { Output = Path.GetFullPath(Next()) }; break;
+                case "--data": s = s with { DataFolder = Path.GetFullPath(Next()) }; break;
+                case "--width": s = s with { WidthMultiplier = float.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) }; break;
+                default:
+                    Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: Quickstart [--architecture ssd|grid] [--epochs N] [--output DIR] [--data DIR] [--width MULTIPLIER]");
+                    return null;
+            }
+        }
+        if (s.Epochs == 0) s = s with { Epochs = s.Architecture == DetectorArchitecture.Grid ? 40 : 40 };
+        return s;
+    }
+}

@@ -1,0 +1,47 @@
+using System.Runtime.InteropServices;
+
+namespace MLNetExtensions.Torch;
+
+/// <summary>
+/// Caps oneDNN (libtorch's CPU convolution library) at AVX2 unless the user chose an ISA. On AVX-512 machines seen
+/// here (AMD EPYC, libtorch 2.10 CPU) oneDNN's AVX-512 backward-data convolution returns wrong gradients (errors of
+/// the size of the values themselves, sometimes NaN) while the AVX2 kernels match a float64 reference to 1e-9.
+/// Training then silently learns from garbage, so correctness wins over the AVX-512 speed-up.
+/// </summary>
+/// <remarks>
+/// oneDNN reads <c>ONEDNN_MAX_CPU_ISA</c> with the C runtime's <c>getenv</c> when it first dispatches a kernel, and
+/// .NET's <see cref="Environment.SetEnvironmentVariable(string, string)"/> does not reach that environment on Unix,
+/// so the variable is set with libc's <c>setenv</c> before libtorch runs anything. Set <c>ONEDNN_MAX_CPU_ISA</c>
+/// yourself (e.g. to <c>ALL</c>) to override.
+/// </remarks>
+internal static class OneDnnIsa
+{
+    public const string Variable = "ONEDNN_MAX_CPU_ISA";
+    public const string Cap = "AVX2";
+
+    [DllImport("libc", EntryPoint = "setenv", SetLastError = true)]
+    private static extern int SetEnv(string name, string value, int overwrite);
+
+    [DllImport("libc", EntryPoint = "getenv")]
+    private static extern IntPtr GetEnv(string name);
+
+    /// <summary>The value oneDNN will see, after capping it where the user left it unset.</summary>
+    public static string? EnsureCapped()
+    {
+        if (!RuntimeInformation.IsOSPlatform(OSPlatform.Linux) || RuntimeInformation.ProcessArchitecture != Architecture.X64)
+            return null;
+        try
+        {
+            if (GetEnv(Variable) == IntPtr.Zero)
+            {
+                var managed = Environment.GetEnvironmentVariable(Variable);
+                SetEnv(Variable, string.IsNullOrEmpty(managed) ? Cap : managed, overwrite: 0);
+            }
+            return Marshal.PtrToStringAnsi(GetEnv(Variable));
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,33 @@
+using MLNetExtensions.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Tests.Torch;
+
+[TestClass]
+public sealed class ConvolutionGradientTests
+{
+    /// <summary>
+    /// The gradient of a convolution's input must match a float64 reference. On AVX-512 CPUs oneDNN's AVX-512
+    /// backward-data kernel gave errors as large as the values (this test failed with them); TorchRuntime caps oneDNN at
+    /// AVX2 before libtorch starts.
+    /// </summary>
+    [TestMethod]
+    public void ConvolutionInputGradientMatchesFloat64()
+    {
+        TorchRuntime.EnsureLoaded();
+        if (Environment.GetEnvironmentVariable(OneDnnIsa.Variable) is null)
+            Assert.AreEqual(OneDnnIsa.Cap, OneDnnIsa.EnsureCapped());
+        using var scope = NewDisposeScope();
+        var generator = new Generator(5);
+        var weight = randn(new long[] { 24, 128, 3, 3 }, generator: generator) * 0.05f;
+        var gradOut = randn(new long[] { 16, 24, 16, 16 }, generator: generator) * 0.01f;
+        var x = zeros(16, 128, 16, 16).requires_grad_(true);
+        var y = nn.functional.conv2d(x, weight, padding: new long[] { 1, 1 });
+        (y * gradOut).sum().backward();
+        var reference = nn.functional.conv_transpose2d(gradOut.to(ScalarType.Float64), weight.to(ScalarType.Float64), padding: new long[] { 1, 1 });
+        double maxError = (x.grad!.to(ScalarType.Float64) - reference).abs().max().item<double>();
+        double scale = reference.abs().max().item<double>();
+        Assert.IsLessThan(1e-5 * scale, maxError, $"max error {maxError} for values up to {scale}");
+    }
+}
