@@ -1,0 +1,124 @@
+using Microsoft.ML;
+using MLNetExtensions.Data;
+using MLNetExtensions.Data.Synthetic;
+using MLNetExtensions.Torch.Detection;
+using MLNetExtensions.Torch.Training;
+
+namespace MLNetExtensions.Tests.Detection;
+
+[TestClass]
+public sealed class DetectorTrainingRobustnessTests
+{
+    private sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+
+    private sealed class Killed : Exception;
+
+    private static string TempFolder(string name)
+    {
+        var path = Path.Combine(Path.GetTempPath(), "mlnetext-tests", name + "-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
+    [TestMethod]
+    public void KilledTrainingResumesFromTheLastCheckpointStep()
+    {
+        var ml = new MLContext(1);
+        var train = DetectorTrainingTests.Load(ml, "train");
+        var folder = TempFolder("resume");
+        var options = DetectorTrainingTests.TinyOptions(DetectorArchitecture.Ssd) with { MaxSteps = 30, CheckpointFolder = folder, CheckpointEverySteps = 10 };
+
+        var steps = new List<int>();
+        var killing = options with { Progress = new SyncProgress(p => { steps.Add(p.Step); if (p.Step == 25) throw new Killed(); }) };
+        Assert.ThrowsExactly<Killed>(() => ml.Transforms.TrainSsdDetector(killing).Fit(train));
+        CollectionAssert.AreEqual(Enumerable.Range(1, 25).ToList(), steps);
+        Assert.IsTrue(File.Exists(Path.Combine(folder, "latest.json")));
+
+        steps.Clear();
+        var resuming = options with { Progress = new SyncProgress(p => steps.Add(p.Step)) };
+        var estimator = ml.Transforms.TrainSsdDetector(resuming);
+        estimator.Fit(train);
+        CollectionAssert.AreEqual(Enumerable.Range(21, 10).ToList(), steps, "resumes after step 20, the last checkpoint");
+        Assert.HasCount(30, estimator.LastHistory!.Losses["total"], "the history of the first 20 steps comes back from the checkpoint");
+    }
+
+    [TestMethod]
+    public void CheckpointOfOtherOptionsIsRefused()
+    {
+        var ml = new MLContext(1);
+        var train = DetectorTrainingTests.Load(ml, "train");
+        var folder = TempFolder("fingerprint");
+        var options = DetectorTrainingTests.TinyOptions(DetectorArchitecture.Ssd) with { MaxSteps = 2, CheckpointFolder = folder, CheckpointEverySteps = 1 };
+        ml.Transforms.TrainSsdDetector(options).Fit(train);
+        var ex = Assert.ThrowsExactly<InvalidOperationException>(() => ml.Transforms.TrainSsdDetector(options with { InputWidth = 96, InputHeight = 96 }).Fit(train));
+        StringAssert.Contains(ex.Message, "was made with other options");
+        StringAssert.Contains(ex.Message, folder);
+    }
+
+    [TestMethod]
+    public void NaNLossStopsWithTheStepAndKeepsTheLastCheckpoint()
+    {
+        var ml = new MLContext(1);
+        var train = DetectorTrainingTests.Load(ml, "train");
+        var folder = TempFolder("nan");
+        var options = DetectorTrainingTests.TinyOptions(DetectorArchitecture.Ssd) with
+        {
+            MaxSteps = 200, WarmupSteps = 0, LearningRate = 1e8, GradientClipNorm = null, Optimizer = OptimizerKind.Sgd, Momentum = 0.9,
+            CheckpointFolder = folder, CheckpointEverySteps = 1,
+        };
+        var ex = Assert.ThrowsExactly<TrainingDivergedException>(() => ml.Transforms.TrainSsdDetector(options).Fit(train));
+        StringAssert.Matches(ex.Message, new System.Text.RegularExpressions.Regex(@"^The (loss became NaN|loss became [-+]?∞|loss became -?Infinity|gradient was not finite).* at step \d+|^The gradient was not finite for \d+ steps in a row, up to step \d+"));
+        StringAssert.Contains(ex.Message, $"The last checkpoint in '{folder}");
+        Assert.IsTrue(File.Exists(Path.Combine(folder, "latest.json")), "finished work is kept");
+    }
+
+    [TestMethod]
+    public void WrongColumnsFailAtFitNamingTheColumn()
+    {
+        var ml = new MLContext(1);
+        var train = DetectorTrainingTests.Load(ml, "train");
+        var missing = ml.Transforms.TrainSsdDetector(DetectorTrainingTests.TinyOptions(DetectorArchitecture.Ssd) with { BoxesColumn = "Bboxes" });
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => missing.Fit(train));
+        StringAssert.StartsWith(ex.Message, "Column 'Bboxes' not found; it must be a vector of float (N×4 box corners in pixels).");
+
+        var wrongType = ml.Transforms.TrainSsdDetector(DetectorTrainingTests.TinyOptions(DetectorArchitecture.Ssd) with { LabelsColumn = DetectionColumns.Boxes });
+        ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => wrongType.Fit(train));
+        StringAssert.StartsWith(ex.Message, "Column 'Boxes' must be a vector of keys (class indices with the class names as key values), but is a vector of Single.");
+
+        var shape = ml.Transforms.TrainSsdDetector(DetectorTrainingTests.TinyOptions(DetectorArchitecture.Ssd) with { ImagePathColumn = "Path" });
+        ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => shape.GetOutputSchema(MLNetExtensions.Transforms.Internal.SchemaShapes.Create(train.Schema)));
+        StringAssert.StartsWith(ex.Message, "Column 'Path' not found; it must be text (the image file path).");
+    }
+
+    [TestMethod]
+    public void BadOptionsFailWhenTheEstimatorIsMade()
+    {
+        var ml = new MLContext(1);
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.Transforms.TrainSsdDetector(new SsdDetectorOptions { BatchSize = 0 }));
+        StringAssert.StartsWith(ex.Message, "BatchSize must be at least 1.");
+    }
+
+    [TestMethod]
+    public void ImagesWithoutBoxesAreNegativesAndMissingImagesAreNamed()
+    {
+        var ml = new MLContext(1);
+        var records = DetectionDataView.ReadRecords(DetectorTrainingTests.Load(ml, "train")).Take(8).ToList();
+        var withEmpty = records.Append(new DetectionRecord(records[0].ImagePath, [], [])).ToList();
+        var data = DetectionDataView.Create(ml, withEmpty, SyntheticShapesDataset.ClassNames);
+        var options = DetectorTrainingTests.TinyOptions(DetectorArchitecture.Ssd) with { MaxSteps = 3, BatchSize = 9 };
+        ml.Transforms.TrainSsdDetector(options).Fit(data);   // no exception: an image without boxes is a valid negative
+
+        var missing = records.Append(new DetectionRecord("/nonexistent/image.png", [new BoundingBox(1, 1, 5, 5)], ["circle"])).ToList();
+        var bad = DetectionDataView.Create(ml, missing, SyntheticShapesDataset.ClassNames);
+        var ex = Assert.ThrowsExactly<InvalidDataException>(() => ml.Transforms.TrainSsdDetector(options).Fit(bad));
+        StringAssert.StartsWith(ex.Message, "Row 8 of the training data: image '/nonexistent/image.png' cannot be read:");
+
+        var outside = records.Take(1).Append(new DetectionRecord(records[0].ImagePath, [new BoundingBox(10, 10, 500, 20)], ["circle"])).ToList();
+        ex = Assert.ThrowsExactly<InvalidDataException>(() => ml.Transforms.TrainSsdDetector(options).Fit(DetectionDataView.Create(ml, outside, SyntheticShapesDataset.ClassNames)));
+        StringAssert.Contains(ex.Message, "Row 1 of the training data");
+        StringAssert.Contains(ex.Message, "box 0 [10, 10, 500, 20] lies outside the 64×64 image");
+    }
+}
