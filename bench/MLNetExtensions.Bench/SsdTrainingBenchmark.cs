@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using MLNetExtensions.Data.Synthetic;
+using MLNetExtensions.Data.Voc;
+using MLNetExtensions.Scoring;
+using MLNetExtensions.Torch;
+using MLNetExtensions.Torch.Detection;
+using MLNetExtensions.Torch.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Bench;
+
+/// <summary>
+/// SSD training throughput at 300×300, batch 8, on the CPU (and CUDA where present): whole steps (batch assembly with
+/// augmentation + forward + backward + update) against the same steps on a batch made once (the baseline), which gives
+/// the share of a step spent preparing data.
+/// </summary>
+public sealed class SsdTrainingBenchmark : IBenchmark
+{
+    private const int Size = 300, Batch = 8, Warmup = 2, Steps = 8;
+
+    public string Name => "ssd-training";
+    public string Description => "SSD training images/s at 300×300, batch 8, and the share of each step spent on data";
+
+    public void Run(TextWriter output)
+    {
+        var ml = new MLContext(1);
+        var root = SyntheticShapesDataset.EnsureBuiltIn();
+        var train = ml.Data.LoadFromPascalVoc(root, "train", new PascalVocOptions { ClassNames = SyntheticShapesDataset.ClassNames });
+        var options = new SsdDetectorOptions { InputWidth = Size, InputHeight = Size, BatchSize = Batch };
+        var devices = new List<DeviceSelection> { DeviceSelection.Cpu };
+        TorchRuntime.EnsureLoaded();
+        if (torch.cuda.is_available()) devices.Add(DeviceSelection.Cuda);
+        var data = DetectionTrainingSet.Create(ml, train, new NetworkInput(Size, Size, false), options.ImagePathColumn, options.BoxesColumn, options.LabelsColumn);
+        foreach (var selection in devices)
+        {
+            var device = TorchRuntime.Resolve(selection);
+            torch.manual_seed(1);
+            var model = new SsdDetectorModel(options, data.ClassNames.Length, device);
+            var optimizer = torch.optim.SGD(model.Network.parameters(), 1e-3, momentum: 0.9);
+            model.Network.train();
+            var rng = new Random(1);
+            int[] Indices(int step) => Enumerable.Range(step * Batch, Batch).Select(i => i % data.Count).ToArray();
+
+            var fixedBatch = data.Batch(Indices(0), options.Augmentation, rng, device);
+            double baseline = Time(step => Step(model, optimizer, fixedBatch.Images, fixedBatch.Targets), device);
+            double dataSeconds = 0;
+            double whole = Time(step =>
+            {
+                var clock = Stopwatch.StartNew();
+                var (images, targets) = data.Batch(Indices(step), options.Augmentation, rng, device);
+                dataSeconds += clock.Elapsed.TotalSeconds;
+                Step(model, optimizer, images, targets);
+            }, device);
+            double dataShare = dataSeconds / (Steps + Warmup) / whole;
+            output.WriteLine($"  {selection}: whole step {Batch / whole:F1} img/s ({whole * 1000:F0} ms), compute only (baseline) {Batch / baseline:F1} img/s ({baseline * 1000:F0} ms); " +
+                             $"ratio {baseline / whole:F2}x; data loading {dataShare:P0} of a step");
+        }
+    }
+
+    private static void Step(SsdDetectorModel model, torch.optim.Optimizer optimizer, Tensor images, IReadOnlyList<DetectionTarget> targets)
+    {
+        using var scope = NewDisposeScope();
+        var parts = model.Loss(images, targets);
+        optimizer.zero_grad();
+        (parts.Classification + parts.Localization).backward();
+        optimizer.step();
+    }
+
+    /// <summary>Median seconds of one step after warm-up.</summary>
+    private static double Time(Action<int> step, Device device)
+    {
+        var times = new List<double>();
+        for (int i = 0; i < Warmup + Steps; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            step(i);
+            if (device.type == DeviceType.CUDA) torch.cuda.synchronize();
+            if (i >= Warmup) times.Add(clock.Elapsed.TotalSeconds);
+        }
+        times.Sort();
+        return times[times.Count / 2];
+    }
+}
