@@ -3,10 +3,11 @@ using System.Runtime.InteropServices;
 namespace MLNetExtensions.Torch;
 
 /// <summary>
-/// Caps oneDNN (libtorch's CPU convolution library) at AVX2 unless the user chose an ISA. On AVX-512 machines seen
-/// here (AMD EPYC, libtorch 2.10 CPU) oneDNN's AVX-512 backward-data convolution returns wrong gradients (errors of
-/// the size of the values themselves, sometimes NaN) while the AVX2 kernels match a float64 reference to 1e-9.
-/// Training then silently learns from garbage, so correctness wins over the AVX-512 speed-up.
+/// Caps oneDNN (libtorch's CPU convolution library) at AVX unless the user chose an ISA. On the AVX-512 machines seen
+/// here (AMD EPYC, libtorch 2.10 CPU) oneDNN's backward-data convolution returns wrong input gradients (errors as large
+/// as the values, sometimes NaN) whenever the output channels are not a multiple of 16 with its AVX-512 kernels, or
+/// of 8 with its AVX2 kernels (e.g. 36 = 6 boxes × 6 classes, an SSD head); its AVX kernels match a float64 reference
+/// for every channel count tried. Training would silently learn from garbage, so correctness wins over speed.
 /// </summary>
 /// <remarks>
 /// oneDNN reads <c>ONEDNN_MAX_CPU_ISA</c> with the C runtime's <c>getenv</c> when it first dispatches a kernel, and
@@ -17,7 +18,7 @@ namespace MLNetExtensions.Torch;
 internal static class OneDnnIsa
 {
     public const string Variable = "ONEDNN_MAX_CPU_ISA";
-    public const string Cap = "AVX2";
+    public const string Cap = "AVX";
 
     [DllImport("libc", EntryPoint = "setenv", SetLastError = true)]
     private static extern int SetEnv(string name, string value, int overwrite);
