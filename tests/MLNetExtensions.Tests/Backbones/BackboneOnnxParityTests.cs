@@ -17,7 +17,7 @@ public sealed class BackboneOnnxParityTests
     public void LoadTorch() => TorchRuntime.EnsureLoaded();
 
     /// <summary>Exports with a dynamic batch axis and compares every map for batch sizes 1 and 2.</summary>
-    private static void AssertExportMatches(FeatureExtractor backbone, long h, long w)
+    internal static void AssertExportMatches(FeatureExtractor backbone, long h, long w)
     {
         var g = new OnnxGraphBuilder();
         var input = g.AddInput("input", OnnxGraphBuilder.BatchDimension, 3, h, w);
@@ -56,9 +56,10 @@ public sealed class BackboneOnnxParityTests
     }
 
     [TestMethod]
-    public void ResNet18MatchesOnnxRuntime()
+    public void ResNet18LayoutMatchesOnnxRuntime()
     {
-        using var backbone = Randomize(new ResNetBackbone(ResNetBackboneOptions.ResNet18), seed: 21);
+        // Half width keeps the test fast; the graph is the same as at full width.
+        using var backbone = Randomize(new ResNetBackbone(ResNetBackboneOptions.ResNet18 with { BaseWidth = 32 }), seed: 21);
         AssertExportMatches(backbone, 64, 48);
     }
 
@@ -73,12 +74,13 @@ public sealed class BackboneOnnxParityTests
     }
 
     [TestMethod]
-    public void MobileNetV2MatchesOnnxRuntimeAtEveryOutputStride()
+    public void MobileNetV2MatchesOnnxRuntimeUndilatedAndDilated()
     {
-        foreach (int outputStride in new[] { 32, 16, 8 })
+        // Output stride 8 dilates by 2 (64-channel stage) and 4 (160- and 320-channel stages).
+        foreach (int outputStride in new[] { 32, 8 })
         {
-            using var backbone = Randomize(new MobileNetV2Backbone(new MobileNetV2BackboneOptions { WidthMultiplier = 0.5f, OutputStride = outputStride }), seed: 24 + outputStride);
-            AssertExportMatches(backbone, 64, 64);
+            using var backbone = Randomize(new MobileNetV2Backbone(new MobileNetV2BackboneOptions { WidthMultiplier = 0.35f, OutputStride = outputStride }), seed: 24 + outputStride);
+            AssertExportMatches(backbone, 48, 48);
         }
     }
 
