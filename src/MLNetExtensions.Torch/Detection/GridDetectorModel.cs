@@ -22,7 +22,7 @@ internal sealed class GridDetectorModel : IDetectorModel
     public GridDetectorModel(SsdDetectorOptions options, int classCount, Device device)
     {
         int channels = options.Grayscale ? 1 : 3;
-        _network = new GridNetwork(options.Backbone, channels, classCount, options.GridSize, options.Normalization, options.WidthMultiplier);
+        _network = new GridNetwork(options.Backbone, channels, classCount, options.GridSize, options.Normalization, options.WidthMultiplier, options.BackboneWeightsPath);
         var size = _network.FeatureSize(options.InputHeight, options.InputWidth);
         if (size.Height % options.GridSize != 0 || size.Width % options.GridSize != 0)
             throw new ArgumentException($"GridSize {options.GridSize} must divide the network's stride-16 feature map, which is {size.Width}×{size.Height} for a {options.InputWidth}×{options.InputHeight} input. Choose an input size of 16·k·GridSize pixels (e.g. {16 * options.GridSize * 2}) or another grid size.", nameof(options));

@@ -19,13 +19,13 @@ public sealed class GridNetwork : nn.Module<Tensor, Tensor>
     private readonly Conv2d head;
     private readonly int _classCount;
 
-    public GridNetwork(DetectorBackbone backboneKind, int inChannels, int classCount, int gridSize, PixelNormalization normalization, float widthMultiplier = 1f)
+    public GridNetwork(DetectorBackbone backboneKind, int inChannels, int classCount, int gridSize, PixelNormalization normalization, float widthMultiplier = 1f, string? backboneWeightsPath = null)
         : base(nameof(GridNetwork))
     {
         _classCount = classCount;
         GridSize = gridSize;
         normalize = new InputNormalization(normalization);
-        backbone = new SsdBackbone(backboneKind, inChannels, widthMultiplier);
+        backbone = new SsdBackbone(backboneKind, inChannels, widthMultiplier, backboneWeightsPath);
         long c16 = backbone.OutChannels[1];
         neck = new ConvBnAct(c16, c16);
         head = nn.Conv2d(c16, 4 + classCount, 1);

@@ -1,6 +1,8 @@
 using MLNetExtensions.Onnx;
+using MLNetExtensions.Torch.Backbones;
 using MLNetExtensions.Torch.Modules;
 using MLNetExtensions.Torch.Onnx;
+using MLNetExtensions.Torch.Weights;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -12,27 +14,41 @@ public enum DetectorBackbone
 {
     /// <summary>A small VGG-style stack of 3×3 conv + BatchNorm + ReLU; trains in minutes on a CPU.</summary>
     VggLite,
-    /// <summary>ResNet-18's layout (basic residual blocks 64-128-256-512), heavier and stronger.</summary>
+    /// <summary>
+    /// torchvision's ResNet-18 (basic residual blocks 64-128-256; layer4 is not used), heavier and stronger; its
+    /// state_dict keys are torchvision's, so ImageNet weights load with <see cref="SsdDetectorOptions.BackboneWeightsPath"/>.
+    /// </summary>
     ResNet18,
 }
 
 /// <summary>
 /// SSD's six feature maps: a backbone whose maps at strides 8 and 16 are taken (as SSD takes conv4_3 and fc7 of
-/// VGG-16), then "extra" blocks (1×1 reduce, 3×3 stride-2) for four more maps of falling size.
+/// VGG-16; for ResNet-18 the outputs of layer2 and layer3), then "extra" blocks (1×1 reduce, 3×3 stride-2) for four
+/// more maps of falling size.
 /// </summary>
 public sealed class SsdBackbone : FeatureExtractor
 {
-    private readonly Sequential body;      // input → stride 8
-    private readonly Sequential stage4;    // stride 8 → stride 16
+    private readonly Sequential? body;       // VggLite: input → stride 8
+    private readonly Sequential? stage4;     // VggLite: stride 8 → stride 16
+    private readonly ResNetBackbone? resnet; // ResNet18: layer1..layer3 (strides 4, 8, 16)
     private readonly ModuleList<Sequential> extras;
     private readonly long[] _channels;
 
-    public SsdBackbone(DetectorBackbone kind, long inChannels, float widthMultiplier = 1f) : base(nameof(SsdBackbone))
+    /// <summary>Creates the backbone and its extras.</summary>
+    /// <param name="kind">The backbone family.</param>
+    /// <param name="inChannels">Image channels.</param>
+    /// <param name="widthMultiplier">Scales every channel count.</param>
+    /// <param name="resNetWeightsPath">ResNet18 only: a .safetensors file with torchvision resnet18 keys loaded into the
+    /// ResNet (its <c>fc.*</c> and <c>layer4.*</c> keys are skipped); null for random weights.</param>
+    /// <exception cref="Weights.WeightLoadException">The file's keys or shapes do not fit (e.g. a width multiplier other than the file's).</exception>
+    public SsdBackbone(DetectorBackbone kind, long inChannels, float widthMultiplier = 1f, string? resNetWeightsPath = null) : base(nameof(SsdBackbone))
     {
         long W(long c) => Math.Max(8, (long)Math.Round(c * widthMultiplier));
         long c8, c16;
         if (kind == DetectorBackbone.VggLite)
         {
+            if (resNetWeightsPath != null)
+                throw new ArgumentException("Backbone weights can be loaded into the ResNet18 backbone only; VggLite has no pretrained counterpart.", nameof(resNetWeightsPath));
             body = nn.Sequential(
                 new ConvBnAct(inChannels, W(32), stride: 2), new ConvBnAct(W(32), W(32)),
                 new ConvBnAct(W(32), W(64), stride: 2), new ConvBnAct(W(64), W(64)),
@@ -42,12 +58,10 @@ public sealed class SsdBackbone : FeatureExtractor
         }
         else
         {
-            body = nn.Sequential(
-                new ConvBnAct(inChannels, W(64), kernelSize: 7, stride: 2),
-                new ResidualBlock(W(64), W(64), stride: 2), new ResidualBlock(W(64), W(64)),
-                new ResidualBlock(W(64), W(128), stride: 2), new ResidualBlock(W(128), W(128)));
-            stage4 = nn.Sequential(new ResidualBlock(W(128), W(256), stride: 2), new ResidualBlock(W(256), W(256)));
-            c8 = W(128); c16 = W(256);
+            resnet = new ResNetBackbone(ResNetBackboneOptions.ResNet18 with { BaseWidth = W(64), InChannels = inChannels, Stages = 3 });
+            if (resNetWeightsPath != null)
+                SafetensorsWeights.LoadInto(resnet, resNetWeightsPath, new WeightLoadOptions { IgnoredPrefixes = ["fc.", "layer4."] });
+            c8 = resnet.OutChannels[1]; c16 = resnet.OutChannels[2];
         }
         var extraOut = new[] { W(256), W(128), W(128), W(128) };
         extras = new ModuleList<Sequential>();
@@ -69,9 +83,19 @@ public sealed class SsdBackbone : FeatureExtractor
     public override Tensor[] forward(Tensor input)
     {
         var maps = new List<Tensor>(6);
-        var x = body.call(input);
-        maps.Add(x);
-        x = stage4.call(x);
+        Tensor x;
+        if (resnet != null)
+        {
+            var stages = resnet.call(input);      // layer1 (stride 4), layer2 (8), layer3 (16)
+            maps.Add(stages[1]);
+            x = stages[2];
+        }
+        else
+        {
+            x = body!.call(input);
+            maps.Add(x);
+            x = stage4!.call(x);
+        }
         maps.Add(x);
         foreach (var e in extras)
         {
@@ -85,9 +109,19 @@ public sealed class SsdBackbone : FeatureExtractor
     {
         var maps = new List<string>(6);
         string x;
-        using (g.BeginScope("body")) x = OnnxModuleExport.Export(g, body, input);
-        maps.Add(x);
-        using (g.BeginScope("stage4")) x = OnnxModuleExport.Export(g, stage4, x);
+        if (resnet != null)
+        {
+            string[] stages;
+            using (g.BeginScope("resnet")) stages = resnet.Export(g, input);
+            maps.Add(stages[1]);
+            x = stages[2];
+        }
+        else
+        {
+            using (g.BeginScope("body")) x = OnnxModuleExport.Export(g, body!, input);
+            maps.Add(x);
+            using (g.BeginScope("stage4")) x = OnnxModuleExport.Export(g, stage4!, x);
+        }
         maps.Add(x);
         for (int i = 0; i < extras.Count; i++)
         {

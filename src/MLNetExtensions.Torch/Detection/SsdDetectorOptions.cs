@@ -33,6 +33,13 @@ public sealed record SsdDetectorOptions
     public DetectorBackbone Backbone { get; set; } = DetectorBackbone.VggLite;
     /// <summary>Scales every backbone layer's channel count (1 = the published widths).</summary>
     public float WidthMultiplier { get; set; } = 1f;
+    /// <summary>
+    /// ResNet18 backbone only: a .safetensors file with torchvision's resnet18 key names (e.g. ImageNet weights saved
+    /// with <c>safetensors.torch.save_file(resnet18(weights=...).state_dict(), path)</c>) loaded when the network is
+    /// created; its <c>fc.*</c> and <c>layer4.*</c> keys are skipped. Needs WidthMultiplier 1 and RGB input for
+    /// torchvision's weights. Null: random initialisation. A checkpoint being resumed replaces these weights.
+    /// </summary>
+    public string? BackboneWeightsPath { get; set; }
     public int InputWidth { get; set; } = 300;
     public int InputHeight { get; set; } = 300;
     public bool Grayscale { get; set; }
@@ -102,6 +109,13 @@ public sealed record SsdDetectorOptions
         foreach (var (name, value) in new[] { (nameof(ImagePathColumn), ImagePathColumn), (nameof(BoxesColumn), BoxesColumn), (nameof(LabelsColumn), LabelsColumn) })
             if (string.IsNullOrWhiteSpace(value)) throw new ArgumentException($"{name} must name a column.", name);
         Check(WidthMultiplier > 0, nameof(WidthMultiplier), WidthMultiplier, "must be positive");
+        if (BackboneWeightsPath != null)
+        {
+            if (Backbone != DetectorBackbone.ResNet18)
+                throw new ArgumentException($"{nameof(BackboneWeightsPath)} loads torchvision ResNet-18 weights, but {nameof(Backbone)} is {Backbone}; set {nameof(Backbone)} to {nameof(DetectorBackbone.ResNet18)} or leave {nameof(BackboneWeightsPath)} null.", nameof(BackboneWeightsPath));
+            if (!File.Exists(BackboneWeightsPath))
+                throw new FileNotFoundException($"{nameof(BackboneWeightsPath)} '{BackboneWeightsPath}' does not exist. Give the path of a .safetensors file with torchvision resnet18 key names, or leave it null for random weights.", BackboneWeightsPath);
+        }
         Check(InputWidth >= 32 && InputWidth <= 4096, nameof(InputWidth), InputWidth, "must be within 32..4096 pixels");
         Check(InputHeight >= 32 && InputHeight <= 4096, nameof(InputHeight), InputHeight, "must be within 32..4096 pixels");
         Check(GridSize >= 1 && GridSize <= 64, nameof(GridSize), GridSize, "must be within 1..64");
