@@ -86,7 +86,7 @@ public sealed class NotebookTests
         using var temp = new Data.TempFolder();
         var parameters = new Dictionary<string, string>
         {
-            ["dataset"] = TinyShapes, ["inputSize"] = "64", ["steps"] = "120", ["workFolder"] = Literal(temp.Path),
+            ["dataset"] = TinyShapes, ["inputSize"] = "64", ["steps"] = "120", ["augment"] = "false", ["workFolder"] = Literal(temp.Path),
         };
         foreach (var (k, v) in extra) parameters[k] = v;
         var clock = System.Diagnostics.Stopwatch.StartNew();
