@@ -34,6 +34,13 @@ public sealed class DetectionVisualizer
         return Draw(bitmap, predictions, groundTruth);
     }
 
+    /// <summary>Draws one image's predictions and ground truth read by <see cref="ImageDetections.Read"/>.</summary>
+    public byte[] Draw(ImageDetections image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        return Draw(image.ImagePath, image.Predictions, image.GroundTruth);
+    }
+
     /// <summary>Draws on a decoded image.</summary>
     public byte[] Draw(SKBitmap image, IEnumerable<DrawnBox> predictions, IEnumerable<DrawnBox>? groundTruth = null)
     {

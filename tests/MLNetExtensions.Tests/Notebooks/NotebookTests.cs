@@ -1,0 +1,197 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using SkiaSharp;
+
+namespace MLNetExtensions.Tests.Notebooks;
+
+/// <summary>
+/// Runs every notebook under <c>notebooks/</c> as the .NET Interactive C# kernel would (see <see cref="NotebookRunner"/>),
+/// with tiny budgets, and checks what each must show. Set MLNETEXT_NOTEBOOK_OUTPUTS to a folder to keep every image the
+/// notebooks display (that is how docs/images was made), and MLNETEXT_NOTEBOOK_FULL=1 to run them with their own budgets.
+/// </summary>
+[TestClass]
+public sealed class NotebookTests
+{
+    private static string NotebookFolder => Path.Combine(AppContext.BaseDirectory, "Notebooks");
+    private static string Notebook(string name) => Path.Combine(NotebookFolder, name + ".ipynb");
+    private static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "TestData", "Notebooks", name + ".ipynb");
+
+    private static readonly string TinyShapes =
+        "new SyntheticShapesOptions { ImageSize = 64, TrainImages = 48, ValidationImages = 16, TestImages = 0, MaxObjectsPerImage = 2, MinObjectSize = 14, Seed = 3 }";
+
+    private static async Task<NotebookRunResult> Run(string name, Dictionary<string, string> tiny)
+    {
+        bool full = Environment.GetEnvironmentVariable("MLNETEXT_NOTEBOOK_FULL") == "1";
+        var runner = new NotebookRunner { Parameters = full ? new Dictionary<string, string>() : tiny };
+        var result = await runner.RunAsync(Notebook(name));
+        Console.WriteLine($"{name}: " + string.Join(", ", result.CellTimes.Select(t => $"cell {t.Key} {t.Value.TotalSeconds:F1} s")));
+        if (Environment.GetEnvironmentVariable("MLNETEXT_NOTEBOOK_OUTPUTS") is { Length: > 0 } keep)
+        {
+            Directory.CreateDirectory(keep);
+            int n = 0;
+            foreach (var png in result.Images) File.WriteAllBytes(Path.Combine(keep, $"{name}-{n++:00}.png"), png);
+        }
+        return result;
+    }
+
+    private static string Literal(string path) => "@\"" + path.Replace("\"", "\"\"") + "\"";
+
+    [TestMethod]
+    public void EveryNotebookIsANet_CSharpNotebookWithParameters()
+    {
+        var files = Directory.GetFiles(NotebookFolder, "*.ipynb").Select(Path.GetFileNameWithoutExtension).Order().ToArray();
+        CollectionAssert.IsSubsetOf(new[] { "00-bring-your-own-voc-dataset", "01-ssd-detector", "02-grid-detector" }, files);
+        foreach (var file in files)
+        {
+            var notebook = NotebookDocument.Load(Notebook(file!));
+            Assert.AreEqual(1, notebook.Cells.Count(c => c.HasTag(NotebookRunner.ParametersTag)), $"{file}: one cell tagged 'parameters'");
+            Assert.IsTrue(notebook.Cells.First(c => c.IsCode).Source.Contains("#r \"nuget: MLNetExtensions"), $"{file}: the first code cell references the library");
+            Assert.IsTrue(notebook.Cells.Any(c => c.HasTag(NotebookRunner.ExpectsDisplayTag)), $"{file}: some cell must be expected to display");
+            Assert.AreEqual("markdown", notebook.Cells[0].Kind, $"{file}: starts with a markdown cell saying what it shows");
+            // Every notebook is run by a test method of this class named after it.
+            string method = "Notebook" + file![..2] + "Runs";
+            Assert.IsNotNull(typeof(NotebookTests).GetMethod(method), $"{file}: add a test method {method} that runs it");
+        }
+    }
+
+    [TestMethod]
+    public async Task Notebook00Runs()
+    {
+        using var temp = new Data.TempFolder();
+        var result = await Run("00-bring-your-own-voc-dataset", new()
+        {
+            ["datasetFolder"] = Literal(temp["shapes"]),
+            ["samplesToShow"] = "3",
+        });
+        Assert.HasCount(3, result.Images, "the ground-truth drawings of the three samples");
+        foreach (var png in result.Images) AssertPng(png, 256, 256); // 128-px images drawn at scale 2
+        var counts = result.Html.Single(o => o.Text.Contains("mean box side")).Text;
+        foreach (var name in new[] { "circle", "square", "triangle", "star", "cross" })
+            StringAssert.Contains(counts, $"<td>{name}</td>");
+        StringAssert.Contains(counts, "<td>images</td><td>256</td><td>64</td><td>64</td>");
+    }
+
+    [TestMethod]
+    public async Task Notebook01Runs() => await RunDetectorNotebook("01-ssd-detector", new());
+
+    [TestMethod]
+    public async Task Notebook02Runs()
+    {
+        var result = await RunDetectorNotebook("02-grid-detector", new() { ["gridSize"] = "4" });
+        Assert.IsTrue(result.Outputs.Any(o => Regex.IsMatch(o.Text, @"4×4 grid of 16-px cells: \d+ objects, \d+ of them")), "the one-object-per-cell count");
+    }
+
+    private static async Task<NotebookRunResult> RunDetectorNotebook(string name, Dictionary<string, string> extra)
+    {
+        using var temp = new Data.TempFolder();
+        var parameters = new Dictionary<string, string>
+        {
+            ["dataset"] = TinyShapes, ["inputSize"] = "64", ["steps"] = "120", ["augment"] = "false", ["workFolder"] = Literal(temp.Path),
+        };
+        foreach (var (k, v) in extra) parameters[k] = v;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = await Run(name, parameters);
+        Assert.IsLessThan(180, clock.Elapsed.TotalSeconds, "a notebook must run in CI in under 3 minutes");
+
+        var console = string.Concat(result.Console.Values);
+        StringAssert.Contains(console, "step 120/120", "training progress is printed");
+        // The loss chart (720×360) and eight drawn validation images (64 px at scale 2).
+        Assert.HasCount(9, result.Images);
+        AssertPng(result.Images[0], 720, 360);
+        foreach (var png in result.Images.Skip(1)) AssertPng(png, 128, 128);
+        var metrics = result.Html.Single(o => o.Text.StartsWith("<pre>Detection metrics:", StringComparison.Ordinal)).Text;
+        StringAssert.Contains(metrics, "COCO (pycocotools bbox):");
+        StringAssert.Contains(metrics, "16 images, 5 classes");
+        var saved = result.Outputs.Select(o => Regex.Match(o.Text, @"mAP@0\.5 (\d\.\d+) before saving, (\d\.\d+) after loading")).Single(m => m.Success);
+        Assert.AreEqual(saved.Groups[1].Value, saved.Groups[2].Value, "the loaded model scores as the trained one");
+        Assert.IsGreaterThan(0.0, double.Parse(saved.Groups[1].Value, CultureInfo.InvariantCulture), "120 steps find some shapes");
+        return result;
+    }
+
+    private static void AssertPng(byte[] png, int width, int height)
+    {
+        using var bitmap = SKBitmap.Decode(png);
+        Assert.IsNotNull(bitmap, "a PNG that decodes");
+        Assert.AreEqual((width, height), (bitmap.Width, bitmap.Height));
+    }
+
+    [TestMethod]
+    public async Task CellsShareStateAndDisplayAsTheKernel()
+    {
+        var result = await new NotebookRunner { Parameters = new Dictionary<string, string> { ["steps"] = "7", ["label"] = "\"given\"" } }.RunAsync(Fixture("state-and-display"));
+        CollectionAssert.AreEqual(new[] { "given", "done", "9" }, result.Outputs.Select(o => o.Text).ToArray(),
+            "display(...), a DisplayedValue updated in place, then the last expression's value");
+        Assert.AreEqual("steps=7" + Environment.NewLine, result.Console[3]);
+    }
+
+    [TestMethod]
+    public async Task AThrowingCellFailsTheRunNamingTheCell()
+    {
+        var e = await Assert.ThrowsExactlyAsync<NotebookCellException>(() => new NotebookRunner().RunAsync(Fixture("broken-throws")));
+        StringAssert.StartsWith(e.Message, "broken-throws cell 2 threw ArgumentOutOfRangeException: Index was out of range.");
+    }
+
+    [TestMethod]
+    public async Task ACellThatShouldDisplayButDoesNotFailsTheRun()
+    {
+        var e = await Assert.ThrowsExactlyAsync<NotebookCellException>(() => new NotebookRunner().RunAsync(Fixture("broken-silent")));
+        StringAssert.StartsWith(e.Message, "broken-silent cell 1 is expected to display something ('expects-display') but displayed nothing");
+    }
+
+    [TestMethod]
+    public async Task AnUnsupportedMagicCommandFailsTheRun()
+    {
+        var e = await Assert.ThrowsExactlyAsync<NotebookCellException>(() => new NotebookRunner().RunAsync(Fixture("broken-magic")));
+        Assert.AreEqual("broken-magic cell 0 line 1: magic command '#!fsharp' is not supported by the notebook runner; use C# or #r \"nuget: ...\".", e.Message);
+    }
+
+    [TestMethod]
+    public async Task AParameterTheNotebookDoesNotDeclareFailsTheRun()
+    {
+        var e = await Assert.ThrowsExactlyAsync<NotebookCellException>(() =>
+            new NotebookRunner { Parameters = new Dictionary<string, string> { ["stepz"] = "1" } }.RunAsync(Fixture("state-and-display")));
+        Assert.AreEqual("state-and-display cell 0: parameter 'stepz' is not declared in the 'parameters' cell.", e.Message);
+    }
+
+    [TestMethod]
+    public void PackageReferencesBecomeTheBuiltAssemblies()
+    {
+        var notebook = NotebookDocument.Load(Notebook("01-ssd-detector"));
+        var (code, references) = new NotebookRunner().Translate(notebook, notebook.Cells.First(c => c.IsCode));
+        Assert.DoesNotContain("#r", code);
+        Assert.DoesNotContain("#i", code);
+        var names = references.Select(a => a.GetName().Name).ToHashSet();
+        foreach (var expected in new[] { "MLNetExtensions", "MLNetExtensions.Torch", "MLNetExtensions.Visualization", "Microsoft.ML.Data", "TorchSharp", "SkiaSharp" })
+            Assert.Contains(expected, names);
+    }
+
+    [TestMethod]
+    public void AWrongPackageVersionOrNameFails()
+    {
+        var runner = new NotebookRunner();
+        var version = Assert.ThrowsExactly<NotebookCellException>(() => Translate(runner, "#r \"nuget: MLNetExtensions, 9.9.9\""));
+        StringAssert.StartsWith(version.Message, "t cell 0 line 1: the notebook asks for MLNetExtensions 9.9.9 but the built assembly is 0.1.0.0");
+        var name = Assert.ThrowsExactly<NotebookCellException>(() => Translate(runner, "#r \"nuget: MLNetExtensions.Nope, 0.1.0\""));
+        StringAssert.StartsWith(name.Message, "t cell 0 line 1: package 'MLNetExtensions.Nope' is not built by this repository");
+    }
+
+    private static void Translate(NotebookRunner runner, string source)
+    {
+        using var temp = new Data.TempFolder();
+        var path = temp["t.ipynb"];
+        File.WriteAllText(path, """{"nbformat": 4, "metadata": {"kernelspec": {"name": ".net-csharp"}}, "cells": [{"cell_type": "code", "source": """
+                                + System.Text.Json.JsonSerializer.Serialize(source) + "}]}");
+        var notebook = NotebookDocument.Load(path);
+        runner.Translate(notebook, notebook.Cells[0]);
+    }
+
+    [TestMethod]
+    public void ANotebookForAnotherKernelIsRejected()
+    {
+        using var temp = new Data.TempFolder();
+        var path = temp["py.ipynb"];
+        File.WriteAllText(path, """{"nbformat": 4, "metadata": {"kernelspec": {"name": "python3"}}, "cells": []}""");
+        var e = Assert.ThrowsExactly<InvalidDataException>(() => NotebookDocument.Load(path));
+        Assert.AreEqual($"Notebook '{path}' has kernelspec name 'python3'; it must be '.net-csharp' (.NET Interactive C#).", e.Message);
+    }
+}
