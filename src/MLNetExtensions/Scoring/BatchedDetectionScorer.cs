@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
@@ -30,39 +31,29 @@ internal static class BatchedDetectionScorer
         var labels = new List<uint[]>();
         var scores = new List<float[]>();
 
-        var pixelColumn = pixels.Schema[ScoringColumns.OnnxPixels];
-        var widthColumn = pixels.Schema[ScoringColumns.OriginalWidth];
-        var heightColumn = pixels.Schema[ScoringColumns.OriginalHeight];
         using var session = new InferenceSession(onnxModel);
         using var runOptions = new RunOptions();
         string[] outputNames = [ScoringColumns.OnnxBoxes, ScoringColumns.OnnxScores, ScoringColumns.OnnxPostProcess];
-        using (var cursor = pixels.GetRowCursor([pixelColumn, widthColumn, heightColumn]))
+        // Images are decoded and resized on a second thread while ONNX Runtime runs the previous batch: the two
+        // costs overlap instead of adding up. Two batches in flight bound the memory to three batch buffers.
+        using var ready = new BlockingCollection<PixelBatch>(boundedCapacity: 2);
+        using var cancel = new CancellationTokenSource();
+        var producer = Task.Run(() => ReadBatches(pixels, batchSize, imageSize, c, h, w, ready, cancel.Token));
+        try
         {
-            var getPixels = cursor.GetGetter<VBuffer<float>>(pixelColumn);
-            var getWidth = cursor.GetGetter<float>(widthColumn);
-            var getHeight = cursor.GetGetter<float>(heightColumn);
-            var batch = new float[batchSize * imageSize];                  // (B, C, H, W)
-            var sizes = new (float Width, float Height)[batchSize];
-            VBuffer<float> row = default;
-            int n = 0;
-            void Flush()
-            {
-                RunBatch(session, runOptions, outputNames, batch, n, c, h, w, sizes, boxes, labels, scores);
-                n = 0;
-            }
-            while (cursor.MoveNext())
-            {
-                getPixels(ref row);
-                if (row.Length != imageSize)
-                    throw new InvalidOperationException($"Row {cursor.Position}: the image gave {row.Length} pixel values; the network takes {c}×{h}×{w} = {imageSize}.");
-                row.CopyTo(batch, n * imageSize);
-                float width = 0, height = 0;
-                getWidth(ref width);
-                getHeight(ref height);
-                sizes[n] = (width, height);
-                if (++n == batchSize) Flush();
-            }
-            if (n > 0) Flush();
+            foreach (var batch in ready.GetConsumingEnumerable())
+                RunBatch(session, runOptions, outputNames, batch, c, h, w, boxes, labels, scores);
+        }
+        catch
+        {
+            cancel.Cancel();
+            throw;
+        }
+        finally
+        {
+            // Surfaces the reader's exception (a missing image, a bad row) as it was thrown.
+            try { producer.GetAwaiter().GetResult(); }
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested) { }
         }
 
         // The three columns in the chain's order, with its types and annotations (PredictedLabels' key values).
@@ -77,11 +68,56 @@ internal static class BatchedDetectionScorer
 
     private static PrimitiveDataViewType ItemType(DataViewSchema.Column column) => ((VectorDataViewType)column.Type).ItemType;
 
-    /// <summary>Runs the first <paramref name="n"/> images of <paramref name="batch"/> and post-processes each.</summary>
-    private static void RunBatch(InferenceSession session, RunOptions runOptions, string[] outputNames, float[] batch, int n, int c, int h, int w,
-        (float Width, float Height)[] sizes, List<float[]> boxes, List<uint[]> labels, List<float[]> scores)
+    /// <summary>Images' pixels (B, C, H, W) and their original sizes; <see cref="Count"/> rows are filled.</summary>
+    private sealed record PixelBatch(float[] Pixels, (float Width, float Height)[] Sizes, int Count);
+
+    /// <summary>Reads the pixel view into batches, in row order, and hands them to the scorer.</summary>
+    private static void ReadBatches(IDataView pixels, int batchSize, int imageSize, int c, int h, int w,
+        BlockingCollection<PixelBatch> ready, CancellationToken cancel)
     {
-        using var pixels = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch.AsMemory(0, n * c * h * w), [n, c, h, w]);
+        try
+        {
+            var pixelColumn = pixels.Schema[ScoringColumns.OnnxPixels];
+            var widthColumn = pixels.Schema[ScoringColumns.OriginalWidth];
+            var heightColumn = pixels.Schema[ScoringColumns.OriginalHeight];
+            using var cursor = pixels.GetRowCursor([pixelColumn, widthColumn, heightColumn]);
+            var getPixels = cursor.GetGetter<VBuffer<float>>(pixelColumn);
+            var getWidth = cursor.GetGetter<float>(widthColumn);
+            var getHeight = cursor.GetGetter<float>(heightColumn);
+            VBuffer<float> row = default;
+            PixelBatch? batch = null;
+            int n = 0;
+            while (cursor.MoveNext())
+            {
+                batch ??= new PixelBatch(new float[batchSize * imageSize], new (float, float)[batchSize], 0);
+                getPixels(ref row);
+                if (row.Length != imageSize)
+                    throw new InvalidOperationException($"Row {cursor.Position}: the image gave {row.Length} pixel values; the network takes {c}×{h}×{w} = {imageSize}.");
+                row.CopyTo(batch.Pixels, n * imageSize);
+                float width = 0, height = 0;
+                getWidth(ref width);
+                getHeight(ref height);
+                batch.Sizes[n] = (width, height);
+                if (++n == batchSize)
+                {
+                    ready.Add(batch with { Count = n }, cancel);
+                    (batch, n) = (null, 0);
+                }
+            }
+            if (n > 0) ready.Add(batch! with { Count = n }, cancel);
+        }
+        finally
+        {
+            ready.CompleteAdding();
+        }
+    }
+
+    /// <summary>Runs one batch through the network and post-processes each image.</summary>
+    private static void RunBatch(InferenceSession session, RunOptions runOptions, string[] outputNames, PixelBatch batch, int c, int h, int w,
+        List<float[]> boxes, List<uint[]> labels, List<float[]> scores)
+    {
+        int n = batch.Count;
+        using var pixels = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch.Pixels.AsMemory(0, n * c * h * w), [n, c, h, w]);
         using var outputs = session.Run(runOptions, [ScoringColumns.OnnxPixels], [pixels], outputNames);
         var allBoxes = outputs[0].GetTensorDataAsSpan<float>();           // (n, A, 4)
         var allScores = outputs[1].GetTensorDataAsSpan<float>();          // (n, A, C)
@@ -95,8 +131,8 @@ internal static class BatchedDetectionScorer
                 Boxes = allBoxes.Slice(i * boxesPerImage, boxesPerImage).ToArray(),
                 ClassScores = allScores.Slice(i * scoresPerImage, scoresPerImage).ToArray(),
                 PostProcess = post,
-                Width = sizes[i].Width,
-                Height = sizes[i].Height,
+                Width = batch.Sizes[i].Width,
+                Height = batch.Sizes[i].Height,
             }, result);
             boxes.Add(result.Boxes);
             // PredictedLabels are keys over the class names in class order, so key k is the 1-based class index k.

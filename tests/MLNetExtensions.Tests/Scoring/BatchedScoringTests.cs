@@ -53,4 +53,20 @@ public sealed class BatchedScoringTests
         StringAssert.Contains(ex.Message, "ImagePath");
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => detector.ScoreBatched(TinyTrainedDetector.ImageView(ml, []), batchSize: 0));
     }
+
+    [TestMethod]
+    public void AMissingImageFailsAsInThePipeline()
+    {
+        var detector = TinyTrainedDetector.Get(DetectorArchitecture.Grid);
+        var ml = new MLContext(1);
+        var missing = Path.Combine(Path.GetTempPath(), $"no-such-image-{Guid.NewGuid():N}.png");
+        var data = TinyTrainedDetector.ImageView(ml, [.. TinyTrainedDetector.Images(5), missing]);
+        var expected = Assert.Throws<Exception>(() => ScoredColumns.Read(detector.Transform(data)));
+        var actual = Assert.Throws<Exception>(() => detector.ScoreBatched(data, batchSize: 2));
+        Assert.AreEqual(expected.GetType(), actual.GetType());
+        Assert.AreEqual(expected.Message, actual.Message);
+        // ML.NET wraps the reader's exception; the innermost one names the file.
+        Assert.AreEqual(expected.GetBaseException().Message, actual.GetBaseException().Message);
+        StringAssert.Contains(actual.GetBaseException().Message, missing);
+    }
 }
