@@ -11,6 +11,7 @@ IBenchmark[] all =
     new ImageTransformsBenchmark(),
     new EvaluationBenchmark(),
     new SsdTrainingBenchmark(),
+    new ScoringBenchmark(),
 ];
 
 var chosen = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name, StringComparer.OrdinalIgnoreCase)).ToArray();

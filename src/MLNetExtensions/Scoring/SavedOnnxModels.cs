@@ -11,7 +11,16 @@ internal static class SavedOnnxModels
     public static List<byte[]> Read(string zipPath)
     {
         var result = new List<byte[]>();
-        using var zip = ZipFile.OpenRead(zipPath);
+        ZipArchive zip;
+        try
+        {
+            zip = ZipFile.OpenRead(zipPath);
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new InvalidDataException($"The model file '{zipPath}' is truncated or damaged: it is not a complete zip archive. Save the model again with mlContext.Model.Save.", ex);
+        }
+        using var _ = zip;
         foreach (var entry in zip.Entries.Where(e => e.Name == "OnnxModel"))
         {
             using var s = entry.Open();

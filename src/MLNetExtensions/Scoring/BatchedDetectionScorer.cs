@@ -1,0 +1,143 @@
+using System.Collections.Concurrent;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.Transforms.Onnx;
+using MLNetExtensions.Data;
+using MLNetExtensions.Onnx;
+
+namespace MLNetExtensions.Scoring;
+
+/// <summary>
+/// The batched path of <see cref="DetectionTransformer.ScoreBatched"/>. It splits the scoring chain at its
+/// <c>ApplyOnnxModel</c>: the transformers before it (image size, load, resize, pixels) run as they are, the network
+/// runs in ONNX Runtime on (B, C, H, W) batches of the same ONNX bytes, and every image's outputs go through
+/// <see cref="DetectionOutputMapping.Map"/>. Nothing of the preprocessing or post-processing is written twice.
+/// </summary>
+internal static class BatchedDetectionScorer
+{
+    public static IDataView Score(TransformerChain<ITransformer> chain, byte[] onnxModel, OnnxModelMetadata metadata, IDataView input, int batchSize)
+    {
+        // The chain's own schema check names a missing or mistyped image column, and gives the output column types.
+        var outputSchema = chain.GetOutputSchema(input.Schema);
+        var transformers = chain.ToArray();
+        int onnxIndex = Array.FindIndex(transformers, t => t is OnnxTransformer);
+        if (onnxIndex < 0)
+            throw new InvalidOperationException("The detector's chain has no ApplyOnnxModel transformer; it was not made by DetectionTransformer.Create or Load.");
+        var pixels = new TransformerChain<ITransformer>(transformers[..onnxIndex]).Transform(input);
+
+        int c = metadata.InputChannels, h = metadata.InputHeight, w = metadata.InputWidth, imageSize = c * h * w;
+        var boxes = new List<float[]>();
+        var labels = new List<uint[]>();
+        var scores = new List<float[]>();
+
+        using var session = new InferenceSession(onnxModel);
+        using var runOptions = new RunOptions();
+        string[] outputNames = [ScoringColumns.OnnxBoxes, ScoringColumns.OnnxScores, ScoringColumns.OnnxPostProcess];
+        // Images are decoded and resized on a second thread while ONNX Runtime runs the previous batch: the two
+        // costs overlap instead of adding up. Two batches in flight bound the memory to three batch buffers.
+        using var ready = new BlockingCollection<PixelBatch>(boundedCapacity: 2);
+        using var cancel = new CancellationTokenSource();
+        var producer = Task.Run(() => ReadBatches(pixels, batchSize, imageSize, c, h, w, ready, cancel.Token));
+        try
+        {
+            foreach (var batch in ready.GetConsumingEnumerable())
+                RunBatch(session, runOptions, outputNames, batch, c, h, w, boxes, labels, scores);
+        }
+        catch
+        {
+            cancel.Cancel();
+            throw;
+        }
+        finally
+        {
+            // Surfaces the reader's exception (a missing image, a bad row) as it was thrown.
+            try { producer.GetAwaiter().GetResult(); }
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested) { }
+        }
+
+        // The three columns in the chain's order, with its types and annotations (PredictedLabels' key values).
+        var values = new Dictionary<string, Func<DataViewSchema.Column, AppendedColumn>>
+        {
+            [DetectionColumns.PredictedBoxes] = col => AppendedColumn.Vector(col.Name, ItemType(col), boxes, col.Annotations),
+            [DetectionColumns.PredictedLabels] = col => AppendedColumn.Vector(col.Name, ItemType(col), labels, col.Annotations),
+            [DetectionColumns.Scores] = col => AppendedColumn.Vector(col.Name, ItemType(col), scores, col.Annotations),
+        };
+        return new AppendedColumnsDataView(input, outputSchema.Where(col => !col.IsHidden && values.ContainsKey(col.Name)).Select(col => values[col.Name](col)));
+    }
+
+    private static PrimitiveDataViewType ItemType(DataViewSchema.Column column) => ((VectorDataViewType)column.Type).ItemType;
+
+    /// <summary>Images' pixels (B, C, H, W) and their original sizes; <see cref="Count"/> rows are filled.</summary>
+    private sealed record PixelBatch(float[] Pixels, (float Width, float Height)[] Sizes, int Count);
+
+    /// <summary>Reads the pixel view into batches, in row order, and hands them to the scorer.</summary>
+    private static void ReadBatches(IDataView pixels, int batchSize, int imageSize, int c, int h, int w,
+        BlockingCollection<PixelBatch> ready, CancellationToken cancel)
+    {
+        try
+        {
+            var pixelColumn = pixels.Schema[ScoringColumns.OnnxPixels];
+            var widthColumn = pixels.Schema[ScoringColumns.OriginalWidth];
+            var heightColumn = pixels.Schema[ScoringColumns.OriginalHeight];
+            using var cursor = pixels.GetRowCursor([pixelColumn, widthColumn, heightColumn]);
+            var getPixels = cursor.GetGetter<VBuffer<float>>(pixelColumn);
+            var getWidth = cursor.GetGetter<float>(widthColumn);
+            var getHeight = cursor.GetGetter<float>(heightColumn);
+            VBuffer<float> row = default;
+            PixelBatch? batch = null;
+            int n = 0;
+            while (cursor.MoveNext())
+            {
+                batch ??= new PixelBatch(new float[batchSize * imageSize], new (float, float)[batchSize], 0);
+                getPixels(ref row);
+                if (row.Length != imageSize)
+                    throw new InvalidOperationException($"Row {cursor.Position}: the image gave {row.Length} pixel values; the network takes {c}×{h}×{w} = {imageSize}.");
+                row.CopyTo(batch.Pixels, n * imageSize);
+                float width = 0, height = 0;
+                getWidth(ref width);
+                getHeight(ref height);
+                batch.Sizes[n] = (width, height);
+                if (++n == batchSize)
+                {
+                    ready.Add(batch with { Count = n }, cancel);
+                    (batch, n) = (null, 0);
+                }
+            }
+            if (n > 0) ready.Add(batch! with { Count = n }, cancel);
+        }
+        finally
+        {
+            ready.CompleteAdding();
+        }
+    }
+
+    /// <summary>Runs one batch through the network and post-processes each image.</summary>
+    private static void RunBatch(InferenceSession session, RunOptions runOptions, string[] outputNames, PixelBatch batch, int c, int h, int w,
+        List<float[]> boxes, List<uint[]> labels, List<float[]> scores)
+    {
+        int n = batch.Count;
+        using var pixels = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch.Pixels.AsMemory(0, n * c * h * w), [n, c, h, w]);
+        using var outputs = session.Run(runOptions, [ScoringColumns.OnnxPixels], [pixels], outputNames);
+        var allBoxes = outputs[0].GetTensorDataAsSpan<float>();           // (n, A, 4)
+        var allScores = outputs[1].GetTensorDataAsSpan<float>();          // (n, A, C)
+        var post = outputs[2].GetTensorDataAsSpan<float>().ToArray();     // (3)
+        int boxesPerImage = allBoxes.Length / n, scoresPerImage = allScores.Length / n;
+        for (int i = 0; i < n; i++)
+        {
+            var result = new DetectionOutputRow();
+            DetectionOutputMapping.Map(new DetectionOutputInput
+            {
+                Boxes = allBoxes.Slice(i * boxesPerImage, boxesPerImage).ToArray(),
+                ClassScores = allScores.Slice(i * scoresPerImage, scoresPerImage).ToArray(),
+                PostProcess = post,
+                Width = batch.Sizes[i].Width,
+                Height = batch.Sizes[i].Height,
+            }, result);
+            boxes.Add(result.Boxes);
+            // PredictedLabels are keys over the class names in class order, so key k is the 1-based class index k.
+            labels.Add(result.LabelIndices);
+            scores.Add(result.Scores);
+        }
+    }
+}
