@@ -10,6 +10,7 @@ IBenchmark[] all =
     new OnnxExportBenchmark(),
     new ImageTransformsBenchmark(),
     new EvaluationBenchmark(),
+    new DeepLabBenchmark(),
 ];
 
 var chosen = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name, StringComparer.OrdinalIgnoreCase)).ToArray();
