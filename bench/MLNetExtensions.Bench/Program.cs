@@ -12,6 +12,7 @@ IBenchmark[] all =
     new EvaluationBenchmark(),
     new SsdTrainingBenchmark(),
     new ScoringBenchmark(),
+    new DeepLabBenchmark(),
 ];
 
 var chosen = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name, StringComparer.OrdinalIgnoreCase)).ToArray();

@@ -28,12 +28,12 @@ internal sealed class DetectorTrainingRun
         _o = options;
     }
 
-    private const int MaxConsecutiveSkips = 5;
-
     public TrainingHistory History { get; } = new();
 
     /// <summary>Steps whose update was skipped because the gradient was not finite.</summary>
-    public int SkippedSteps { get; private set; }
+    public int SkippedSteps => _guard?.SkippedSteps ?? 0;
+
+    private GuardedOptimizerStep? _guard;
 
     /// <summary>Trains and returns the exported ONNX bytes.</summary>
     public byte[] Run(IDataView trainData)
@@ -83,11 +83,11 @@ internal sealed class DetectorTrainingRun
         
         var clock = Stopwatch.StartNew();
         bool stoppedEarly = false;
-        int consecutiveSkips = 0;
+        var guard = _guard = new GuardedOptimizerStep(optimizer, network.parameters().ToList(), _o.GradientClipNorm);
         while (step < totalSteps && !stoppedEarly)
         {
             int epoch = step / stepsPerEpoch, position = step % stepsPerEpoch;
-            var order = Permutation(train.Count, _o.Seed + epoch);
+            var order = GuardedOptimizerStep.Permutation(train.Count, _o.Seed + epoch);
             var indices = Enumerable.Range(position * _o.BatchSize, _o.BatchSize).Select(i => order[i % train.Count]).ToArray();
             var rng = new Random(unchecked(_o.Seed * 1_000_003 + step));   // a pure function of (seed, step): resume repeats it
             double rate = schedule.At(step);
@@ -104,25 +104,10 @@ internal sealed class DetectorTrainingRun
                 loc = parts.Localization.item<float>();
                 if (!double.IsFinite(cls) || !double.IsFinite(loc))
                     throw new TrainingDivergedException($"The loss became {(double.IsFinite(cls) ? loc : cls)} at step {step + 1} (classification {cls}, localization {loc}). " +
-                        (lastCheckpoint != null ? $"The last checkpoint in '{lastCheckpoint}' is kept; resume from it with a lower LearningRate." : "Lower LearningRate, or set CheckpointFolder to keep progress."));
+                        GuardedOptimizerStep.ResumeHint(lastCheckpoint));
                 optimizer.zero_grad();
                 total.backward();
-                // Clipping keeps one bad batch from wrecking the weights; a non-finite gradient skips the update (as
-                // mixed-precision loss scaling does) and only repeated ones stop the run.
-                double norm = nn.utils.clip_grad_norm_(network.parameters(), _o.GradientClipNorm ?? double.PositiveInfinity);
-                if (!double.IsFinite(norm))
-                {
-                    SkippedSteps++;
-                    if (++consecutiveSkips >= MaxConsecutiveSkips)
-                        throw new TrainingDivergedException($"The gradient was not finite for {consecutiveSkips} steps in a row, up to step {step + 1}. " +
-                            (lastCheckpoint != null ? $"The last checkpoint in '{lastCheckpoint}' is kept; resume from it with a lower LearningRate." : "Lower LearningRate, or set CheckpointFolder to keep progress."));
-                    optimizer.zero_grad();
-                }
-                else
-                {
-                    consecutiveSkips = 0;
-                    optimizer.step();
-                }
+                guard.Apply(step, lastCheckpoint);
             }
             step++;
             double seconds = (clock.Elapsed - started).TotalSeconds;
@@ -211,12 +196,5 @@ internal sealed class DetectorTrainingRun
         var (_, ap) = VocEvaluation.Evaluate(images, data.ClassNames.Length, 0.5);
         var valid = ap.Where(double.IsFinite).ToArray();
         return valid.Length == 0 ? 0 : valid.Average();
-    }
-
-    private static int[] Permutation(int n, int seed)
-    {
-        var order = Enumerable.Range(0, n).ToArray();
-        new Random(seed).Shuffle(order);
-        return order;
     }
 }

@@ -15,7 +15,15 @@ public enum DetectorArchitecture
 }
 
 /// <summary>The optimizer of a training run.</summary>
-public enum OptimizerKind { Adam, Sgd }
+public enum OptimizerKind
+{
+    /// <summary>AdamW (Adam with decoupled weight decay).</summary>
+    Adam,
+    /// <summary>SGD with momentum (DeepLab's choice, with the poly schedule).</summary>
+    Sgd,
+    /// <summary>Adadelta (its learning rate scales the adaptive step; 1.0 is the usual value).</summary>
+    Adadelta,
+}
 
 /// <summary>
 /// Options of <see cref="SsdDetectorEstimator"/>. Defaults live here and nowhere else; <see cref="Validate"/> checks

@@ -127,13 +127,7 @@ internal sealed class DetectionTrainingSet
             }
             t = t with { Boxes = b };
         }
-        if (a.Brightness > 0 || a.Contrast > 0)
-        {
-            float contrast = 1 + (float)(rng.NextDouble() * 2 - 1) * a.Contrast;
-            float brightness = (float)(rng.NextDouble() * 2 - 1) * a.Brightness;
-            var mean = img.mean();
-            img = ((img - mean) * contrast + mean + brightness).clamp(0, 255);
-        }
+        img = PhotometricJitter.Apply(img, a.Brightness, a.Contrast, rng);
         return (img, t);
     }
 

@@ -9,6 +9,7 @@ internal static class Optimizers
         => kind switch
         {
             Detection.OptimizerKind.Sgd => optim.SGD(parameters, learningRate, momentum: momentum, weight_decay: weightDecay),
+            Detection.OptimizerKind.Adadelta => optim.Adadelta(parameters, learningRate, weight_decay: weightDecay),
             _ => optim.AdamW(parameters, learningRate, weight_decay: weightDecay),
         };
 

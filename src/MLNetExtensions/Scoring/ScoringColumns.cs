@@ -24,4 +24,6 @@ public static class ScoringColumns
     public const string OnnxPostProcess = "MLNetExt_PostProcess";
     /// <summary>ONNX output of segmenters: (N, K, H, W) class logits at the input size.</summary>
     public const string OnnxLogits = "MLNetExt_Logits";
+    /// <summary>ONNX output of segmenters: [K, H, W] of <see cref="OnnxLogits"/> as floats, so a stateless mapping can read them.</summary>
+    public const string OnnxLogitsShape = "MLNetExt_LogitsShape";
 }

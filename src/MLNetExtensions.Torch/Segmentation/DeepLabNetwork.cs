@@ -1,0 +1,133 @@
+using MLNetExtensions.Onnx;
+using MLNetExtensions.Scoring;
+using MLNetExtensions.Torch.Modules;
+using MLNetExtensions.Torch.Onnx;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Torch.Segmentation;
+
+/// <summary>
+/// DeepLab v3+ (Chen et al. 2018): input normalisation, an atrous backbone (<see cref="ISegmentationBackbone"/>),
+/// ASPP on its high-level map, the decoder joining the stride-4 low-level map, and bilinear upsampling of the logits
+/// to the input size. Raw [0, 255] pixels in, per-class logits (N, K, H, W) out.
+/// </summary>
+/// <remarks>
+/// Frozen backbone stages (<see cref="Freeze"/>) get no gradients and stay in eval mode: their BatchNorm layers
+/// normalise with the running statistics they were trained with and never update them, because <see cref="train"/>
+/// puts them back in eval mode after every switch. A frozen BatchNorm that kept using mini-batch statistics (what
+/// <c>requires_grad = false</c> alone gives) would see different features in training and at inference.
+/// </remarks>
+public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>
+{
+    private readonly InputNormalization normalize;
+    private readonly nn.Module<Tensor, (Tensor LowLevel, Tensor HighLevel)> backbone;
+    private readonly AtrousSpatialPyramidPooling aspp;
+    private readonly DeepLabDecoder decoder;
+    private readonly ISegmentationBackbone _backbone;
+    private readonly List<nn.Module> _frozen = new();
+
+    /// <summary>Creates the network.</summary>
+    /// <param name="backbone">The backbone; an <c>nn.Module&lt;Tensor, (Tensor, Tensor)&gt;</c> implementing <see cref="ISegmentationBackbone"/>.</param>
+    /// <param name="classCount">Classes, background included (2 or more).</param>
+    /// <param name="normalization">How raw pixels are normalised inside the network.</param>
+    /// <param name="atrousRates">ASPP rates; null for the paper's (6, 12, 18) at output stride 16, doubled at 8.</param>
+    /// <param name="asppChannels">Channels of ASPP and the decoder (256 in the paper).</param>
+    /// <param name="lowLevelProjection">Channels the low-level map is projected to (48 in the paper).</param>
+    /// <param name="dropout">Dropout after ASPP's projection.</param>
+    public DeepLabNetwork(ISegmentationBackbone backbone, int classCount, PixelNormalization normalization,
+        IReadOnlyList<int>? atrousRates = null, long asppChannels = 256, long lowLevelProjection = 48, double dropout = 0.1)
+        : base(nameof(DeepLabNetwork))
+    {
+        ArgumentNullException.ThrowIfNull(backbone);
+        if (backbone is not nn.Module<Tensor, (Tensor, Tensor)> module)
+            throw new ArgumentException($"The backbone {backbone.GetType().Name} must be an nn.Module<Tensor, (Tensor LowLevel, Tensor HighLevel)>.", nameof(backbone));
+        ArgumentOutOfRangeException.ThrowIfLessThan(classCount, 2);
+        ClassCount = classCount;
+        _backbone = backbone;
+        normalize = new InputNormalization(normalization);
+        this.backbone = module;
+        aspp = new AtrousSpatialPyramidPooling(backbone.HighLevelChannels, asppChannels, atrousRates ?? DefaultRates(backbone.OutputStride), dropout);
+        decoder = new DeepLabDecoder(backbone.LowLevelChannels, asppChannels, lowLevelProjection, classCount);
+        RegisterComponents();
+    }
+
+    /// <summary>Classes, background included.</summary>
+    public int ClassCount { get; }
+
+    /// <summary>The backbone.</summary>
+    public ISegmentationBackbone Backbone => _backbone;
+
+    /// <summary>The ASPP block.</summary>
+    public AtrousSpatialPyramidPooling Aspp => aspp;
+
+    /// <summary>The frozen backbone stages, in input order.</summary>
+    public IReadOnlyList<string> FrozenStages { get; private set; } = [];
+
+    /// <summary>The paper's ASPP rates: (6, 12, 18) at output stride 16, (12, 24, 36) at 8.</summary>
+    public static int[] DefaultRates(int outputStride) => outputStride == 8 ? [12, 24, 36] : [6, 12, 18];
+
+    /// <summary>
+    /// Freezes the backbone's stages from the first up to and including <paramref name="upToStage"/> (null: all):
+    /// their parameters stop requiring gradients and they stay in eval mode from now on.
+    /// </summary>
+    /// <exception cref="ArgumentException">The backbone has no stage of that name; the message lists them.</exception>
+    public void Freeze(string? upToStage = null)
+    {
+        var stages = _backbone.StageNames;
+        int last = upToStage is null ? stages.Count - 1 : stages.ToList().IndexOf(upToStage);
+        if (last < 0)
+            throw new ArgumentException($"The backbone has no stage '{upToStage}'. Its stages are: {string.Join(", ", stages)}.", nameof(upToStage));
+        var children = backbone.named_children().ToDictionary(c => c.name, c => c.module);
+        _frozen.Clear();
+        for (int i = 0; i <= last; i++)
+        {
+            if (!children.TryGetValue(stages[i], out var stage))
+                throw new InvalidOperationException($"The backbone names stage '{stages[i]}' but has no child module of that name.");
+            foreach (var p in stage.parameters()) p.requires_grad = false;
+            stage.eval();
+            _frozen.Add(stage);
+        }
+        FrozenStages = stages.Take(last + 1).ToArray();
+    }
+
+    /// <summary>Switches training mode, keeping frozen stages in eval mode (see the remarks on the class).</summary>
+    public override void train(bool on = true)
+    {
+        base.train(on);
+        foreach (var stage in _frozen) stage.eval();
+    }
+
+    /// <summary>(N, C, H, W) raw pixels → (N, K, H, W) logits.</summary>
+    public override Tensor forward(Tensor images)
+    {
+        using var scope = NewDisposeScope();
+        var (low, high) = backbone.call(normalize.call(images));
+        var logits = decoder.call(low, aspp.call(high));                                          // (N, K, H/4, W/4)
+        return nn.functional.interpolate(logits, size: [images.shape[2], images.shape[3]], mode: InterpolationMode.Bilinear, align_corners: false)
+            .MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Builds the ONNX graph: <see cref="ScoringColumns.OnnxPixels"/> (N, C, H, W) raw pixels in;
+    /// <see cref="ScoringColumns.OnnxLogits"/> (N, K, H, W) and <see cref="ScoringColumns.OnnxLogitsShape"/> ([K, H, W]
+    /// as floats, so the stateless scoring mapping can read the flat logits) out.
+    /// </summary>
+    public OnnxGraphBuilder ExportGraph(NetworkInput input, OnnxModelMetadata metadata)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var g = new OnnxGraphBuilder("deeplabv3plus") { Metadata = metadata };
+        var x = g.AddInput(ScoringColumns.OnnxPixels, OnnxGraphBuilder.BatchDimension, input.Channels, input.Height, input.Width);
+        var normalized = OnnxModuleExport.ExportChild(g, "normalize", normalize, x);
+        string low, high;
+        using (g.BeginScope("backbone")) (low, high) = _backbone.Export(g, normalized);
+        var context = OnnxModuleExport.ExportChild(g, "aspp", aspp, high);
+        string logits;
+        using (g.BeginScope("decoder")) logits = decoder.Export(g, low, context);
+        var full = OnnxOps.ResizeLike(g, logits, x, OnnxResizeMode.Bilinear);
+        var shape = OnnxOps.Cast(g, OnnxOps.Shape(g, full, start: 1), OnnxElementType.Float);
+        g.AddOutput(full, ScoringColumns.OnnxLogits, OnnxGraphBuilder.BatchDimension, ClassCount, input.Height, input.Width);
+        g.AddOutput(shape, ScoringColumns.OnnxLogitsShape, 3);
+        return g;
+    }
+}

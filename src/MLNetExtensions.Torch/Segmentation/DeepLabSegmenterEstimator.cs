@@ -1,0 +1,84 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using MLNetExtensions.Data;
+using MLNetExtensions.Scoring;
+using MLNetExtensions.Torch.Training;
+
+namespace MLNetExtensions.Torch.Segmentation;
+
+/// <summary>
+/// Trains a DeepLab v3+ segmenter with TorchSharp and returns a <see cref="SegmentationTransformer"/> that scores with
+/// ONNX Runtime inside ML.NET. Made by <see cref="SegmentationTrainingCatalog.TrainDeepLabSegmenter(TransformsCatalog, DeepLabSegmenterOptions)"/>.
+/// </summary>
+public sealed class DeepLabSegmenterEstimator : IEstimator<SegmentationTransformer>
+{
+    private readonly IHostEnvironment? _log;
+
+    internal DeepLabSegmenterEstimator(IHostEnvironment? log, DeepLabSegmenterOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _log = log;
+        Options = options;
+    }
+
+    public DeepLabSegmenterOptions Options { get; }
+
+    /// <summary>Losses per step and validation mIoU per validated epoch of the last <see cref="Fit"/>.</summary>
+    public TrainingHistory? LastHistory { get; private set; }
+
+    /// <summary>The network of the last <see cref="Fit"/>, in eval mode (for inspection).</summary>
+    internal DeepLabNetwork? LastNetwork { get; private set; }
+
+    public SegmentationTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        GetOutputSchema(MLNetExtensions.Transforms.Internal.SchemaShapes.Create(input.Schema));
+        if (Options.ValidationData != null)
+            GetOutputSchema(MLNetExtensions.Transforms.Internal.SchemaShapes.Create(Options.ValidationData.Schema));
+        // ML.NET's catalogs do not expose their MLContext: data plumbing uses a private one seeded like the run.
+        var ml = new MLContext(Options.Seed);
+        var run = new DeepLabTrainingRun(ml, _log, Options);
+        var onnx = run.Run(input);
+        LastHistory = run.History;
+        LastNetwork = run.Network;
+        return SegmentationTransformer.Create(ml, onnx, Options.ImagePathColumn);
+    }
+
+    /// <summary>Checks the two path columns and adds <c>PredictedMask</c>.</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var columns = inputSchema.ToDictionary(c => c.Name);
+        foreach (var (name, what) in new[] { (Options.ImagePathColumn, "the image file path"), (Options.MaskPathColumn, "the mask file path") })
+        {
+            if (!columns.TryGetValue(name, out var c))
+                throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Column '{name}' not found; it must be text ({what}). Columns: {string.Join(", ", columns.Keys)}.");
+            if (c.Kind != SchemaShape.Column.VectorKind.Scalar || c.ItemType is not TextDataViewType)
+                throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Column '{name}' must be text ({what}), but is {(c.Kind == SchemaShape.Column.VectorKind.Scalar ? "" : "a vector of ")}{c.ItemType}.");
+        }
+        foreach (var c in SegmentationTransformer.OutputColumnsShape()) columns[c.Name] = c;
+        return new SchemaShape(columns.Values);
+    }
+}
+
+/// <summary>Segmenter training on <c>mlContext.Transforms</c>.</summary>
+public static class SegmentationTrainingCatalog
+{
+    /// <summary>Trains a DeepLab v3+ segmenter with default options on the segmentation schema (ImagePath, MaskPath).</summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="classNames">Class names, background first; null: taken from the mask values.</param>
+    /// <param name="inputWidth">Network input width in pixels.</param>
+    /// <param name="inputHeight">Network input height in pixels.</param>
+    /// <param name="epochs">Passes over the training data.</param>
+    public static DeepLabSegmenterEstimator TrainDeepLabSegmenter(this TransformsCatalog catalog, IReadOnlyList<string>? classNames = null,
+        int inputWidth = 512, int inputHeight = 512, int epochs = 30)
+        => catalog.TrainDeepLabSegmenter(new DeepLabSegmenterOptions { ClassNames = classNames, InputWidth = inputWidth, InputHeight = inputHeight, Epochs = epochs });
+
+    /// <summary>Trains a DeepLab v3+ segmenter with the given options.</summary>
+    public static DeepLabSegmenterEstimator TrainDeepLabSegmenter(this TransformsCatalog catalog, DeepLabSegmenterOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new DeepLabSegmenterEstimator(CatalogEnvironment.TryGet(catalog), options);
+    }
+}

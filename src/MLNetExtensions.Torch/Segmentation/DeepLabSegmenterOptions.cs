@@ -1,0 +1,144 @@
+using Microsoft.ML;
+using MLNetExtensions.Data;
+using MLNetExtensions.Torch.Detection;
+using MLNetExtensions.Torch.Modules;
+using MLNetExtensions.Torch.Training;
+
+namespace MLNetExtensions.Torch.Segmentation;
+
+/// <summary>Backbones a DeepLab segmenter can be built on.</summary>
+public enum SegmentationBackboneKind
+{
+    /// <summary><see cref="ResNetLiteBackbone"/>: a small atrous ResNet that trains in minutes on a CPU.</summary>
+    ResNetLite,
+}
+
+/// <summary>
+/// Options of <see cref="DeepLabSegmenterEstimator"/>. Defaults live here and nowhere else; <see cref="Validate"/>
+/// checks them all when the estimator is made, so a bad option fails before any data is read.
+/// </summary>
+public sealed record DeepLabSegmenterOptions
+{
+    // Columns (the segmentation schema).
+    public string ImagePathColumn { get; set; } = SegmentationColumns.ImagePath;
+    public string MaskPathColumn { get; set; } = SegmentationColumns.MaskPath;
+    /// <summary>Class names, index i naming mask value i (0 = background); null: "0".."K-1" with K the largest index in the training masks plus one.</summary>
+    public IReadOnlyList<string>? ClassNames { get; set; }
+
+    // Network.
+    public SegmentationBackboneKind Backbone { get; set; } = SegmentationBackboneKind.ResNetLite;
+    /// <summary>Scales every backbone channel count.</summary>
+    public float WidthMultiplier { get; set; } = 1f;
+    /// <summary>16 (the paper's training setting) or 8 (finer, slower).</summary>
+    public int OutputStride { get; set; } = 16;
+    /// <summary>ASPP rates; null: (6, 12, 18) at output stride 16, doubled at 8. On small inputs the large rates see mostly
+    /// padding; smaller rates are allowed but not the standard.</summary>
+    public IReadOnlyList<int>? AtrousRates { get; set; }
+    /// <summary>Channels of ASPP and the decoder (256 in the paper); a multiple of 8.</summary>
+    public int AsppChannels { get; set; } = 256;
+    /// <summary>Channels the low-level features are projected to (48 in the paper); a multiple of 8.</summary>
+    public int LowLevelChannels { get; set; } = 48;
+    public double Dropout { get; set; } = 0.1;
+    /// <summary>Images are stretched to this size (as the scoring chain does); masks by nearest neighbour.</summary>
+    public int InputWidth { get; set; } = 512;
+    public int InputHeight { get; set; } = 512;
+    public bool Grayscale { get; set; }
+    public PixelNormalization Normalization { get; set; } = PixelNormalization.MinusOneToOne;
+    /// <summary>Freeze the backbone: no gradients, and its BatchNorm layers stay in eval mode (running statistics untouched).</summary>
+    public bool FreezeBackbone { get; set; }
+    /// <summary>With <see cref="FreezeBackbone"/>: freeze only the stages up to and including this one (null: all).</summary>
+    public string? FreezeBackboneUpTo { get; set; }
+
+    // Loss.
+    public SegmentationLossKind Loss { get; set; } = SegmentationLossKind.CrossEntropy;
+    /// <summary>Weight of Dice in <see cref="SegmentationLossKind.CrossEntropyAndDice"/>.</summary>
+    public double DiceWeight { get; set; } = 1.0;
+    /// <summary>Optional weight per class (one per class name).</summary>
+    public IReadOnlyList<float>? ClassWeights { get; set; }
+
+    // Optimisation.
+    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Sgd;
+    public double LearningRate { get; set; } = 0.01;
+    public double Momentum { get; set; } = 0.9;
+    public double WeightDecay { get; set; } = 1e-4;
+    public int WarmupSteps { get; set; }
+    public LearningRateDecay LearningRateDecay { get; set; } = LearningRateDecay.Poly;
+    /// <summary>Images per step; at least 2, since BatchNorm (image pooling branch) needs more than one value per channel.</summary>
+    public int BatchSize { get; set; } = 8;
+    public double? GradientClipNorm { get; set; } = 10.0;
+    public int Epochs { get; set; } = 30;
+    /// <summary>Total optimizer steps, when set (overrides <see cref="Epochs"/>).</summary>
+    public int? MaxSteps { get; set; }
+    /// <summary>Training-time augmentation; null turns it off.</summary>
+    public SegmentationAugmentation? Augmentation { get; set; } = new();
+    public int Seed { get; set; } = 1;
+    public DeviceSelection Device { get; set; } = DeviceSelection.Auto;
+    public int? CpuThreads { get; set; }
+
+    // Validation and early stopping.
+    public IDataView? ValidationData { get; set; }
+    /// <summary>Stop after this many validations without a better mIoU; null never stops early.</summary>
+    public int? EarlyStoppingPatience { get; set; }
+    public int ValidateEveryEpochs { get; set; } = 1;
+
+    // Checkpoints.
+    /// <summary>Folder for atomic checkpoints; training resumes from the latest one there. Null: no checkpoints.</summary>
+    public string? CheckpointFolder { get; set; }
+    public int CheckpointEverySteps { get; set; } = 200;
+
+    /// <summary>Receives a report after every step.</summary>
+    public IProgress<TrainingProgress>? Progress { get; set; }
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> or <see cref="ArgumentException"/> naming the first bad option.</summary>
+    public void Validate()
+    {
+        static void Check(bool ok, string name, object? value, string rule)
+        {
+            if (!ok) throw new ArgumentOutOfRangeException(name, value, $"{name} {rule}.");
+        }
+        foreach (var (name, value) in new[] { (nameof(ImagePathColumn), ImagePathColumn), (nameof(MaskPathColumn), MaskPathColumn) })
+            if (string.IsNullOrWhiteSpace(value)) throw new ArgumentException($"{name} must name a column.", name);
+        if (ClassNames != null && (ClassNames.Count < 2 || ClassNames.Count > SegmentationColumns.IgnoreIndex || ClassNames.Any(string.IsNullOrWhiteSpace) || ClassNames.Distinct().Count() != ClassNames.Count))
+            throw new ArgumentException($"{nameof(ClassNames)} needs 2 to {SegmentationColumns.IgnoreIndex} distinct, non-blank names (background first); got [{string.Join(", ", ClassNames)}].", nameof(ClassNames));
+        Check(Enum.IsDefined(Backbone), nameof(Backbone), Backbone, "is unknown");
+        Check(WidthMultiplier > 0, nameof(WidthMultiplier), WidthMultiplier, "must be positive");
+        Check(OutputStride is 8 or 16, nameof(OutputStride), OutputStride, "must be 8 or 16");
+        if (AtrousRates != null && (AtrousRates.Count == 0 || AtrousRates.Any(r => r < 1)))
+            throw new ArgumentException($"{nameof(AtrousRates)} needs at least one rate, each at least 1; got [{string.Join(", ", AtrousRates)}].", nameof(AtrousRates));
+        // Multiples of 8: libtorch 2.10's CPU 3×3 convolution gives batch-dependent results for some other channel counts.
+        Check(AsppChannels >= 8 && AsppChannels % 8 == 0, nameof(AsppChannels), AsppChannels, "must be a positive multiple of 8");
+        Check(LowLevelChannels >= 8 && LowLevelChannels % 8 == 0, nameof(LowLevelChannels), LowLevelChannels, "must be a positive multiple of 8");
+        Check(Dropout >= 0 && Dropout < 1, nameof(Dropout), Dropout, "must be within [0, 1)");
+        Check(InputWidth >= 32 && InputWidth <= 4096, nameof(InputWidth), InputWidth, "must be within 32..4096 pixels");
+        Check(InputHeight >= 32 && InputHeight <= 4096, nameof(InputHeight), InputHeight, "must be within 32..4096 pixels");
+        Check(Enum.IsDefined(Normalization), nameof(Normalization), Normalization, "is unknown");
+        if (FreezeBackboneUpTo != null && !FreezeBackbone)
+            throw new ArgumentException($"{nameof(FreezeBackboneUpTo)} ('{FreezeBackboneUpTo}') is set but {nameof(FreezeBackbone)} is false; set both to freeze part of the backbone.", nameof(FreezeBackboneUpTo));
+        Check(Enum.IsDefined(Loss), nameof(Loss), Loss, "is unknown");
+        Check(DiceWeight >= 0, nameof(DiceWeight), DiceWeight, "must be >= 0");
+        if (ClassWeights != null && ClassNames != null && ClassWeights.Count != ClassNames.Count)
+            throw new ArgumentException($"{nameof(ClassWeights)} has {ClassWeights.Count} values for {ClassNames.Count} classes.", nameof(ClassWeights));
+        if (ClassWeights != null && (ClassWeights.Any(w => !(w >= 0) || !float.IsFinite(w)) || ClassWeights.All(w => w == 0)))
+            throw new ArgumentException($"{nameof(ClassWeights)} must be finite, non-negative and not all zero; got [{string.Join(", ", ClassWeights)}].", nameof(ClassWeights));
+        Check(Enum.IsDefined(Optimizer), nameof(Optimizer), Optimizer, "is unknown");
+        Check(LearningRate > 0, nameof(LearningRate), LearningRate, "must be positive");
+        Check(Momentum >= 0 && Momentum < 1, nameof(Momentum), Momentum, "must be within [0, 1)");
+        Check(WeightDecay >= 0, nameof(WeightDecay), WeightDecay, "must be >= 0");
+        Check(WarmupSteps >= 0, nameof(WarmupSteps), WarmupSteps, "must be >= 0");
+        Check(GradientClipNorm is null or > 0, nameof(GradientClipNorm), GradientClipNorm, "must be positive when set");
+        Check(BatchSize >= 2, nameof(BatchSize), BatchSize, "must be at least 2 (BatchNorm of the image pooling branch needs more than one value per channel)");
+        Check(Epochs >= 1, nameof(Epochs), Epochs, "must be at least 1");
+        Check(MaxSteps is null or >= 1, nameof(MaxSteps), MaxSteps, "must be at least 1 when set");
+        Augmentation?.Validate();
+        Check(EarlyStoppingPatience is null or >= 1, nameof(EarlyStoppingPatience), EarlyStoppingPatience, "must be at least 1 when set");
+        Check(ValidateEveryEpochs >= 1, nameof(ValidateEveryEpochs), ValidateEveryEpochs, "must be at least 1");
+        Check(CheckpointEverySteps >= 1, nameof(CheckpointEverySteps), CheckpointEverySteps, "must be at least 1");
+        Check(CpuThreads is null or >= 1, nameof(CpuThreads), CpuThreads, "must be at least 1 when set");
+    }
+
+    /// <summary>What a checkpoint must agree with to be resumed: everything that shapes the network or the run.</summary>
+    internal string Fingerprint(IReadOnlyList<string> classNames)
+        => $"deeplabv3plus|{Backbone}|{WidthMultiplier}|os={OutputStride}|rates={string.Join(",", AtrousRates ?? DeepLabNetwork.DefaultRates(OutputStride))}|" +
+           $"aspp={AsppChannels}|low={LowLevelChannels}|{InputWidth}x{InputHeight}|gray={Grayscale}|{Normalization}|" +
+           $"freeze={FreezeBackbone}:{FreezeBackboneUpTo}|{Loss}|{Optimizer}|lr={LearningRate}|bs={BatchSize}|classes={string.Join(",", classNames)}";
+}

@@ -1,0 +1,52 @@
+using MLNetExtensions.Onnx;
+using MLNetExtensions.Torch.Modules;
+using MLNetExtensions.Torch.Onnx;
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Torch.Segmentation;
+
+/// <summary>
+/// ASPP's image-level branch: global average pooling, 1×1 conv + BatchNorm + ReLU, then bilinear upsampling back to
+/// the map's size, so every position sees the whole image's context. Children <c>1</c> (conv) and <c>2</c> (norm) as
+/// in torchvision's <c>ASPPPooling</c>. Exported as GlobalAveragePool → Conv (BatchNorm folded) → Relu → Resize to
+/// the input's spatial size read at run time, so the graph takes any input size.
+/// </summary>
+public sealed class ImagePoolingBranch : nn.Module<Tensor, Tensor>, IOnnxExportable
+{
+    [ComponentName(Name = "1")]
+    private readonly Conv2d conv;
+
+    [ComponentName(Name = "2")]
+    private readonly BatchNorm2d bn;
+
+    /// <summary>Creates the branch.</summary>
+    public ImagePoolingBranch(long inChannels, long outChannels) : base(nameof(ImagePoolingBranch))
+    {
+        conv = nn.Conv2d(inChannels, outChannels, 1, bias: false);
+        bn = nn.BatchNorm2d(outChannels);
+        RegisterComponents();
+    }
+
+    /// <summary>(N, in, H, W) → (N, out, H, W), constant over each map.</summary>
+    public override Tensor forward(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        var pooled = nn.functional.adaptive_avg_pool2d(input, [1, 1]);                             // (N, in, 1, 1)
+        var y = nn.functional.relu(bn.call(conv.call(pooled)));                                   // (N, out, 1, 1)
+        return nn.functional.interpolate(y, size: [input.shape[2], input.shape[3]], mode: InterpolationMode.Bilinear, align_corners: false)
+            .MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public string Export(OnnxGraphBuilder graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        OnnxModuleExport.RequireEval(this, OnnxModuleExport.PathOf(graph, ""));
+        var pooled = OnnxOps.GlobalAveragePool(graph, input);
+        var y = OnnxOps.Relu(graph, ConvExport.Emit(graph, conv, "1", bn, "2", pooled));
+        return OnnxOps.ResizeLike(graph, y, input, OnnxResizeMode.Bilinear);
+    }
+}

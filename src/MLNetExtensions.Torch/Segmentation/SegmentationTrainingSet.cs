@@ -1,0 +1,159 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetExtensions.Data;
+using MLNetExtensions.Data.Masks;
+using MLNetExtensions.Scoring;
+using MLNetExtensions.Torch.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MLNetExtensions.Torch.Segmentation;
+
+/// <summary>
+/// A segmentation dataset held in memory at the network's input size: pixels as bytes (from the scoring chain's own
+/// pixel pipeline), masks resized by nearest neighbour (class indices must never blend). Every row is checked once,
+/// so bad data fails before the first step with the row and the file named.
+/// </summary>
+internal sealed class SegmentationTrainingSet
+{
+    private readonly List<byte[]> _pixels;
+    private readonly List<byte[]> _masks;
+
+    private SegmentationTrainingSet(NetworkInput input, string[] classNames, List<string> imagePaths, List<string> maskPaths, List<byte[]> pixels, List<byte[]> masks)
+    {
+        Input = input; ClassNames = classNames; ImagePaths = imagePaths; MaskPaths = maskPaths; _pixels = pixels; _masks = masks;
+    }
+
+    public NetworkInput Input { get; }
+    public string[] ClassNames { get; }
+    public List<string> ImagePaths { get; }
+    public List<string> MaskPaths { get; }
+    public int Count => _masks.Count;
+
+    /// <summary>The mask of row <paramref name="i"/> at the input size, row-major.</summary>
+    public byte[] Mask(int i) => _masks[i];
+
+    /// <summary>Reads and checks the rows. Class names: <paramref name="classNames"/>, or "0".."K-1" with K the largest index seen plus one.</summary>
+    public static SegmentationTrainingSet Create(MLContext ml, IDataView data, NetworkInput input, string imagePathColumn, string maskPathColumn,
+        IReadOnlyList<string>? classNames, string dataName = "training data")
+    {
+        var (images, maskFiles) = ReadPaths(data, imagePathColumn, maskPathColumn);
+        if (images.Count == 0)
+            throw new InvalidOperationException($"The {dataName} has no rows. Give at least one image with its mask.");
+        var masks = new List<byte[]>(images.Count);
+        int maxIndex = 0;
+        for (int row = 0; row < images.Count; row++)
+        {
+            SegmentationMask mask;
+            (int w, int h) size;
+            try
+            {
+                mask = SegmentationMask.CreateFromFile(maskFiles[row]);
+                size = ImageHeader.ReadSize(images[row]);
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+            {
+                throw new InvalidDataException($"Row {row} of the {dataName}: {ex.Message}", ex);
+            }
+            if (mask.Width != size.w || mask.Height != size.h)
+                throw new InvalidDataException($"Row {row} of the {dataName}: the mask '{maskFiles[row]}' is {mask.Width}×{mask.Height} but the image '{images[row]}' is {size.w}×{size.h}. A mask must have its image's size.");
+            for (int i = 0; i < mask.Pixels.Length; i++)
+            {
+                int v = mask.Pixels[i];
+                if (v == SegmentationColumns.IgnoreIndex) continue;
+                if (classNames != null && v >= classNames.Count)
+                    throw new InvalidDataException($"Row {row} of the {dataName}: mask '{maskFiles[row]}' pixel (x={i % mask.Width}, y={i / mask.Width}) is {v}, but there are {classNames.Count} classes (0..{classNames.Count - 1}, 255 = ignore). Give all class names, or fix the mask.");
+                maxIndex = Math.Max(maxIndex, v);
+            }
+            masks.Add(ResizeNearest(mask, input.Width, input.Height));
+        }
+        var names = classNames?.ToArray() ?? Enumerable.Range(0, Math.Max(2, maxIndex + 1)).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var pixels = ImagePixels.Load(ml, images, input);
+        return new SegmentationTrainingSet(input, names, images, maskFiles, pixels, masks);
+    }
+
+    private static (List<string> Images, List<string> Masks) ReadPaths(IDataView data, string imageColumn, string maskColumn)
+    {
+        var image = data.Schema[imageColumn];
+        var mask = data.Schema[maskColumn];
+        var images = new List<string>();
+        var masks = new List<string>();
+        using var cursor = data.GetRowCursor([image, mask]);
+        var getImage = cursor.GetGetter<ReadOnlyMemory<char>>(image);
+        var getMask = cursor.GetGetter<ReadOnlyMemory<char>>(mask);
+        ReadOnlyMemory<char> a = default, b = default;
+        while (cursor.MoveNext())
+        {
+            getImage(ref a);
+            getMask(ref b);
+            images.Add(a.ToString());
+            masks.Add(b.ToString());
+        }
+        return (images, masks);
+    }
+
+    /// <summary>Nearest-neighbour resize with pixel-centre sampling: target (x, y) takes source (⌊(x + ½)·W/w⌋, ⌊(y + ½)·H/h⌋).</summary>
+    internal static byte[] ResizeNearest(SegmentationMask mask, int width, int height)
+    {
+        if (mask.Width == width && mask.Height == height) return (byte[])mask.Pixels.Clone();
+        var result = new byte[width * height];
+        for (int y = 0; y < height; y++)
+        {
+            int sy = Math.Min(mask.Height - 1, (int)((y + 0.5) * mask.Height / height));
+            for (int x = 0; x < width; x++)
+            {
+                int sx = Math.Min(mask.Width - 1, (int)((x + 0.5) * mask.Width / width));
+                result[y * width + x] = mask.Pixels[sy * mask.Width + sx];
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Images (B, C, H, W) float pixels in [0, 255] and targets (B, H, W) int64, augmented when <paramref name="augmentation"/> is given.</summary>
+    public (Tensor Images, Tensor Targets) Batch(IReadOnlyList<int> indices, SegmentationAugmentation? augmentation, Random rng, Device device)
+    {
+        using var scope = NewDisposeScope();
+        int c = Input.Channels, h = Input.Height, w = Input.Width;
+        var images = new List<Tensor>(indices.Count);
+        var targets = new List<Tensor>(indices.Count);
+        foreach (int i in indices)
+        {
+            var img = tensor(_pixels[i], ScalarType.Byte).reshape(c, h, w).to(ScalarType.Float32);   // (C, H, W)
+            var target = tensor(_masks[i], ScalarType.Byte).reshape(h, w).to(ScalarType.Int64);       // (H, W)
+            if (augmentation != null) (img, target) = Augment(img, target, augmentation, rng);
+            images.Add(img);
+            targets.Add(target);
+        }
+        return (stack(images).to(device).MoveToOuterDisposeScope(), stack(targets).to(device).MoveToOuterDisposeScope());
+    }
+
+    private (Tensor, Tensor) Augment(Tensor img, Tensor target, SegmentationAugmentation a, Random rng)
+    {
+        int h = Input.Height, w = Input.Width;
+        if (a.MaxScale > a.MinScale || a.MinScale != 1f)
+        {
+            double s = a.MinScale + rng.NextDouble() * (a.MaxScale - a.MinScale);
+            int sh = Math.Max(1, (int)Math.Round(h * s)), sw = Math.Max(1, (int)Math.Round(w * s));
+            img = F.interpolate(img.unsqueeze(0), [sh, sw], mode: InterpolationMode.Bilinear, align_corners: false).squeeze(0);
+            target = F.interpolate(target.to(ScalarType.Float32).unsqueeze(0).unsqueeze(0), [sh, sw], mode: InterpolationMode.Nearest).squeeze(0).squeeze(0).to(ScalarType.Int64);
+            // Pad a smaller image to the input size: grey pixels, 255 in the mask so padding counts in no loss.
+            int padH = Math.Max(0, h - sh), padW = Math.Max(0, w - sw);
+            if (padH > 0 || padW > 0)
+            {
+                img = F.pad(img, [0, padW, 0, padH], value: 127.5);
+                target = F.pad(target, [0, padW, 0, padH], value: SegmentationColumns.IgnoreIndex);
+            }
+            int y0 = rng.Next((int)target.shape[0] - h + 1), x0 = rng.Next((int)target.shape[1] - w + 1);
+            img = img[.., y0..(y0 + h), x0..(x0 + w)];
+            target = target[y0..(y0 + h), x0..(x0 + w)];
+        }
+        if (a.HorizontalFlip && rng.NextDouble() < 0.5)
+        {
+            img = img.flip(2);
+            target = target.flip(1);
+        }
+        img = PhotometricJitter.Apply(img, a.Brightness, a.Contrast, rng);
+        return (img.contiguous(), target.contiguous());
+    }
+}

@@ -1,0 +1,59 @@
+using TorchSharp;
+using TorchSharp.Modules;
+
+namespace MLNetExtensions.Torch.Training;
+
+/// <summary>
+/// The optimizer step every training loop here takes after <c>backward()</c>: gradient clipping, and a skipped update
+/// when the gradient is not finite, as mixed-precision loss scaling does; too many skips in a row stop training with <see cref="TrainingDivergedException"/>.
+/// </summary>
+internal sealed class GuardedOptimizerStep
+{
+    private const int MaxConsecutiveSkips = 5;
+    private readonly torch.optim.Optimizer _optimizer;
+    private readonly IReadOnlyList<Parameter> _parameters;
+    private readonly double _clipNorm;
+    private int _consecutiveSkips;
+
+    /// <param name="optimizer">The optimizer.</param>
+    /// <param name="parameters">The trained parameters (frozen ones have no gradient and are left out).</param>
+    /// <param name="clipNorm">Largest gradient norm; null: no clipping.</param>
+    public GuardedOptimizerStep(torch.optim.Optimizer optimizer, IReadOnlyList<Parameter> parameters, double? clipNorm)
+    {
+        _optimizer = optimizer;
+        _parameters = parameters;
+        _clipNorm = clipNorm ?? double.PositiveInfinity;
+    }
+
+    /// <summary>Steps whose update was skipped because the gradient was not finite.</summary>
+    public int SkippedSteps { get; private set; }
+
+    /// <summary>Clips and applies the gradients of 0-based <paramref name="step"/>, or skips them when not finite.</summary>
+    public void Apply(int step, string? lastCheckpoint)
+    {
+        double norm = torch.nn.utils.clip_grad_norm_(_parameters, _clipNorm);
+        if (double.IsFinite(norm))
+        {
+            _consecutiveSkips = 0;
+            _optimizer.step();
+            return;
+        }
+        SkippedSteps++;
+        if (++_consecutiveSkips >= MaxConsecutiveSkips)
+            throw new TrainingDivergedException($"The gradient was not finite for {_consecutiveSkips} steps in a row, up to step {step + 1}. " + ResumeHint(lastCheckpoint));
+        _optimizer.zero_grad();
+    }
+
+    /// <summary>What to do after training diverged.</summary>
+    public static string ResumeHint(string? lastCheckpoint) => lastCheckpoint != null
+        ? $"The last checkpoint in '{lastCheckpoint}' is kept; resume from it with a lower LearningRate."
+        : "Lower LearningRate, or set CheckpointFolder to keep progress.";
+
+    /// <summary>The order of an epoch: a pure function of (n, seed), so a resumed run repeats it.</summary>
+    public static int[] Permutation(int n, int seed)
+    {
+        var order = Enumerable.Range(0, n).ToArray();
+        new Random(seed).Shuffle(order);
+        return order;
+    }
+}
