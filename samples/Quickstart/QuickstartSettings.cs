@@ -26,7 +26,8 @@ internal sealed record QuickstartSettings(QuickstartTask Task, DetectorArchitect
                     return null;
             }
         }
-        if (s.Epochs == 0) s = s with { Epochs = s.Architecture == DetectorArchitecture.Grid ? 40 : 40 };
+        // 24 passes over the 2000 training images: ~8 minutes of training on 2 CPU cores, inside the quickstart's 10.
+        if (s.Epochs == 0) s = s with { Epochs = 24 };
         return s;
     }
 }
