@@ -70,9 +70,11 @@ public sealed class DetectionVisualizer
             using var ink = new SKPaint { Color = Contrasting(colour), IsAntialias = true, Typeface = typeface, TextSize = textSize };
             float textWidth = ink.MeasureText(text);
             float top = Math.Max(0, rect.Top - textSize - 2);
+            // Kept inside the image: a box at the right edge has its tag shifted left rather than cut off.
+            float left = Math.Max(0, Math.Min(rect.Left, w - textWidth - 4));
             using var fill = new SKPaint { Color = colour, Style = SKPaintStyle.Fill };
-            canvas.DrawRect(new SKRect(rect.Left, top, rect.Left + textWidth + 4, top + textSize + 2), fill);
-            canvas.DrawText(text, rect.Left + 2, top + textSize - 1, ink);
+            canvas.DrawRect(new SKRect(left, top, left + textWidth + 4, top + textSize + 2), fill);
+            canvas.DrawText(text, left + 2, top + textSize - 1, ink);
         }
         using var snapshot = surface.Snapshot();
         using var data = snapshot.Encode(SKEncodedImageFormat.Png, 100);

@@ -33,6 +33,20 @@ public sealed class DetectionVisualizerTests
     }
 
     [TestMethod]
+    public void ALabelAtTheRightEdgeIsShiftedIntoTheImage()
+    {
+        using var image = Black(60);
+        var png = new DetectionVisualizer(["circle"], lineWidth: 2).Draw(image, [new DrawnBox(50, 30, 59, 50, 0, 0.9f)]);
+        using var drawn = Decode(png);
+        var colour = Palette.ForClass(0);
+        // "circle 0.90" is wider than the 10 px between the box and the right edge: its tag starts left of the box.
+        int tagRow = 30 - 5;
+        Assert.AreEqual(colour, drawn.GetPixel(59, tagRow), "the tag reaches the right edge");
+        Assert.IsTrue(Enumerable.Range(20, 25).Any(x => drawn.GetPixel(x, tagRow) == colour), "the tag extends left of the box");
+        Assert.AreEqual(SKColors.Black, drawn.GetPixel(2, 45), "nothing drawn far from the box");
+    }
+
+    [TestMethod]
     public void ScaleEnlargesImageAndBoxesTogether()
     {
         using var image = Black(40);
