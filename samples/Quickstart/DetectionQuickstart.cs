@@ -34,10 +34,10 @@ internal static class DetectionQuickstart
         {
             Architecture = settings.Architecture,
             InputWidth = 128, InputHeight = 128, GridSize = 8, WidthMultiplier = settings.WidthMultiplier,
-            BatchSize = 16, Epochs = settings.Epochs, LearningRate = 2e-3, WarmupSteps = 50,
+            BatchSize = 8, Epochs = settings.Epochs, LearningRate = 2e-3, WarmupSteps = 100,
             Augmentation = new MLNetExtensions.Torch.Training.DetectionAugmentation(),
-            ValidationData = validation, ValidateEveryEpochs = Math.Max(1, settings.Epochs / 5),
-            CheckpointFolder = Path.Combine(settings.Output, "checkpoints"), CheckpointEverySteps = 100,
+            ValidationData = validation, ValidateEveryEpochs = Math.Max(1, settings.Epochs / 6),
+            CheckpointFolder = Path.Combine(settings.Output, "checkpoints"), CheckpointEverySteps = 500,
             ScoreThreshold = 0.05f, Device = DeviceSelection.Auto, Seed = 1,
             Progress = new ConsoleProgressBar(),
         };

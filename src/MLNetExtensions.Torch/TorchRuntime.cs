@@ -25,6 +25,7 @@ public static class TorchRuntime
             {
                 torch.InitializeDeviceType(device);
                 using var probe = torch.zeros(1, device: new Device(device));
+                NnpackSwitch.DisableWhereUnsupported();
                 _initialized = device;
             }
             catch (Exception ex) when (ex is not TorchRuntimeException)

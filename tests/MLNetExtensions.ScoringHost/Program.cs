@@ -4,34 +4,52 @@ using Microsoft.ML.Data;
 using MLNetExtensions.Data;
 using MLNetExtensions.Scoring;
 
-// Usage: MLNetExtensions.ScoringHost <model.zip> <output.json> <exported.onnx> <image> [image ...]
+// Usage: MLNetExtensions.ScoringHost [--segmentation] <model.zip> <output.json> <exported.onnx> <image> [image ...]
 // Writes what a fresh process gets from the saved model: every column of mlContext.Model.Load's output, the
-// PredictionEngine's predictions, and DetectionTransformer.Load's class names (its ONNX bytes go to <exported.onnx>).
+// PredictionEngine's predictions, and DetectionTransformer.Load's (with --segmentation: SegmentationTransformer.Load's)
+// class names (its ONNX bytes go to <exported.onnx>).
+bool segmentation = args.Length > 0 && args[0] == "--segmentation";
+if (segmentation) args = args[1..];
 if (args.Length < 4)
 {
-    Console.Error.WriteLine("Usage: MLNetExtensions.ScoringHost <model.zip> <output.json> <exported.onnx> <image> [image ...]");
+    Console.Error.WriteLine("Usage: MLNetExtensions.ScoringHost [--segmentation] <model.zip> <output.json> <exported.onnx> <image> [image ...]");
     return 2;
 }
 string modelPath = args[0], outputPath = args[1], onnxPath = args[2];
 var images = args[3..];
 
 var ml = new MLContext(seed: 1);
-DetectionTransformer.RegisterComponents(ml);
+if (segmentation) SegmentationTransformer.RegisterComponents(ml);
+else DetectionTransformer.RegisterComponents(ml);
 var model = ml.Model.Load(modelPath, out var inputSchema);
 var data = ml.Data.LoadFromEnumerable(images.Select(p => new ImageRow { ImagePath = p }));
 var scored = model.Transform(data);
 
-var engine = ml.Model.CreatePredictionEngine<ImageRow, Prediction>(model, inputSchema: inputSchema);
-var predictions = images.Select(p => engine.Predict(new ImageRow { ImagePath = p })).ToList();
-
-var detector = DetectionTransformer.Load(ml, modelPath);
-detector.ExportOnnx(onnxPath);
+List<EnginePrediction> engine;
+IReadOnlyList<string> classNames;
+if (segmentation)
+{
+    var masks = ml.Model.CreatePredictionEngine<ImageRow, MaskPrediction>(model, inputSchema: inputSchema);
+    engine = images.Select(p => new EnginePrediction { Mask = masks.Predict(new ImageRow { ImagePath = p }).PredictedMask }).ToList();
+    var segmenter = SegmentationTransformer.Load(ml, modelPath);
+    segmenter.ExportOnnx(onnxPath);
+    classNames = segmenter.ClassNames;
+}
+else
+{
+    var boxes = ml.Model.CreatePredictionEngine<ImageRow, Prediction>(model, inputSchema: inputSchema);
+    engine = images.Select(p => boxes.Predict(new ImageRow { ImagePath = p }))
+        .Select(p => new EnginePrediction { Boxes = p.PredictedBoxes, Labels = p.PredictedLabels, Scores = p.Scores }).ToList();
+    var detector = DetectionTransformer.Load(ml, modelPath);
+    detector.ExportOnnx(onnxPath);
+    classNames = detector.ClassNames;
+}
 
 var result = new HostResult
 {
     Columns = ScoredColumns.Read(scored),
-    Engine = predictions.Select(p => new EnginePrediction { Boxes = p.PredictedBoxes, Labels = p.PredictedLabels, Scores = p.Scores }).ToList(),
-    ClassNames = detector.ClassNames.ToList(),
+    Engine = engine,
+    ClassNames = classNames.ToList(),
     LoadedAssemblies = AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetName().Name ?? "").Order().ToList(),
 };
 File.WriteAllText(outputPath, JsonSerializer.Serialize(result));
@@ -47,4 +65,9 @@ internal sealed class Prediction
     public float[] PredictedBoxes = [];
     public uint[] PredictedLabels = [];
     public float[] Scores = [];
+}
+
+internal sealed class MaskPrediction
+{
+    [ColumnName(SegmentationColumns.PredictedMask)] public byte[] PredictedMask = [];
 }

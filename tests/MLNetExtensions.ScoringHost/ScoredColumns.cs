@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-/// <summary>What the host reports: columns of the scored view, PredictionEngine outputs, the re-wrapped detector.</summary>
+/// <summary>What the host reports: columns of the scored view, PredictionEngine outputs, the re-wrapped detector or segmenter.</summary>
 public sealed class HostResult
 {
     public List<ScoredColumn> Columns { get; set; } = [];
@@ -19,11 +19,13 @@ public sealed class ScoredColumn
     public List<List<string>> Rows { get; set; } = [];
 }
 
+/// <summary>One PredictionEngine output: a detector's boxes, labels and scores, or a segmenter's mask.</summary>
 public sealed class EnginePrediction
 {
     public float[] Boxes { get; set; } = [];
     public uint[] Labels { get; set; } = [];
     public float[] Scores { get; set; } = [];
+    public byte[] Mask { get; set; } = [];
 }
 
 /// <summary>Reads every visible column of a view as text ("R" round-trip format for floats), so two processes'
@@ -48,6 +50,7 @@ public static class ScoredColumns
             {
                 (true, var t) when t == typeof(float) => Vector<float>(cursor, column, x => x.ToString("R", System.Globalization.CultureInfo.InvariantCulture)),
                 (true, var t) when t == typeof(uint) => Vector<uint>(cursor, column, x => x.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                (true, var t) when t == typeof(byte) => Vector<byte>(cursor, column, x => x.ToString(System.Globalization.CultureInfo.InvariantCulture)),
                 (false, var t) when t == typeof(ReadOnlyMemory<char>) => Scalar<ReadOnlyMemory<char>>(cursor, column, x => x.ToString()),
                 _ => throw new NotSupportedException($"Column '{column.Name}' has type {column.Type}, which the host does not read."),
             };

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.Transforms.Image;
 using Microsoft.ML.Transforms.Onnx;
 using MLNetExtensions.Data;
 using MLNetExtensions.Onnx;
@@ -10,35 +11,35 @@ namespace MLNetExtensions.Scoring;
 
 /// <summary>
 /// The batched path of <see cref="DetectionTransformer.ScoreBatched"/>. It splits the scoring chain at its
-/// <c>ApplyOnnxModel</c>: the transformers before it (image size, load, resize, pixels) run as they are, the network
-/// runs in ONNX Runtime on (B, C, H, W) batches of the same ONNX bytes, and every image's outputs go through
-/// <see cref="DetectionOutputMapping.Map"/>. Nothing of the preprocessing or post-processing is written twice.
+/// <c>ExtractPixels</c>: the transformers before it (image size, load, resize, grayscale) run as they are, the resized
+/// images are copied into (B, C, H, W) batches by <see cref="PlanarPixels"/> (the extractor's values, at a fraction of
+/// its cost), the network runs in ONNX Runtime on the same ONNX bytes, and every image's outputs go through
+/// <see cref="DetectionOutputMapping.Map"/>. Nothing of the post-processing is written twice.
 /// </summary>
 internal static class BatchedDetectionScorer
 {
-    public static IDataView Score(TransformerChain<ITransformer> chain, byte[] onnxModel, OnnxModelMetadata metadata, IDataView input, int batchSize)
+    public static IDataView Score(TransformerChain<ITransformer> chain, InferenceSession session, OnnxModelMetadata metadata, IDataView input, int batchSize)
     {
         // The chain's own schema check names a missing or mistyped image column, and gives the output column types.
         var outputSchema = chain.GetOutputSchema(input.Schema);
-        var transformers = chain.ToArray();
-        int onnxIndex = Array.FindIndex(transformers, t => t is OnnxTransformer);
-        if (onnxIndex < 0)
-            throw new InvalidOperationException("The detector's chain has no ApplyOnnxModel transformer; it was not made by DetectionTransformer.Create or Load.");
-        var pixels = new TransformerChain<ITransformer>(transformers[..onnxIndex]).Transform(input);
+        var transformers = Flatten(chain).ToArray();
+        int extractIndex = Array.FindIndex(transformers, t => t is ImagePixelExtractingTransformer);
+        if (extractIndex < 0 || !transformers.Skip(extractIndex).Any(t => t is OnnxTransformer))
+            throw new InvalidOperationException("The detector's chain has no ExtractPixels followed by ApplyOnnxModel; it was not made by DetectionTransformer.Create or Load.");
+        var images = new TransformerChain<ITransformer>(transformers[..extractIndex]).Transform(input);
 
         int c = metadata.InputChannels, h = metadata.InputHeight, w = metadata.InputWidth, imageSize = c * h * w;
         var boxes = new List<float[]>();
         var labels = new List<uint[]>();
         var scores = new List<float[]>();
 
-        using var session = new InferenceSession(onnxModel);
         using var runOptions = new RunOptions();
         string[] outputNames = [ScoringColumns.OnnxBoxes, ScoringColumns.OnnxScores, ScoringColumns.OnnxPostProcess];
         // Images are decoded and resized on a second thread while ONNX Runtime runs the previous batch: the two
         // costs overlap instead of adding up. Two batches in flight bound the memory to three batch buffers.
         using var ready = new BlockingCollection<PixelBatch>(boundedCapacity: 2);
         using var cancel = new CancellationTokenSource();
-        var producer = Task.Run(() => ReadBatches(pixels, batchSize, imageSize, c, h, w, ready, cancel.Token));
+        var producer = Task.Run(() => ReadBatches(images, batchSize, imageSize, c, h, w, ready, cancel.Token));
         try
         {
             foreach (var batch in ready.GetConsumingEnumerable())
@@ -66,34 +67,38 @@ internal static class BatchedDetectionScorer
         return new AppendedColumnsDataView(input, outputSchema.Where(col => !col.IsHidden && values.ContainsKey(col.Name)).Select(col => values[col.Name](col)));
     }
 
+    /// <summary>The chain's transformers in order, with nested chains (the fitted pixel pipeline is one) opened.</summary>
+    private static IEnumerable<ITransformer> Flatten(IEnumerable<ITransformer> chain)
+        => chain.SelectMany(t => t is IEnumerable<ITransformer> nested ? Flatten(nested) : [t]);
+
     private static PrimitiveDataViewType ItemType(DataViewSchema.Column column) => ((VectorDataViewType)column.Type).ItemType;
 
     /// <summary>Images' pixels (B, C, H, W) and their original sizes; <see cref="Count"/> rows are filled.</summary>
     private sealed record PixelBatch(float[] Pixels, (float Width, float Height)[] Sizes, int Count);
 
-    /// <summary>Reads the pixel view into batches, in row order, and hands them to the scorer.</summary>
-    private static void ReadBatches(IDataView pixels, int batchSize, int imageSize, int c, int h, int w,
+    /// <summary>Reads the resized images into batches of planar pixels, in row order, and hands them to the scorer.</summary>
+    private static void ReadBatches(IDataView images, int batchSize, int imageSize, int c, int h, int w,
         BlockingCollection<PixelBatch> ready, CancellationToken cancel)
     {
         try
         {
-            var pixelColumn = pixels.Schema[ScoringColumns.OnnxPixels];
-            var widthColumn = pixels.Schema[ScoringColumns.OriginalWidth];
-            var heightColumn = pixels.Schema[ScoringColumns.OriginalHeight];
-            using var cursor = pixels.GetRowCursor([pixelColumn, widthColumn, heightColumn]);
-            var getPixels = cursor.GetGetter<VBuffer<float>>(pixelColumn);
+            var imageColumn = images.Schema[ScoringColumns.Image];
+            var widthColumn = images.Schema[ScoringColumns.OriginalWidth];
+            var heightColumn = images.Schema[ScoringColumns.OriginalHeight];
+            using var cursor = images.GetRowCursor([imageColumn, widthColumn, heightColumn]);
+            var getImage = cursor.GetGetter<MLImage>(imageColumn);
             var getWidth = cursor.GetGetter<float>(widthColumn);
             var getHeight = cursor.GetGetter<float>(heightColumn);
-            VBuffer<float> row = default;
+            MLImage? image = null;
             PixelBatch? batch = null;
             int n = 0;
             while (cursor.MoveNext())
             {
                 batch ??= new PixelBatch(new float[batchSize * imageSize], new (float, float)[batchSize], 0);
-                getPixels(ref row);
-                if (row.Length != imageSize)
-                    throw new InvalidOperationException($"Row {cursor.Position}: the image gave {row.Length} pixel values; the network takes {c}×{h}×{w} = {imageSize}.");
-                row.CopyTo(batch.Pixels, n * imageSize);
+                getImage(ref image!);
+                if (image.Width != w || image.Height != h)
+                    throw new InvalidOperationException($"Row {cursor.Position}: the resized image is {image.Width}×{image.Height}; the network takes {w}×{h}.");
+                PlanarPixels.Write(image, c, batch.Pixels.AsSpan(n * imageSize, imageSize));
                 float width = 0, height = 0;
                 getWidth(ref width);
                 getHeight(ref height);

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
 using MLNetExtensions.Data;
 using MLNetExtensions.Onnx;
 
@@ -15,15 +16,19 @@ namespace MLNetExtensions.Scoring;
 /// chain and <c>mlContext.Model.Load</c> in any process gives it back; <see cref="Load(MLContext, string)"/> re-wraps it.
 /// Scoring needs neither TorchSharp nor libtorch.
 /// </remarks>
-public sealed class DetectionTransformer : ITransformer, ICanSaveModel
+public sealed class DetectionTransformer : ITransformer, ICanSaveModel, IDisposable
 {
     private readonly TransformerChain<ITransformer> _chain;
+    // ONNX Runtime's first runs on a new session cost several steady runs (memory planning, arena growth), so the
+    // batched path keeps one session for the transformer's lifetime instead of one per ScoreBatched call.
+    private readonly Lazy<InferenceSession> _session;
 
     private DetectionTransformer(byte[] onnxModel, OnnxModelMetadata metadata, TransformerChain<ITransformer> chain)
     {
         OnnxModel = onnxModel;
         Metadata = metadata;
         _chain = chain;
+        _session = new Lazy<InferenceSession>(() => new InferenceSession(onnxModel), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>The exported network, as written by <see cref="ExportOnnx(string)"/>.</summary>
@@ -128,7 +133,19 @@ public sealed class DetectionTransformer : ITransformer, ICanSaveModel
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        return BatchedDetectionScorer.Score(_chain, OnnxModel, Metadata, input, batchSize);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return BatchedDetectionScorer.Score(_chain, _session.Value, Metadata, input, batchSize);
+    }
+
+    private bool _disposed;
+
+    /// <summary>Releases the ONNX Runtime sessions of the chain and of <see cref="ScoreBatched"/>.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        if (_session.IsValueCreated) _session.Value.Dispose();
+        (_chain as IDisposable)?.Dispose();
     }
 
     /// <summary>Writes the standalone ONNX network (raw pixels in; boxes, scores and settings out) for other runtimes.</summary>

@@ -52,6 +52,7 @@ public sealed class SegmentationTransformer : ITransformer, ICanSaveModel
         if (metadata.Kind != OnnxModelKind.Segmentation)
             throw new InvalidDataException($"The ONNX model is a {metadata.Kind} model; a segmenter (kind Segmentation) is needed.");
         var input = new NetworkInput(metadata.InputWidth, metadata.InputHeight, metadata.InputChannels == 1);
+        RegisterComponents(mlContext);
 
         var pipeline = mlContext.Transforms.CopyColumns(ScoringColumns.ImagePath, imagePathColumn)
             .Append(mlContext.Transforms.CustomMapping(new ImageSizeMapping().GetMapping(), ImageSizeMapping.ContractName))
@@ -69,11 +70,31 @@ public sealed class SegmentationTransformer : ITransformer, ICanSaveModel
         return new SegmentationTransformer(onnxModel, metadata, new TransformerChain<ITransformer>(pipeline.Fit(empty).ToArray()));
     }
 
+    /// <summary>
+    /// Makes this library's <c>CustomMapping</c>s (image size, segmentation output) known to <paramref name="mlContext"/>,
+    /// which <c>mlContext.Model.Load</c> of a saved segmenter needs in a process that has not built one.
+    /// <see cref="Load(MLContext, string)"/> calls it; call it yourself before loading with <c>mlContext.Model.Load</c> directly.
+    /// </summary>
+    public static void RegisterComponents(MLContext mlContext)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        mlContext.ComponentCatalog.RegisterAssembly(typeof(SegmentationTransformer).Assembly);
+    }
+
     /// <summary>Loads a segmenter saved with <c>mlContext.Model.Save</c> (of this transformer or its <see cref="Chain"/>).</summary>
-    /// <exception cref="InvalidDataException">The file is not a saved model, or holds no segmenter; the message names it.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is truncated, not a saved model, or holds no segmenter; the message names it.</exception>
     public static SegmentationTransformer Load(MLContext mlContext, string path)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"The model file '{path}' does not exist.", path);
+        // The ONNX bytes are read first: a truncated zip fails here with a message of our own rather than one from
+        // deep inside ML.NET's loader.
+        var onnx = SavedOnnxModels.Read(path).FirstOrDefault(b => OnnxModelMetadata.Read(new MemoryStream(b), path).Kind == OnnxModelKind.Segmentation)
+            ?? throw new InvalidDataException($"The model file '{path}' holds no segmenter ONNX model. Save a SegmentationTransformer (or its Chain) with mlContext.Model.Save.");
+        RegisterComponents(mlContext);
         ITransformer loaded;
         try
         {
@@ -81,12 +102,10 @@ public sealed class SegmentationTransformer : ITransformer, ICanSaveModel
         }
         catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException or InvalidOperationException)
         {
-            throw new InvalidDataException($"The model file '{path}' cannot be read ({ex.Message}). It is truncated or not a model saved by mlContext.Model.Save; save it again.", ex);
+            throw new InvalidDataException($"The model file '{path}' cannot be read ({ex.Message}). It is damaged or not a model saved by mlContext.Model.Save; save it again.", ex);
         }
         if (loaded is not TransformerChain<ITransformer> chain)
             throw new InvalidDataException($"The model file '{path}' holds a {loaded.GetType().Name}, not a segmenter's transformer chain.");
-        var onnx = SavedOnnxModels.Read(path).FirstOrDefault(b => OnnxModelMetadata.Read(new MemoryStream(b), path).Kind == OnnxModelKind.Segmentation)
-            ?? throw new InvalidDataException($"The model file '{path}' holds no segmenter ONNX model.");
         return new SegmentationTransformer(onnx, OnnxModelMetadata.Read(new MemoryStream(onnx), path), chain);
     }
 

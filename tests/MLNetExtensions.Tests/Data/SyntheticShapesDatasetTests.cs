@@ -155,12 +155,12 @@ public sealed class SyntheticShapesDatasetTests
         Assert.AreEqual(SharedDatasets.SyntheticShapes, root, "a second call finds the same dataset");
         var ml = new MLContext(seed: 1);
         var train = ml.Data.LoadFromPascalVoc(root, "train", new PascalVocOptions { ClassNames = SyntheticShapesDataset.ClassNames });
-        Assert.AreEqual(256, train.GetColumn<string>(DetectionColumns.ImagePath).Count());
+        Assert.AreEqual(2000, train.GetColumn<string>(DetectionColumns.ImagePath).Count());
         CollectionAssert.AreEqual(new[] { "circle", "square", "triangle", "star", "cross" }, DetectionDataView.GetClassNames(train.Schema, DetectionColumns.Labels));
         Assert.AreEqual(64, ml.Data.LoadFromPascalVoc(root, "val", new PascalVocOptions { ClassNames = SyntheticShapesDataset.ClassNames })
             .GetColumn<VBuffer<float>>(DetectionColumns.Boxes).Count());
         Assert.AreEqual(64, ml.Data.LoadFromPascalVocSegmentation(root, "test").GetColumn<string>(SegmentationColumns.MaskPath).Count());
-        Assert.AreEqual(320, File.ReadAllLines(Path.Combine(root, "ImageSets/Main/trainval.txt")).Length);
+        Assert.AreEqual(2064, File.ReadAllLines(Path.Combine(root, "ImageSets/Main/trainval.txt")).Length);
     }
 
     [TestMethod]

@@ -85,7 +85,7 @@ public sealed class NotebookTests
         var counts = result.Html.Single(o => o.Text.Contains("mean box side")).Text;
         foreach (var name in new[] { "circle", "square", "triangle", "star", "cross" })
             StringAssert.Contains(counts, $"<td>{name}</td>");
-        StringAssert.Contains(counts, "<td>images</td><td>256</td><td>64</td><td>64</td>");
+        StringAssert.Contains(counts, "<td>images</td><td>2000</td><td>64</td><td>64</td>");
     }
 
     [TestMethod]

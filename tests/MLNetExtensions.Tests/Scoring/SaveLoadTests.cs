@@ -104,7 +104,7 @@ public sealed class SaveLoadTests
 
     private static string Format(float x) => x.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
 
-    private static HostResult RunHost(string[] args)
+    internal static HostResult RunHost(string[] args)
     {
         Assert.IsTrue(File.Exists(HostPath), $"The scoring host was not built at '{HostPath}'; build the solution.");
         var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } dotnet ? dotnet : "dotnet")
@@ -122,6 +122,7 @@ public sealed class SaveLoadTests
             Assert.Fail("The scoring host did not finish within 60 s.");
         }
         Assert.AreEqual(0, process.ExitCode, $"The scoring host failed:\n{stdout.Result}\n{stderr.Result}");
-        return JsonSerializer.Deserialize<HostResult>(File.ReadAllText(args[1]))!;
+        string json = args[0] == "--segmentation" ? args[2] : args[1];   // <output.json> follows <model.zip>
+        return JsonSerializer.Deserialize<HostResult>(File.ReadAllText(json))!;
     }
 }

@@ -3,13 +3,14 @@ namespace MLNetExtensions.Data.Synthetic;
 /// <summary>What <see cref="SyntheticShapesDataset.Write"/> generates. The defaults are the built-in dataset.</summary>
 public sealed class SyntheticShapesOptions
 {
-    private readonly int _imageSize = 128, _train = 256, _validation = 64, _test = 64, _maxObjects = 4, _minObjectSize = 8;
+    private readonly int _imageSize = 128, _train = 2000, _validation = 64, _test = 64, _maxObjects = 4, _minObjectSize = 8;
     private readonly IReadOnlyList<ShapeKind> _shapes = Enum.GetValues<ShapeKind>();
 
     /// <summary>Width and height of the square images, 32 to 2048 pixels (default 128).</summary>
     public int ImageSize { get => _imageSize; init => _imageSize = InRange(value, 32, 2048, nameof(ImageSize)); }
 
-    /// <summary>Images in the <c>train</c> split (default 256).</summary>
+    /// <summary>Images in the <c>train</c> split (default 2000: an SSD trained on 256 stopped improving on held-out
+    /// images at mAP@0.5 ≈ 0.3 while 2000 kept improving at the same number of steps; writing them takes seconds).</summary>
     public int TrainImages { get => _train; init => _train = InRange(value, 0, 1_000_000, nameof(TrainImages)); }
 
     /// <summary>Images in the <c>val</c> split (default 64).</summary>
