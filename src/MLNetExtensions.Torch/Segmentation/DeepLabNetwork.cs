@@ -78,15 +78,15 @@ public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>
         int last = upToStage is null ? stages.Count - 1 : stages.ToList().IndexOf(upToStage);
         if (last < 0)
             throw new ArgumentException($"The backbone has no stage '{upToStage}'. Its stages are: {string.Join(", ", stages)}.", nameof(upToStage));
-        var children = backbone.named_children().ToDictionary(c => c.name, c => c.module);
         _frozen.Clear();
         for (int i = 0; i <= last; i++)
         {
-            if (!children.TryGetValue(stages[i], out var stage))
-                throw new InvalidOperationException($"The backbone names stage '{stages[i]}' but has no child module of that name.");
-            foreach (var p in stage.parameters()) p.requires_grad = false;
-            stage.eval();
-            _frozen.Add(stage);
+            foreach (var module in _backbone.StageModules(stages[i]))
+            {
+                foreach (var p in module.parameters()) p.requires_grad = false;
+                module.eval();
+                _frozen.Add(module);
+            }
         }
         FrozenStages = stages.Take(last + 1).ToArray();
     }

@@ -11,6 +11,14 @@ public enum SegmentationBackboneKind
 {
     /// <summary><see cref="ResNetLiteBackbone"/>: a small atrous ResNet that trains in minutes on a CPU.</summary>
     ResNetLite,
+    /// <summary>torchvision's ResNet-18 (<see cref="ResNetSegmentationBackbone"/>); torchvision weights load with <see cref="DeepLabSegmenterOptions.BackboneWeightsPath"/>.</summary>
+    ResNet18,
+    /// <summary>torchvision's ResNet-34 (<see cref="ResNetSegmentationBackbone"/>); torchvision weights load with <see cref="DeepLabSegmenterOptions.BackboneWeightsPath"/>.</summary>
+    ResNet34,
+    /// <summary>torchvision's ResNet-50 (<see cref="ResNetSegmentationBackbone"/>, bottleneck blocks); torchvision weights load with <see cref="DeepLabSegmenterOptions.BackboneWeightsPath"/>.</summary>
+    ResNet50,
+    /// <summary>torchvision's MobileNetV2 (<see cref="MobileNetV2SegmentationBackbone"/>, depthwise separable); torchvision weights load with <see cref="DeepLabSegmenterOptions.BackboneWeightsPath"/>.</summary>
+    MobileNetV2,
 }
 
 /// <summary>
@@ -27,7 +35,11 @@ public sealed record DeepLabSegmenterOptions
 
     // Network.
     public SegmentationBackboneKind Backbone { get; set; } = SegmentationBackboneKind.ResNetLite;
-    /// <summary>Scales every backbone channel count.</summary>
+    /// <summary>
+    /// Scales every backbone channel count: ResNetLite's; MobileNetV2's as torchvision's <c>width_mult</c> (the last
+    /// 1×1 conv keeps 1280 channels below 1); ResNet18/34/50's base width 64 (layerK gets 64·w·2^(K-1) channels,
+    /// rounded to a multiple of 8). torchvision's weights need 1.
+    /// </summary>
     public float WidthMultiplier { get; set; } = 1f;
     /// <summary>16 (the paper's training setting) or 8 (finer, slower).</summary>
     public int OutputStride { get; set; } = 16;
@@ -46,8 +58,20 @@ public sealed record DeepLabSegmenterOptions
     public PixelNormalization Normalization { get; set; } = PixelNormalization.MinusOneToOne;
     /// <summary>Freeze the backbone: no gradients, and its BatchNorm layers stay in eval mode (running statistics untouched).</summary>
     public bool FreezeBackbone { get; set; }
-    /// <summary>With <see cref="FreezeBackbone"/>: freeze only the stages up to and including this one (null: all).</summary>
+    /// <summary>
+    /// With <see cref="FreezeBackbone"/>: freeze only the stages up to and including this one (null: all). Stages:
+    /// <c>stem</c>, <c>layer1</c> .. <c>layer4</c> (ResNetLite, ResNet18/34/50); <c>features.0</c> .. <c>features.18</c> (MobileNetV2).
+    /// </summary>
     public string? FreezeBackboneUpTo { get; set; }
+    /// <summary>
+    /// ResNet18/34/50 and MobileNetV2 only: a .safetensors file with torchvision's key names (e.g. ImageNet weights
+    /// saved with <c>safetensors.torch.save_file(torchvision.models.resnet18(weights=...).state_dict(), path)</c>)
+    /// loaded into the backbone when the network is created, before training; torchvision's classifier keys
+    /// (<c>fc.*</c>, <c>classifier.*</c>) are skipped. Every other key must be there with the backbone's shape
+    /// (torchvision's weights need WidthMultiplier 1 and RGB input). Null: random initialisation. A checkpoint being
+    /// resumed replaces these weights.
+    /// </summary>
+    public string? BackboneWeightsPath { get; set; }
 
     // Loss.
     public SegmentationLossKind Loss { get; set; } = SegmentationLossKind.CrossEntropy;
@@ -101,7 +125,14 @@ public sealed record DeepLabSegmenterOptions
         if (ClassNames != null && (ClassNames.Count < 2 || ClassNames.Count > SegmentationColumns.IgnoreIndex || ClassNames.Any(string.IsNullOrWhiteSpace) || ClassNames.Distinct().Count() != ClassNames.Count))
             throw new ArgumentException($"{nameof(ClassNames)} needs 2 to {SegmentationColumns.IgnoreIndex} distinct, non-blank names (background first); got [{string.Join(", ", ClassNames)}].", nameof(ClassNames));
         Check(Enum.IsDefined(Backbone), nameof(Backbone), Backbone, "is unknown");
-        Check(WidthMultiplier > 0, nameof(WidthMultiplier), WidthMultiplier, "must be positive");
+        Check(WidthMultiplier > 0 && float.IsFinite(WidthMultiplier), nameof(WidthMultiplier), WidthMultiplier, "must be positive");
+        if (BackboneWeightsPath != null)
+        {
+            if (Backbone == SegmentationBackboneKind.ResNetLite)
+                throw new ArgumentException($"{nameof(BackboneWeightsPath)} loads torchvision weights, but {nameof(Backbone)} is {Backbone}, which has no torchvision counterpart; set {nameof(Backbone)} to ResNet18, ResNet34, ResNet50 or MobileNetV2, or leave {nameof(BackboneWeightsPath)} null.", nameof(BackboneWeightsPath));
+            if (!File.Exists(BackboneWeightsPath))
+                throw new FileNotFoundException($"{nameof(BackboneWeightsPath)} '{BackboneWeightsPath}' does not exist. Give the path of a .safetensors file with torchvision {Backbone.ToString().ToLowerInvariant().Replace("mobilenetv2", "mobilenet_v2")} key names, or leave it null for random weights.", BackboneWeightsPath);
+        }
         Check(OutputStride is 8 or 16, nameof(OutputStride), OutputStride, "must be 8 or 16");
         if (AtrousRates != null && (AtrousRates.Count == 0 || AtrousRates.Any(r => r < 1)))
             throw new ArgumentException($"{nameof(AtrousRates)} needs at least one rate, each at least 1; got [{string.Join(", ", AtrousRates)}].", nameof(AtrousRates));

@@ -54,7 +54,7 @@ internal sealed class DeepLabTrainingRun
         if (_o.ValidationData != null)
             validation = SegmentationTrainingSet.Create(_ml, _o.ValidationData, input, _o.ImagePathColumn, _o.MaskPathColumn, train.ClassNames, "validation data");
 
-        var network = Network = new DeepLabNetwork(new ResNetLiteBackbone(input.Channels, _o.OutputStride, _o.WidthMultiplier), train.ClassNames.Length,
+        var network = Network = new DeepLabNetwork(SegmentationBackboneFactory.Create(_o, input.Channels), train.ClassNames.Length,
             _o.Normalization, _o.AtrousRates, _o.AsppChannels, _o.LowLevelChannels, _o.Dropout);
         if (_o.FreezeBackbone) network.Freeze(_o.FreezeBackboneUpTo);
         network.to(device);

@@ -53,6 +53,11 @@ public sealed class ResNetLiteBackbone : nn.Module<Tensor, (Tensor LowLevel, Ten
     public int OutputStride { get; }
     public IReadOnlyList<string> StageNames { get; } = ["stem", "layer1", "layer2", "layer3", "layer4"];
 
+    /// <summary>Each stage is the direct child of its name.</summary>
+    public IReadOnlyList<nn.Module> StageModules(string stage)
+        => StageNames.Contains(stage) ? [named_children().Single(c => c.name == stage).module]
+            : throw new ArgumentException($"The backbone has no stage '{stage}'. Its stages are: {string.Join(", ", StageNames)}.", nameof(stage));
+
     /// <summary>(N, C, H, W) → low-level (N, 64w, H/4, W/4) and high-level (N, 256w, H/OS, W/OS).</summary>
     public override (Tensor LowLevel, Tensor HighLevel) forward(Tensor input)
     {
