@@ -76,11 +76,11 @@ public sealed class DeepLabNetworkTests
         CollectionAssert.AreEqual(new[] { 4f, 32f, 48f }, outputs[0].GetTensorDataAsSpan<float>().ToArray());
     }
 
-    private static List<(string Name, Tensor Mean, Tensor Var)> BatchNormStats(nn.Module module)
+    internal static List<(string Name, Tensor Mean, Tensor Var)> BatchNormStats(nn.Module module)
         => module.named_modules().Where(m => m.module is BatchNorm2d)
             .Select(m => (m.name, ((BatchNorm2d)m.module).running_mean!.clone(), ((BatchNorm2d)m.module).running_var!.clone())).ToList();
 
-    private static void TrainSteps(DeepLabNetwork net, int steps)
+    internal static void TrainSteps(DeepLabNetwork net, int steps)
     {
         var loss = new SegmentationLoss(SegmentationLossKind.CrossEntropy);
         var optimizer = optim.SGD(net.parameters().Where(p => p.requires_grad), 0.05, momentum: 0.9);
