@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLNetExtensions.Tests.Data;
 using MLNetExtensions.Torch;
 using MLNetExtensions.Torch.Backbones;
@@ -217,5 +218,35 @@ public sealed class DeepLabBackboneWeightsTests
         Assert.IsTrue(body.named_modules().Where(m => m.name.StartsWith(firstTrainingPrefix, StringComparison.Ordinal)).All(m => m.module.training));
         var ex = Assert.ThrowsExactly<ArgumentException>(() => net.Freeze("layer9"));
         StringAssert.StartsWith(ex.Message, $"The backbone has no stage 'layer9'. Its stages are: {string.Join(", ", net.Backbone.StageNames)}.");
+    }
+
+    /// <summary>
+    /// Through the estimator: the torchvision MobileNetV2 fixture loads before training, and with FreezeBackbone two
+    /// training steps leave every backbone tensor (BatchNorm statistics included) as the file has it, while the head trains.
+    /// </summary>
+    [TestMethod]
+    public void TrainingWithAFrozenPretrainedBackboneKeepsTheFilesWeights()
+    {
+        var ml = new MLContext(1);
+        var data = DeepLabTrainingTests.Load(ml, "val");
+        var path = Fixture("mobilenet_v2_w025_os16.weights.safetensors");
+        var options = DeepLabTrainingTests.TinyOptions() with
+        {
+            Backbone = SegmentationBackboneKind.MobileNetV2, OutputStride = 16, BackboneWeightsPath = path, FreezeBackbone = true,
+            MaxSteps = 2, BatchSize = 4, CpuThreads = 1,
+        };
+        var estimator = ml.Transforms.TrainDeepLabSegmenter(options);
+        var model = estimator.Fit(data);
+        var net = estimator.LastNetwork!;
+        var file = SafetensorsFile.Open(path);
+        var state = net.state_dict();
+        using var scope = NewDisposeScope();
+        foreach (var key in file.Entries.Keys)
+            Assert.IsTrue(state[$"backbone.body.{key}"].IsSameAs(file.ReadTensor(key).to(ScalarType.Float32)), $"backbone.body.{key} differs from the file after training");
+        Assert.HasCount(file.Entries.Count, state.Keys.Where(k => k.StartsWith("backbone.", StringComparison.Ordinal)).ToArray(), "every backbone tensor came from the file");
+        Assert.AreEqual(string.Join(", ", net.Backbone.StageNames), string.Join(", ", net.FrozenStages));
+        Assert.HasCount(2, estimator.LastHistory!.Losses["total"]);
+        var masks = model.Transform(data).GetColumn<byte[]>(MLNetExtensions.Data.SegmentationColumns.PredictedMask).Take(2).ToList();
+        Assert.HasCount(2, masks);
     }
 }
