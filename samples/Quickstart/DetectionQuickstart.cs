@@ -62,7 +62,7 @@ internal static class DetectionQuickstart
             ["localization loss"] = history.Losses["localization"],
         }, $"{options.Architecture} training on the built-in shapes"));
         int drawn = Drawings.Save(ml, scored, model.ClassNames, Path.Combine(settings.Output, "predictions"), count: 12);
-        Console.WriteLine($"Wrote {zip}, {onnx}, loss.png and {drawn} images with predicted (coloured) and ground-truth (dashed) boxes in {settings.Output}.");
+        Console.WriteLine($"Wrote {zip}, {onnx}, loss.png, {drawn} images with predicted (coloured) and ground-truth (dashed) boxes in predictions/ and eight of them in predictions.png, in {settings.Output}.");
 
         var reloaded = DetectionTransformer.Load(new MLContext(seed: 2), zip);
         var one = Drawings.FirstRow(ml, reloaded.Transform(test));

@@ -42,18 +42,25 @@ internal static class Drawings
 
     public static ScoredImage FirstRow(MLContext ml, IDataView scored) => Rows(ml, scored).First();
 
-    /// <summary>Draws the first <paramref name="count"/> images (detections with score ≥ 0.4) into <paramref name="folder"/>.</summary>
+    /// <summary>Draws the first <paramref name="count"/> images (detections with score ≥ 0.4) into <paramref name="folder"/>,
+    /// and the first eight of them side by side, captioned, into <c>predictions.png</c> next to that folder.</summary>
     public static int Save(MLContext ml, IDataView scored, IReadOnlyList<string> classNames, string folder, int count)
     {
         Directory.CreateDirectory(folder);
         var visualizer = new DetectionVisualizer(classNames, lineWidth: 2, scale: 3);
-        int n = 0;
+        var pictures = new List<byte[]>();
+        var captions = new List<string>();
         foreach (var row in Rows(ml, scored).Take(count))
         {
-            var png = visualizer.Draw(row.ImagePath, row.Detections.Where(d => d.Score >= 0.4f), row.Truth);
+            var shown = row.Detections.Where(d => d.Score >= 0.4f).ToList();
+            var png = visualizer.Draw(row.ImagePath, shown, row.Truth);
             File.WriteAllBytes(Path.Combine(folder, Path.GetFileNameWithoutExtension(row.ImagePath) + ".png"), png);
-            n++;
+            pictures.Add(png);
+            captions.Add($"{Path.GetFileNameWithoutExtension(row.ImagePath)}: {row.Truth.Count} objects, {shown.Count} detections");
         }
-        return n;
+        if (pictures.Count > 0)
+            File.WriteAllBytes(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(folder))!, "predictions.png"),
+                ImageGrid.Png(pictures.Take(8).ToList(), columns: 4, captions.Take(8).ToList()));
+        return pictures.Count;
     }
 }

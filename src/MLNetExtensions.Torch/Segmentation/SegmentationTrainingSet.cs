@@ -125,7 +125,39 @@ internal sealed class SegmentationTrainingSet
             images.Add(img);
             targets.Add(target);
         }
+        if (augmentation is { ClassMix: > 0 }) (images, targets) = ClassMix(images, targets, augmentation.ClassMix, rng);
         return (stack(images).to(device).MoveToOuterDisposeScope(), stack(targets).to(device).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// ClassMix (Olsson et al. 2021): with probability <paramref name="probability"/>, image i of the batch gets the
+    /// pixels of half (rounded up) of the classes present in the next image of the batch pasted over it, chosen at
+    /// random, labels with them. Objects then appear on backgrounds and next to objects they were never photographed
+    /// with, which a network trained on few images otherwise memorises. Ignored (255) pixels are never pasted.
+    /// </summary>
+    internal static (List<Tensor> Images, List<Tensor> Targets) ClassMix(List<Tensor> images, List<Tensor> targets, float probability, Random rng)
+    {
+        int n = images.Count;
+        var mixedImages = new List<Tensor>(n);
+        var mixedTargets = new List<Tensor>(n);
+        for (int i = 0; i < n; i++)
+        {
+            int j = (i + 1) % n;
+            if (n < 2 || rng.NextDouble() >= probability)
+            {
+                mixedImages.Add(images[i]);
+                mixedTargets.Add(targets[i]);
+                continue;
+            }
+            var present = targets[j].flatten().data<long>().Where(v => v != SegmentationColumns.IgnoreIndex).Distinct().Order().ToArray();
+            rng.Shuffle(present);
+            var chosen = present.Take((present.Length + 1) / 2).ToArray();
+            var paste = zeros_like(targets[j], dtype: ScalarType.Bool);                                // (H, W)
+            foreach (long c in chosen) paste = paste.logical_or(targets[j].eq(c));
+            mixedImages.Add(where(paste.unsqueeze(0), images[j], images[i]));
+            mixedTargets.Add(where(paste, targets[j], targets[i]));
+        }
+        return (mixedImages, mixedTargets);
     }
 
     private (Tensor, Tensor) Augment(Tensor img, Tensor target, SegmentationAugmentation a, Random rng)
@@ -148,12 +180,35 @@ internal sealed class SegmentationTrainingSet
             img = img[.., y0..(y0 + h), x0..(x0 + w)];
             target = target[y0..(y0 + h), x0..(x0 + w)];
         }
+        if (a.MaxRotation > 0) (img, target) = Rotate(img, target, (rng.NextDouble() * 2 - 1) * a.MaxRotation);
         if (a.HorizontalFlip && rng.NextDouble() < 0.5)
         {
             img = img.flip(2);
             target = target.flip(1);
         }
         img = PhotometricJitter.Apply(img, a.Brightness, a.Contrast, rng);
+        img = ColorJitter.Apply(img, a.Saturation, a.Hue, rng);
         return (img.contiguous(), target.contiguous());
+    }
+
+    /// <summary>
+    /// Rotates image (C, H, W) and mask (H, W) by <paramref name="degrees"/> about the centre: pixels bilinear, mask
+    /// nearest (class indices never blend); what comes from outside the image is grey, and 255 in the mask.
+    /// </summary>
+    internal static (Tensor Image, Tensor Target) Rotate(Tensor img, Tensor target, double degrees)
+    {
+        long h = img.shape[1], w = img.shape[2];
+        double angle = degrees * Math.PI / 180, cos = Math.Cos(angle), sin = Math.Sin(angle);
+        // affine_grid maps output to input in coordinates normalised per axis to [-1, 1]: a rotation in pixels becomes
+        // this matrix once the two axes' half-sizes (W/2, H/2) are divided out.
+        var theta = tensor(new float[] { (float)cos, (float)(-sin * h / w), 0, (float)(sin * w / h), (float)cos, 0 }, device: img.device).reshape(1, 2, 3);
+        var grid = F.affine_grid(theta, [1, img.shape[0], h, w], align_corners: false);              // (1, H, W, 2)
+        const float grey = 127.5f;
+        var rotated = F.grid_sample((img - grey).unsqueeze(0), grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Zeros, align_corners: false).squeeze(0) + grey;
+        // Sampling mask + 1 with zero padding marks outside pixels as 0.
+        var shifted = F.grid_sample((target.to(ScalarType.Float32) + 1).unsqueeze(0).unsqueeze(0), grid, GridSampleMode.Nearest, GridSamplePaddingMode.Zeros, align_corners: false)
+            .squeeze(0).squeeze(0).round().to(ScalarType.Int64);                                       // (H, W)
+        var mask = where(shifted.eq(0), full_like(shifted, SegmentationColumns.IgnoreIndex), shifted - 1);
+        return (rotated, mask);
     }
 }
