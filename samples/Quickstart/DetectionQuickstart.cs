@@ -38,7 +38,7 @@ internal static class DetectionQuickstart
             Augmentation = new MLNetExtensions.Torch.Training.DetectionAugmentation(),
             ValidationData = validation, ValidateEveryEpochs = Math.Max(1, settings.Epochs / 6),
             CheckpointFolder = Path.Combine(settings.Output, "checkpoints"), CheckpointEverySteps = 500,
-            ScoreThreshold = 0.05f, Device = DeviceSelection.Auto, Seed = 1,
+            ScoreThreshold = 0.05f, Device = DeviceSelection.Auto, Seed = 1, CpuThreads = settings.Threads,
             Progress = new ConsoleProgressBar(),
         };
         Console.WriteLine($"Training a {options.Architecture} detector ({options.Backbone}, {options.InputWidth}×{options.InputHeight}, {options.Epochs} epochs) ...");
