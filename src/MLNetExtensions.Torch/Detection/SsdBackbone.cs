@@ -24,13 +24,17 @@ public enum DetectorBackbone
 /// <summary>
 /// SSD's six feature maps: a backbone whose maps at strides 8 and 16 are taken (as SSD takes conv4_3 and fc7 of
 /// VGG-16; for ResNet-18 the outputs of layer2 and layer3), then "extra" blocks (1×1 reduce, 3×3 stride-2) for four
-/// more maps of falling size.
+/// more maps of falling size. With top-down fusion (an FPN-style step, as in FSSD/DSSD), the stride-8 map also gets
+/// the stride-16 map's features: projected by a 1×1 conv, upsampled (nearest) to its size, added, and smoothed by a
+/// 3×3 conv. The stride-8 map is where the smallest objects are found, and a shallow backbone gives it little context.
 /// </summary>
 public sealed class SsdBackbone : FeatureExtractor
 {
     private readonly Sequential? body;       // VggLite: input → stride 8
     private readonly Sequential? stage4;     // VggLite: stride 8 → stride 16
     private readonly ResNetBackbone? resnet; // ResNet18: layer1..layer3 (strides 4, 8, 16)
+    private readonly ConvBnAct? lateral;     // top-down fusion: stride-16 channels → stride-8 channels (1×1)
+    private readonly ConvBnAct? smooth;      // top-down fusion: 3×3 over the sum
     private readonly ModuleList<Sequential> extras;
     private readonly long[] _channels;
 
@@ -40,8 +44,10 @@ public sealed class SsdBackbone : FeatureExtractor
     /// <param name="widthMultiplier">Scales every channel count.</param>
     /// <param name="resNetWeightsPath">ResNet18 only: a .safetensors file with torchvision resnet18 keys loaded into the
     /// ResNet (its <c>fc.*</c> and <c>layer4.*</c> keys are skipped); null for random weights.</param>
+    /// <param name="topDownFusion">Adds the stride-16 map's features into the stride-8 map (see the class summary).</param>
     /// <exception cref="Weights.WeightLoadException">The file's keys or shapes do not fit (e.g. a width multiplier other than the file's).</exception>
-    public SsdBackbone(DetectorBackbone kind, long inChannels, float widthMultiplier = 1f, string? resNetWeightsPath = null) : base(nameof(SsdBackbone))
+    public SsdBackbone(DetectorBackbone kind, long inChannels, float widthMultiplier = 1f, string? resNetWeightsPath = null,
+        bool topDownFusion = false) : base(nameof(SsdBackbone))
     {
         long W(long c) => Math.Max(8, (long)Math.Round(c * widthMultiplier));
         long c8, c16;
@@ -62,6 +68,11 @@ public sealed class SsdBackbone : FeatureExtractor
             if (resNetWeightsPath != null)
                 SafetensorsWeights.LoadInto(resnet, resNetWeightsPath, new WeightLoadOptions { IgnoredPrefixes = ["fc.", "layer4."] });
             c8 = resnet.OutChannels[1]; c16 = resnet.OutChannels[2];
+        }
+        if (topDownFusion)
+        {
+            lateral = new ConvBnAct(c16, c8, kernelSize: 1);
+            smooth = new ConvBnAct(c8, c8);
         }
         var extraOut = new[] { W(256), W(128), W(128), W(128) };
         extras = new ModuleList<Sequential>();
@@ -97,6 +108,11 @@ public sealed class SsdBackbone : FeatureExtractor
             x = stage4!.call(x);
         }
         maps.Add(x);
+        if (lateral != null)
+        {
+            var top = nn.functional.interpolate(lateral.call(x), size: [maps[0].shape[2], maps[0].shape[3]], mode: InterpolationMode.Nearest);
+            maps[0] = smooth!.call(maps[0] + top);                             // (N, C8, H/8, W/8)
+        }
         foreach (var e in extras)
         {
             x = e.call(x);
@@ -123,6 +139,13 @@ public sealed class SsdBackbone : FeatureExtractor
             using (g.BeginScope("stage4")) x = OnnxModuleExport.Export(g, stage4!, x);
         }
         maps.Add(x);
+        if (lateral != null)
+        {
+            string projected;
+            using (g.BeginScope("lateral")) projected = OnnxModuleExport.Export(g, lateral, x);
+            var top = OnnxOps.ResizeLike(g, projected, maps[0], OnnxResizeMode.Nearest);
+            using (g.BeginScope("smooth")) maps[0] = OnnxModuleExport.Export(g, smooth!, OnnxOps.Add(g, maps[0], top));
+        }
         for (int i = 0; i < extras.Count; i++)
         {
             using (g.BeginScope($"extras.{i}")) x = OnnxModuleExport.Export(g, extras[i], x);

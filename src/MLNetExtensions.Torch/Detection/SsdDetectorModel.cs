@@ -24,7 +24,7 @@ internal sealed class SsdDetectorModel : IDetectorModel
         _classCount = classCount;
         var boxesPerLocation = options.AspectRatios.Select(a => 2 + 2 * a.Length).ToArray();
         int channels = options.Grayscale ? 1 : 3;
-        _network = new SsdNetwork(options.Backbone, channels, classCount, boxesPerLocation, options.Normalization, options.WidthMultiplier, options.BackboneWeightsPath);
+        _network = new SsdNetwork(options.Backbone, channels, classCount, boxesPerLocation, options.Normalization, options.WidthMultiplier, options.BackboneWeightsPath, options.TopDownFusion);
         var sizes = _network.FeatureMapSizes(channels, options.InputHeight, options.InputWidth);
         _priors = new DefaultBoxes(sizes, options.AspectRatios, options.MinScale, options.MaxScale);
         _network.to(device);

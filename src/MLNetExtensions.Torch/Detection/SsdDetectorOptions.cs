@@ -54,6 +54,9 @@ public sealed record SsdDetectorOptions
     public PixelNormalization Normalization { get; set; } = PixelNormalization.PerImageStandardization;
     /// <summary>Grid detector only: cells per side.</summary>
     public int GridSize { get; set; } = 7;
+    /// <summary>SSD only: add the stride-16 map's features into the stride-8 map (1×1 projection, upsampling, sum,
+    /// 3×3 conv; FPN-style), giving the head that finds the smallest objects more context.</summary>
+    public bool TopDownFusion { get; set; }
 
     // Default boxes and matching (SSD).
     public float MinScale { get; set; } = 0.1f;
@@ -127,6 +130,8 @@ public sealed record SsdDetectorOptions
         Check(InputWidth >= 32 && InputWidth <= 4096, nameof(InputWidth), InputWidth, "must be within 32..4096 pixels");
         Check(InputHeight >= 32 && InputHeight <= 4096, nameof(InputHeight), InputHeight, "must be within 32..4096 pixels");
         Check(GridSize >= 1 && GridSize <= 64, nameof(GridSize), GridSize, "must be within 1..64");
+        if (TopDownFusion && Architecture != DetectorArchitecture.Ssd)
+            throw new ArgumentException($"{nameof(TopDownFusion)} fuses SSD's stride-16 map into its stride-8 map; the {Architecture} detector has one map. Leave it false or set {nameof(Architecture)} to {nameof(DetectorArchitecture.Ssd)}.", nameof(TopDownFusion));
         Check(MinScale > 0 && MinScale <= MaxScale && MaxScale <= 1, nameof(MinScale), MinScale, $"must satisfy 0 < MinScale <= MaxScale ({MaxScale}) <= 1");
         if (AspectRatios is null || AspectRatios.Length != 6)
             throw new ArgumentException($"{nameof(AspectRatios)} needs one list per SSD feature map (6), got {AspectRatios?.Length ?? 0}.", nameof(AspectRatios));
@@ -152,7 +157,7 @@ public sealed record SsdDetectorOptions
 
     /// <summary>What a checkpoint must agree with to be resumed: everything that shapes the network or the run.</summary>
     internal string Fingerprint(IReadOnlyList<string> classNames)
-        => $"{Architecture}|{Backbone}|{WidthMultiplier}|{InputWidth}x{InputHeight}|gray={Grayscale}|{Normalization}|grid={GridSize}|" +
+        => $"{Architecture}|{Backbone}|{WidthMultiplier}|{InputWidth}x{InputHeight}|gray={Grayscale}|{Normalization}|grid={GridSize}|fusion={TopDownFusion}|" +
            $"scales={MinScale},{MaxScale}|ar={string.Join(";", AspectRatios.Select(a => string.Join(",", a)))}|" +
            $"{Optimizer}|lr={LearningRate}|bs={BatchSize}|classes={string.Join(",", classNames)}";
 }

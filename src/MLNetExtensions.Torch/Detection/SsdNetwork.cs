@@ -20,11 +20,11 @@ public sealed class SsdNetwork : nn.Module<Tensor, (Tensor ClassLogits, Tensor B
     private readonly SsdHead regression_head;
 
     public SsdNetwork(DetectorBackbone backboneKind, int inChannels, int classCount, int[] boxesPerLocation,
-        PixelNormalization normalization, float widthMultiplier = 1f, string? backboneWeightsPath = null) : base(nameof(SsdNetwork))
+        PixelNormalization normalization, float widthMultiplier = 1f, string? backboneWeightsPath = null, bool topDownFusion = false) : base(nameof(SsdNetwork))
     {
         ClassCount = classCount;
         normalize = new InputNormalization(normalization);
-        backbone = new SsdBackbone(backboneKind, inChannels, widthMultiplier, backboneWeightsPath);
+        backbone = new SsdBackbone(backboneKind, inChannels, widthMultiplier, backboneWeightsPath, topDownFusion);
         if (boxesPerLocation.Length != backbone.OutChannels.Length)
             throw new ArgumentException($"SSD has {backbone.OutChannels.Length} feature maps; {boxesPerLocation.Length} box counts were given.");
         classification_head = new SsdHead(backbone.OutChannels, boxesPerLocation, classCount + 1);

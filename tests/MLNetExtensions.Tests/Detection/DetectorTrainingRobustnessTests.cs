@@ -99,6 +99,9 @@ public sealed class DetectorTrainingRobustnessTests
         var ml = new MLContext(1);
         var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.Transforms.TrainSsdDetector(new SsdDetectorOptions { BatchSize = 0 }));
         StringAssert.StartsWith(ex.Message, "BatchSize must be at least 1.");
+        var fusion = Assert.ThrowsExactly<ArgumentException>(() => ml.Transforms.TrainSsdDetector(
+            new SsdDetectorOptions { Architecture = DetectorArchitecture.Grid, TopDownFusion = true }));
+        StringAssert.StartsWith(fusion.Message, "TopDownFusion fuses SSD's stride-16 map into its stride-8 map; the Grid detector has one map. Leave it false or set Architecture to Ssd.");
     }
 
     [TestMethod]

@@ -47,6 +47,33 @@ public sealed class DetectorOnnxParityTests
     }
 
     [TestMethod]
+    [DataRow(96, 96)]
+    [DataRow(100, 84)]   // stride-8 maps 13×11, stride-16 maps 7×6: the upsampled map is resized to 13×11, not doubled
+    public void OnnxRuntimeMatchesTorchSharpWithTopDownFusion(int width, int height)
+    {
+        var (model, input, onnx) = RandomDetector(DetectorArchitecture.Ssd, PixelNormalization.PerImageStandardization, seed: 13,
+            o => o with { TopDownFusion = true, InputWidth = width, InputHeight = height });
+        Assert.IsTrue(model.Network.named_parameters().Any(p => p.name.StartsWith("backbone.lateral.", StringComparison.Ordinal)), "the fusion layers are part of the network");
+        using var session = new InferenceSession(onnx);
+        foreach (int batch in new[] { 1, 3 })
+        {
+            torch.manual_seed(200 + batch);
+            using var scope = NewDisposeScope();
+            AssertParity(model, session, torch.rand(batch, input.Channels, input.Height, input.Width) * 255f, $"top-down fusion {width}×{height}, batch {batch}");
+        }
+        var path = Path.Combine(Path.GetTempPath(), $"detector-fusion-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            File.WriteAllBytes(path, onnx);
+            Assert.IsNull(OnnxTestKit.RunOnnxChecker(path), "onnx.checker accepts the fused graph");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [TestMethod]
     [DataRow(DetectorArchitecture.Ssd)]
     [DataRow(DetectorArchitecture.Grid)]
     public void TheCheckerAcceptsTheDetectorGraph(DetectorArchitecture architecture)
@@ -67,10 +94,12 @@ public sealed class DetectorOnnxParityTests
 
     /// <summary>A tiny detector (DetectorTrainingTests.TinyOptions) with random weights and BatchNorm statistics far from
     /// the identity, in eval mode, and its exported graph.</summary>
-    internal static (IDetectorModel Model, NetworkInput Input, byte[] Onnx) RandomDetector(DetectorArchitecture architecture, PixelNormalization normalization, int seed)
+    internal static (IDetectorModel Model, NetworkInput Input, byte[] Onnx) RandomDetector(DetectorArchitecture architecture, PixelNormalization normalization, int seed,
+        Func<SsdDetectorOptions, SsdDetectorOptions>? adjust = null)
     {
         TorchRuntime.EnsureLoaded();
         var options = DetectorTrainingTests.TinyOptions(architecture) with { Normalization = normalization };
+        if (adjust != null) options = adjust(options);
         IDetectorModel model = architecture == DetectorArchitecture.Grid
             ? new GridDetectorModel(options, Classes.Length, CPU)
             : new SsdDetectorModel(options, Classes.Length, CPU);
