@@ -1,6 +1,5 @@
-using MLNetExtensions.Onnx;
 using MLNetExtensions.Torch.Backbones;
-using MLNetExtensions.Torch.Weights;
+using MLNetExtensions.Torch.Detection;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,7 +15,7 @@ namespace MLNetExtensions.Torch.Segmentation;
 /// state_dict keys are torchvision's (<c>features.1.conv.0.0.weight</c>, ...), so torchvision weights load with
 /// <see cref="LoadTorchvisionWeights"/>. Stages: <c>features.0</c> .. <c>features.18</c>.
 /// </summary>
-public sealed class MobileNetV2SegmentationBackbone : nn.Module<Tensor, (Tensor LowLevel, Tensor HighLevel)>, ISegmentationBackbone
+public sealed class MobileNetV2SegmentationBackbone : TorchvisionSegmentationBackbone
 {
     private readonly MobileNetV2Backbone body;
     private readonly Dictionary<string, nn.Module> _stages;
@@ -25,14 +24,10 @@ public sealed class MobileNetV2SegmentationBackbone : nn.Module<Tensor, (Tensor 
     /// <param name="inChannels">Image channels (3 for RGB; torchvision's weights need 3).</param>
     /// <param name="outputStride">16 or 8.</param>
     /// <param name="widthMultiplier">torchvision's <c>width_mult</c> (channel counts rounded to multiples of 8); 1 for torchvision's weights.</param>
-    public MobileNetV2SegmentationBackbone(long inChannels, int outputStride = 16, float widthMultiplier = 1f) : base(nameof(MobileNetV2SegmentationBackbone))
+    public MobileNetV2SegmentationBackbone(long inChannels, int outputStride = 16, float widthMultiplier = 1f)
+        : base(nameof(MobileNetV2SegmentationBackbone), outputStride, classifierPrefix: "classifier.")
     {
-        if (outputStride is not (8 or 16))
-            throw new ArgumentOutOfRangeException(nameof(outputStride), outputStride, "The output stride must be 8 or 16.");
         body = new MobileNetV2Backbone(new MobileNetV2BackboneOptions { InChannels = inChannels, OutputStride = outputStride, WidthMultiplier = widthMultiplier });
-        LowLevelChannels = body.OutChannels[0];
-        HighLevelChannels = body.OutChannels[3];
-        OutputStride = outputStride;
         RegisterComponents();
         // features.0 .. features.18, in order: the blocks of the ModuleList.
         _stages = body.named_modules().Where(m => m.name.StartsWith("features.", StringComparison.Ordinal) && m.name.Count(c => c == '.') == 1)
@@ -43,37 +38,12 @@ public sealed class MobileNetV2SegmentationBackbone : nn.Module<Tensor, (Tensor 
     /// <summary>The MobileNetV2, whose state_dict keys are torchvision's minus <c>classifier.*</c>.</summary>
     public MobileNetV2Backbone MobileNet => body;
 
-    public long LowLevelChannels { get; }
-    public long HighLevelChannels { get; }
-    public int OutputStride { get; }
-    public IReadOnlyList<string> StageNames { get; }
+    protected override FeatureExtractor Body => body;
+
+    public override IReadOnlyList<string> StageNames { get; }
 
     /// <summary>Stage <c>features.i</c> is block i of the MobileNetV2.</summary>
-    public IReadOnlyList<nn.Module> StageModules(string stage)
+    public override IReadOnlyList<nn.Module> StageModules(string stage)
         => _stages.TryGetValue(stage, out var module) ? [module]
             : throw new ArgumentException($"The backbone has no stage '{stage}'. Its stages are: {string.Join(", ", StageNames)}.", nameof(stage));
-
-    /// <summary>
-    /// Loads a <c>.safetensors</c> file with torchvision's key names (e.g. <c>mobilenet_v2(weights=...).state_dict()</c>)
-    /// into the MobileNetV2; its <c>classifier.*</c> keys are skipped.
-    /// </summary>
-    /// <exception cref="WeightLoadException">Keys are missing or unexpected, or shapes differ (e.g. another width).</exception>
-    public WeightLoadReport LoadTorchvisionWeights(string path)
-        => SafetensorsWeights.LoadInto(body, path, new WeightLoadOptions { IgnoredPrefixes = ["classifier."] });
-
-    /// <summary>(N, C, H, W) → low-level (N, 24w, H/4, W/4) from features.3 and high-level (N, 1280, H/OS, W/OS) from features.18.</summary>
-    public override (Tensor LowLevel, Tensor HighLevel) forward(Tensor input)
-    {
-        using var scope = NewDisposeScope();
-        var maps = body.call(input);                     // features.3, .6, .13, .18
-        return (maps[0].MoveToOuterDisposeScope(), maps[3].MoveToOuterDisposeScope());
-    }
-
-    public (string LowLevel, string HighLevel) Export(OnnxGraphBuilder graph, string input)
-    {
-        ArgumentNullException.ThrowIfNull(graph);
-        string[] maps;
-        using (graph.BeginScope("body")) maps = body.Export(graph, input);
-        return (maps[0], maps[3]);
-    }
 }

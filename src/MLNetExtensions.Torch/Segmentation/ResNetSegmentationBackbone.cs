@@ -1,6 +1,5 @@
-using MLNetExtensions.Onnx;
 using MLNetExtensions.Torch.Backbones;
-using MLNetExtensions.Torch.Weights;
+using MLNetExtensions.Torch.Detection;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,7 +14,7 @@ namespace MLNetExtensions.Torch.Segmentation;
 /// <c>layer1.0.bn1.running_mean</c>, ...), so torchvision weights load with <see cref="LoadTorchvisionWeights"/>.
 /// Stages: <c>stem</c> (<c>conv1</c> and <c>bn1</c>), <c>layer1</c> .. <c>layer4</c>.
 /// </summary>
-public sealed class ResNetSegmentationBackbone : nn.Module<Tensor, (Tensor LowLevel, Tensor HighLevel)>, ISegmentationBackbone
+public sealed class ResNetSegmentationBackbone : TorchvisionSegmentationBackbone
 {
     private readonly ResNetBackbone body;
 
@@ -25,58 +24,29 @@ public sealed class ResNetSegmentationBackbone : nn.Module<Tensor, (Tensor LowLe
     /// <see cref="ResNetBackboneOptions.ReplaceStrideWithDilation"/> and <see cref="ResNetBackboneOptions.Stages"/>
     /// are replaced by the output stride's (all four stages).</param>
     /// <param name="outputStride">16 or 8.</param>
-    public ResNetSegmentationBackbone(ResNetBackboneOptions layout, int outputStride = 16) : base(nameof(ResNetSegmentationBackbone))
+    public ResNetSegmentationBackbone(ResNetBackboneOptions layout, int outputStride = 16)
+        : base(nameof(ResNetSegmentationBackbone), outputStride, classifierPrefix: "fc.")
     {
         ArgumentNullException.ThrowIfNull(layout);
-        if (outputStride is not (8 or 16))
-            throw new ArgumentOutOfRangeException(nameof(outputStride), outputStride, "The output stride must be 8 or 16.");
         bool[] dilate = outputStride == 8 ? [false, true, true] : [false, false, true];
         body = new ResNetBackbone(layout with { ReplaceStrideWithDilation = dilate, Stages = 4 });
-        LowLevelChannels = body.OutChannels[0];
-        HighLevelChannels = body.OutChannels[3];
-        OutputStride = outputStride;
         RegisterComponents();
     }
 
     /// <summary>The ResNet, whose state_dict keys are torchvision's minus <c>fc.*</c>.</summary>
     public ResNetBackbone ResNet => body;
 
-    public long LowLevelChannels { get; }
-    public long HighLevelChannels { get; }
-    public int OutputStride { get; }
-    public IReadOnlyList<string> StageNames { get; } = ["stem", "layer1", "layer2", "layer3", "layer4"];
+    protected override FeatureExtractor Body => body;
+
+    public override IReadOnlyList<string> StageNames { get; } = ["stem", "layer1", "layer2", "layer3", "layer4"];
 
     /// <summary><c>stem</c> is the ResNet's <c>conv1</c> and <c>bn1</c>; <c>layerK</c> is its child of that name.</summary>
-    public IReadOnlyList<nn.Module> StageModules(string stage)
+    public override IReadOnlyList<nn.Module> StageModules(string stage)
     {
         if (!StageNames.Contains(stage))
             throw new ArgumentException($"The backbone has no stage '{stage}'. Its stages are: {string.Join(", ", StageNames)}.", nameof(stage));
         string[] names = stage == "stem" ? ["conv1", "bn1"] : [stage];
         var children = body.named_children().ToDictionary(c => c.name, c => c.module);
         return names.Select(n => children[n]).ToArray();
-    }
-
-    /// <summary>
-    /// Loads a <c>.safetensors</c> file with torchvision's key names (e.g. <c>resnet18(weights=...).state_dict()</c>)
-    /// into the ResNet; its <c>fc.*</c> keys are skipped.
-    /// </summary>
-    /// <exception cref="WeightLoadException">Keys are missing or unexpected, or shapes differ (another layout or width).</exception>
-    public WeightLoadReport LoadTorchvisionWeights(string path)
-        => SafetensorsWeights.LoadInto(body, path, new WeightLoadOptions { IgnoredPrefixes = ["fc."] });
-
-    /// <summary>(N, C, H, W) → low-level (N, C1, H/4, W/4) from layer1 and high-level (N, C4, H/OS, W/OS) from layer4.</summary>
-    public override (Tensor LowLevel, Tensor HighLevel) forward(Tensor input)
-    {
-        using var scope = NewDisposeScope();
-        var maps = body.call(input);                     // layer1 .. layer4
-        return (maps[0].MoveToOuterDisposeScope(), maps[3].MoveToOuterDisposeScope());
-    }
-
-    public (string LowLevel, string HighLevel) Export(OnnxGraphBuilder graph, string input)
-    {
-        ArgumentNullException.ThrowIfNull(graph);
-        string[] maps;
-        using (graph.BeginScope("body")) maps = body.Export(graph, input);
-        return (maps[0], maps[3]);
     }
 }

@@ -12,32 +12,25 @@ internal static class SegmentationBackboneFactory
         ArgumentNullException.ThrowIfNull(options);
         int os = options.OutputStride;
         float w = options.WidthMultiplier;
-        switch (options.Backbone)
+        if (options.Backbone == SegmentationBackboneKind.ResNetLite)
         {
-            case SegmentationBackboneKind.ResNetLite:
-                if (options.BackboneWeightsPath != null)
-                    throw new ArgumentException($"{nameof(options.BackboneWeightsPath)} needs a torchvision backbone; {options.Backbone} has none.", nameof(options));
-                return new ResNetLiteBackbone(inChannels, os, w);
-            case SegmentationBackboneKind.MobileNetV2:
-            {
-                var mobile = new MobileNetV2SegmentationBackbone(inChannels, os, w);
-                if (options.BackboneWeightsPath != null) mobile.LoadTorchvisionWeights(options.BackboneWeightsPath);
-                return mobile;
-            }
-            default:
-            {
-                var layout = options.Backbone switch
-                {
-                    SegmentationBackboneKind.ResNet18 => ResNetBackboneOptions.ResNet18,
-                    SegmentationBackboneKind.ResNet34 => ResNetBackboneOptions.ResNet34,
-                    SegmentationBackboneKind.ResNet50 => ResNetBackboneOptions.ResNet50,
-                    _ => throw new ArgumentOutOfRangeException(nameof(options), options.Backbone, "Unknown backbone."),
-                };
-                var resnet = new ResNetSegmentationBackbone(layout with { InChannels = inChannels, BaseWidth = ResNetBaseWidth(w) }, os);
-                if (options.BackboneWeightsPath != null) resnet.LoadTorchvisionWeights(options.BackboneWeightsPath);
-                return resnet;
-            }
+            if (options.BackboneWeightsPath != null)
+                throw new ArgumentException($"{nameof(options.BackboneWeightsPath)} needs a torchvision backbone; {options.Backbone} has none.", nameof(options));
+            return new ResNetLiteBackbone(inChannels, os, w);
         }
+        TorchvisionSegmentationBackbone torchvision = options.Backbone switch
+        {
+            SegmentationBackboneKind.MobileNetV2 => new MobileNetV2SegmentationBackbone(inChannels, os, w),
+            SegmentationBackboneKind.ResNet18 => ResNet(ResNetBackboneOptions.ResNet18),
+            SegmentationBackboneKind.ResNet34 => ResNet(ResNetBackboneOptions.ResNet34),
+            SegmentationBackboneKind.ResNet50 => ResNet(ResNetBackboneOptions.ResNet50),
+            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Backbone, "Unknown backbone."),
+        };
+        if (options.BackboneWeightsPath != null) torchvision.LoadTorchvisionWeights(options.BackboneWeightsPath);
+        return torchvision;
+
+        ResNetSegmentationBackbone ResNet(ResNetBackboneOptions layout)
+            => new(layout with { InChannels = inChannels, BaseWidth = ResNetBaseWidth(w) }, os);
     }
 
     /// <summary>
