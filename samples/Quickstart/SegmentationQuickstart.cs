@@ -91,7 +91,7 @@ internal static class SegmentationQuickstart
         Console.WriteLine($"Wrote {zip}, {onnx}, loss.png, {drawn} test images (ground truth | predicted mask) in masks/ and four of them in predictions.png, in {settings.Output}.");
 
         var reloaded = SegmentationTransformer.Load(new MLContext(seed: 2), zip);
-        var (imagePath, mask) = Rows(reloaded.Transform(test)).First();
+        var (imagePath, _, mask) = Rows(reloaded.Transform(test)).First();
         var counts = mask.Where(c => c != 0).GroupBy(c => c).OrderBy(g => g.Key).Select(g => $"{reloaded.ClassNames[g.Key]} {g.Count()} px");
         Console.WriteLine($"Reloaded model.zip and scored {Path.GetFileName(imagePath)}: {string.Join(", ", counts)}");
 
@@ -102,21 +102,24 @@ internal static class SegmentationQuickstart
         return 0;
     }
 
-    /// <summary>(image path, predicted mask) of every scored row.</summary>
-    private static IEnumerable<(string ImagePath, byte[] Mask)> Rows(IDataView scored)
+    /// <summary>(image path, ground-truth mask path, predicted mask) of every scored row.</summary>
+    private static IEnumerable<(string ImagePath, string MaskPath, byte[] Mask)> Rows(IDataView scored)
     {
         var path = scored.Schema[SegmentationColumns.ImagePath];
+        var maskPath = scored.Schema[SegmentationColumns.MaskPath];
         var predicted = scored.Schema[SegmentationColumns.PredictedMask];
-        using var cursor = scored.GetRowCursor([path, predicted]);
+        using var cursor = scored.GetRowCursor([path, maskPath, predicted]);
         var getPath = cursor.GetGetter<ReadOnlyMemory<char>>(path);
+        var getMaskPath = cursor.GetGetter<ReadOnlyMemory<char>>(maskPath);
         var getMask = cursor.GetGetter<VBuffer<byte>>(predicted);
-        ReadOnlyMemory<char> p = default;
+        ReadOnlyMemory<char> p = default, mp = default;
         VBuffer<byte> m = default;
         while (cursor.MoveNext())
         {
             getPath(ref p);
+            getMaskPath(ref mp);
             getMask(ref m);
-            yield return (p.ToString(), m.DenseValues().ToArray());
+            yield return (p.ToString(), mp.ToString(), m.DenseValues().ToArray());
         }
     }
 
@@ -126,20 +129,11 @@ internal static class SegmentationQuickstart
     {
         Directory.CreateDirectory(folder);
         var visualizer = new SegmentationVisualizer(classNames, opacity: 0.6f, scale: 3);
-        var maskPath = scored.Schema[SegmentationColumns.MaskPath];
-        var truthPaths = new List<string>();
-        using (var cursor = scored.GetRowCursor([maskPath]))
-        {
-            var get = cursor.GetGetter<ReadOnlyMemory<char>>(maskPath);
-            ReadOnlyMemory<char> v = default;
-            while (truthPaths.Count < count && cursor.MoveNext()) { get(ref v); truthPaths.Add(v.ToString()); }
-        }
         var pictures = new List<byte[]>();
         var captions = new List<string>();
-        int n = 0;
-        foreach (var (imagePath, mask) in Rows(scored).Take(count))
+        foreach (var (imagePath, maskPath, mask) in Rows(scored).Take(count))
         {
-            var truth = SegmentationMask.CreateFromFile(truthPaths[n++]).Pixels;
+            var truth = SegmentationMask.CreateFromFile(maskPath).Pixels;
             // Share of the pixels that count (not 255) whose class the prediction got right.
             int valid = 0, right = 0;
             for (int i = 0; i < truth.Length; i++)
@@ -158,6 +152,6 @@ internal static class SegmentationQuickstart
         if (pictures.Count > 0)
             File.WriteAllBytes(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(folder))!, "predictions.png"),
                 ImageGrid.Png(pictures.Take(8).ToList(), columns: 4, captions.Take(8).ToList()));
-        return n;
+        return pictures.Count / 2;
     }
 }
