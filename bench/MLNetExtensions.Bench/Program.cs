@@ -11,6 +11,7 @@ IBenchmark[] all =
     new ImageTransformsBenchmark(),
     new EvaluationBenchmark(),
     new SsdTrainingBenchmark(),
+    new MallocPaddingBenchmark(),
     new ScoringBenchmark(),
     new DeepLabBenchmark(),
 ];

@@ -21,6 +21,7 @@ public static class TorchRuntime
         {
             if (_initialized == device || (_initialized == DeviceType.CUDA && device == DeviceType.CPU)) return;
             OneDnnIsa.EnsureCapped();
+            GlibcMallocPadding.EnsureApplied();
             try
             {
                 torch.InitializeDeviceType(device);

@@ -29,6 +29,17 @@ public sealed class TorchRuntimeTests
     }
 
     [TestMethod]
+    public void GlibcMallocKeepsFreedMemoryUnlessTheUserSetItsPadding()
+    {
+        // Linux with glibc and no MALLOC_TOP_PAD_ / GLIBC_TUNABLES of its own (CI, the dev machine): mallopt takes the pad.
+        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("MALLOC_TOP_PAD_") != null || Environment.GetEnvironmentVariable("GLIBC_TUNABLES") != null)
+            Assert.Inconclusive("Not glibc's defaults here.");
+        TorchRuntime.EnsureLoaded();
+        Assert.IsTrue(GlibcMallocPadding.EnsureApplied());
+        Assert.AreEqual(256 << 20, GlibcMallocPadding.TopPadBytes);
+    }
+
+    [TestMethod]
     public void DiagnosisNamesWhatWasTriedAndWhatToDo()
     {
         var text = TorchRuntime.Diagnose(DeviceType.CUDA, new DllNotFoundException("not restored"));
