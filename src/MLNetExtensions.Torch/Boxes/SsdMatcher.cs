@@ -15,7 +15,12 @@ namespace MLNetExtensions.Torch.Boxes;
 public sealed class SsdMatcher : Matcher
 {
     /// <summary>An SSD matcher; <paramref name="threshold"/> is SSD's 0.5 by default.</summary>
-    public SsdMatcher(float threshold = 0.5f) : base(threshold, threshold, allowLowQualityMatches: false) { }
+    /// <param name="threshold">IoU at or above which a prior matches its best ground truth.</param>
+    /// <param name="ignoreThreshold">Priors whose best IoU is in [ignoreThreshold, threshold) get
+    /// <see cref="Matcher.BetweenThresholds"/> (neither object nor background, as RetinaNet's 0.4–0.5 band); null or equal to
+    /// <paramref name="threshold"/>: SSD's single threshold.</param>
+    public SsdMatcher(float threshold = 0.5f, float? ignoreThreshold = null)
+        : base(threshold, ignoreThreshold ?? threshold, allowLowQualityMatches: false) { }
 
     /// <inheritdoc/>
     public override Tensor Match(Tensor matchQuality)

@@ -29,7 +29,7 @@ internal sealed class SsdDetectorModel : IDetectorModel
         _priors = new DefaultBoxes(sizes, options.AspectRatios, options.MinScale, options.MaxScale);
         _network.to(device);
         _priorCorners = tensor(_priors.ToCorners(1f, 1f), ScalarType.Float32).reshape(-1, 4).to(device);
-        _matcher = new SsdMatcher(options.MatchIouThreshold);
+        _matcher = new SsdMatcher(options.MatchIouThreshold, options.IgnoreIouThreshold);
         _loss = new SsdLoss(options.NegativePositiveRatio, options.LocalizationLoss, options.LocalizationWeight);
     }
 
@@ -43,7 +43,7 @@ internal sealed class SsdDetectorModel : IDetectorModel
         return _loss.Compute(logits, regression, labels, encoded);
     }
 
-    /// <summary>Per default box: the matched class (0 = background) and the encoded matched box.</summary>
+    /// <summary>Per default box: the matched class (0 = background, -1 = ignored) and the encoded matched box.</summary>
     internal (Tensor Labels, Tensor Boxes) MakeTargets(IReadOnlyList<DetectionTarget> targets, Device device)
     {
         using var scope = NewDisposeScope();
@@ -60,9 +60,10 @@ internal sealed class SsdDetectorModel : IDetectorModel
             }
             var gt = tensor(t.Boxes, ScalarType.Float32).reshape(-1, 4).to(device);        // (G, 4)
             var gtLabels = tensor(t.Labels, ScalarType.Int64).to(device);                   // (G)
-            var matched = _matcher.Match(BoxIou.Pairwise(gt, _priorCorners));               // (A), -1 = background
+            var matched = _matcher.Match(BoxIou.Pairwise(gt, _priorCorners));               // (A), -1 background, -2 ignored
             var safe = matched.clamp_min(0);
-            labels.Add(where(matched.ge(0), gtLabels.index_select(0, safe), zeros_like(safe)));
+            var unmatched = where(matched.eq(Matcher.BetweenThresholds), full_like(safe, SsdLoss.Ignored), zeros_like(safe));
+            labels.Add(where(matched.ge(0), gtLabels.index_select(0, safe), unmatched));
             boxes.Add(_coder.Encode(gt.index_select(0, safe), _priorCorners));
         }
         return (stack(labels).MoveToOuterDisposeScope(), stack(boxes).MoveToOuterDisposeScope());

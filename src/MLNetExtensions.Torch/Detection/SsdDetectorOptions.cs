@@ -65,6 +65,11 @@ public sealed record SsdDetectorOptions
     public float[][] AspectRatios { get; set; } = [[2f], [2f, 3f], [2f, 3f], [2f, 3f], [2f], [2f]];
     /// <summary>IoU at which a default box matches a ground-truth box; each ground truth also keeps its best default box.</summary>
     public float MatchIouThreshold { get; set; } = 0.5f;
+    /// <summary>Default boxes whose best IoU with any object is in [this, <see cref="MatchIouThreshold"/>) are left out of
+    /// the classification loss: neither object nor background (RetinaNet's 0.4–0.5 band). Such boxes hold most of an object
+    /// without matching it, so as background they are the "hardest" negatives mining picks, and they teach the head to call
+    /// small objects background. Null (the default): SSD's single threshold.</summary>
+    public float? IgnoreIouThreshold { get; set; }
     public int NegativePositiveRatio { get; set; } = 3;
     public LocalizationLoss LocalizationLoss { get; set; } = LocalizationLoss.SmoothL1;
     public float LocalizationWeight { get; set; } = 1f;
@@ -136,6 +141,7 @@ public sealed record SsdDetectorOptions
         if (AspectRatios is null || AspectRatios.Length != 6)
             throw new ArgumentException($"{nameof(AspectRatios)} needs one list per SSD feature map (6), got {AspectRatios?.Length ?? 0}.", nameof(AspectRatios));
         Check(MatchIouThreshold > 0 && MatchIouThreshold < 1, nameof(MatchIouThreshold), MatchIouThreshold, "must be within (0, 1)");
+        Check(IgnoreIouThreshold is null || (IgnoreIouThreshold > 0 && IgnoreIouThreshold <= MatchIouThreshold), nameof(IgnoreIouThreshold), IgnoreIouThreshold, $"must be within (0, {nameof(MatchIouThreshold)} = {MatchIouThreshold}] when set");
         Check(NegativePositiveRatio >= 1, nameof(NegativePositiveRatio), NegativePositiveRatio, "must be at least 1");
         Check(LocalizationWeight >= 0, nameof(LocalizationWeight), LocalizationWeight, "must be >= 0");
         Check(LearningRate > 0, nameof(LearningRate), LearningRate, "must be positive");
@@ -158,6 +164,6 @@ public sealed record SsdDetectorOptions
     /// <summary>What a checkpoint must agree with to be resumed: everything that shapes the network or the run.</summary>
     internal string Fingerprint(IReadOnlyList<string> classNames)
         => $"{Architecture}|{Backbone}|{WidthMultiplier}|{InputWidth}x{InputHeight}|gray={Grayscale}|{Normalization}|grid={GridSize}|fusion={TopDownFusion}|" +
-           $"scales={MinScale},{MaxScale}|ar={string.Join(";", AspectRatios.Select(a => string.Join(",", a)))}|" +
+           $"scales={MinScale},{MaxScale}|ignore={IgnoreIouThreshold}|ar={string.Join(";", AspectRatios.Select(a => string.Join(",", a)))}|" +
            $"{Optimizer}|lr={LearningRate}|bs={BatchSize}|classes={string.Join(",", classNames)}";
 }

@@ -30,13 +30,16 @@ public sealed class SsdLoss
         LocalizationWeight = localizationWeight;
     }
 
+    /// <summary>Target label of a default box that is neither object nor background: left out of both losses.</summary>
+    public const long Ignored = -1;
+
     public int NegPosRatio { get; }
     public LocalizationLoss Localization { get; }
     public float LocalizationWeight { get; }
 
     /// <param name="classLogits">(N, A, C+1) scores, class 0 = background.</param>
     /// <param name="boxRegression">(N, A, 4) predicted box offsets.</param>
-    /// <param name="targetLabels">(N, A) int64 matched class per default box, 0 = background.</param>
+    /// <param name="targetLabels">(N, A) int64 matched class per default box, 0 = background, <see cref="Ignored"/> = neither.</param>
     /// <param name="targetBoxes">(N, A, 4) encoded matched boxes (only positives are read).</param>
     public DetectionLossParts Compute(Tensor classLogits, Tensor boxRegression, Tensor targetLabels, Tensor targetBoxes)
     {
@@ -54,13 +57,15 @@ public sealed class SsdLoss
         long n = classLogits.shape[0], a = classLogits.shape[1], c = classLogits.shape[2];
 
         var positive = targetLabels.gt(0);                                             // (N, A)
+        var ignored = targetLabels.lt(0);                                              // (N, A)
         long numPos = positive.sum().item<long>();
-        var ce = F.cross_entropy(classLogits.reshape(n * a, c), targetLabels.reshape(n * a), reduction: nn.Reduction.None)
+        long numIgnored = ignored.sum().item<long>();
+        var ce = F.cross_entropy(classLogits.reshape(n * a, c), targetLabels.clamp_min(0).reshape(n * a), reduction: nn.Reduction.None)
                   .reshape(n, a);                                                     // (N, A)
 
-        // Rank negatives by loss; positives can never be chosen.
-        var negLoss = ce.detach().masked_fill(positive, float.NegativeInfinity).reshape(-1);  // (N*A)
-        long available = n * a - numPos;
+        // Rank negatives by loss; positives and ignored boxes can never be chosen.
+        var negLoss = ce.detach().masked_fill(positive.logical_or(ignored), float.NegativeInfinity).reshape(-1);  // (N*A)
+        long available = n * a - numPos - numIgnored;
         long numNeg = Math.Min((long)NegPosRatio * Math.Max(1, numPos), available);
         var negativeMask = zeros(n * a, dtype: ScalarType.Bool, device: classLogits.device);
         if (numNeg > 0)

@@ -33,6 +33,17 @@ public sealed class MatcherTests
     }
 
     [TestMethod]
+    public void SsdMatcherWithAnIgnoreBandLeavesNearMissesOutButKeepsBestPriors()
+    {
+        // IoU in [0.3, 0.5): anchors 4 (0.32 with box 1), 7 and 8 (3/7 with box 2) are ignored, but box 2 still claims
+        // its best prior (anchor 7, the first of the tie), as SsdMatcher(0.5) does.
+        using var scope = torch.NewDisposeScope();
+        var quality = BoxIou.Pairwise(Tensor(GroundTruth), Tensor(Anchors));
+        CollectionAssert.AreEqual(new long[] { 0, 0, -1, 1, -2, -1, -1, 2, -2 }, Match(new SsdMatcher(0.5f, ignoreThreshold: 0.3f), quality));
+        CollectionAssert.AreEqual(Match(new SsdMatcher(0.5f), quality), Match(new SsdMatcher(0.5f, ignoreThreshold: 0.5f), quality));
+    }
+
+    [TestMethod]
     public void SingleThresholdMatcherHasNoIgnoredBand()
     {
         using var scope = torch.NewDisposeScope();

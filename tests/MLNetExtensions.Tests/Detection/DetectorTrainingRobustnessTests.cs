@@ -102,6 +102,9 @@ public sealed class DetectorTrainingRobustnessTests
         var fusion = Assert.ThrowsExactly<ArgumentException>(() => ml.Transforms.TrainSsdDetector(
             new SsdDetectorOptions { Architecture = DetectorArchitecture.Grid, TopDownFusion = true }));
         StringAssert.StartsWith(fusion.Message, "TopDownFusion fuses SSD's stride-16 map into its stride-8 map; the Grid detector has one map. Leave it false or set Architecture to Ssd.");
+        var band = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.Transforms.TrainSsdDetector(
+            new SsdDetectorOptions { MatchIouThreshold = 0.5f, IgnoreIouThreshold = 0.6f }));
+        StringAssert.StartsWith(band.Message, "IgnoreIouThreshold must be within (0, MatchIouThreshold = 0.5] when set.");
     }
 
     [TestMethod]

@@ -106,6 +106,30 @@ public sealed class SsdLossTests
     }
 
     [TestMethod]
+    public void IgnoredBoxesAreNeverMinedAndGetNoGradient()
+    {
+        // Boxes 6 and 2 are the two hardest negatives; marked ignored (-1), mining moves on to 4, 7 and 3.
+        var logits = LogitsTensor().requires_grad_(true);
+        var labels = tensor(new long[] { 1, 0, SsdLoss.Ignored, 0, 0, 0, SsdLoss.Ignored, 0 }).reshape(1, 8);
+        var (cls, _, pos, neg, mask) = new SsdLoss(negPosRatio: 3).ComputeWithMask(logits, zeros(1, 8, 4), labels, zeros(1, 8, 4));
+        Assert.AreEqual(1L, pos);
+        Assert.AreEqual(3L, neg);
+        CollectionAssert.AreEqual(new[] { false, false, false, true, true, false, false, true }, mask.reshape(-1).data<bool>().ToArray());
+        double expected = CrossEntropy(0, 1) + CrossEntropy(3, 0) + CrossEntropy(4, 0) + CrossEntropy(7, 0);
+        Assert.AreEqual(expected, cls.item<float>(), 1e-5);
+        cls.backward();
+        var g = logits.grad!.abs().sum(2).reshape(-1).data<float>().ToArray();
+        Assert.AreEqual(0f, g[2]);
+        Assert.AreEqual(0f, g[6]);
+
+        // Fewer unignored negatives than 3 × positives: all of them, never an ignored one.
+        var mostlyIgnored = tensor(new long[] { 1, SsdLoss.Ignored, SsdLoss.Ignored, 0, SsdLoss.Ignored, SsdLoss.Ignored, SsdLoss.Ignored, 0 }).reshape(1, 8);
+        var r = new SsdLoss().ComputeWithMask(LogitsTensor(), zeros(1, 8, 4), mostlyIgnored, zeros(1, 8, 4));
+        Assert.AreEqual(2L, r.Negatives);
+        CollectionAssert.AreEqual(new[] { false, false, false, true, false, false, false, true }, r.NegativeMask.reshape(-1).data<bool>().ToArray());
+    }
+
+    [TestMethod]
     public void RejectsBadArguments()
     {
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new SsdLoss(negPosRatio: 0));
