@@ -29,11 +29,7 @@ internal sealed record QuickstartSettings(QuickstartTask Task, DetectorArchitect
         }
         // Without --output, each task writes into a folder of its own, so one run does not overwrite the other's model.zip.
         if (s.Output == "") s = s with { Output = Path.GetFullPath(s.Task == QuickstartTask.Detection ? "quickstart-output" : Path.Combine("quickstart-output", "segmentation")) };
-        // 0 epochs: each task's quickstart picks its own default. Detection: 18 passes over the 2000 training images in
-        // batches of 8. A step is compute-bound (data preparation is 4% of it) at 62-74 img/s on 2 idle cores, varying by
-        // run: 24 epochs took 10:56 (test mAP@0.5 0.78) and 20 epochs 10:47 (0.76), so 18 keep the run under 10 minutes.
-        // Batches of 16 learned less per epoch (validation mAP@0.5 0.42 after 8 epochs, against 0.55).
-        if (s.Epochs == 0 && s.Task == QuickstartTask.Detection) s = s with { Epochs = 18 };
+        // 0 epochs: each task's quickstart picks its own budget (DetectionQuickstart.DefaultSteps, SegmentationQuickstart).
         return s;
     }
 }
