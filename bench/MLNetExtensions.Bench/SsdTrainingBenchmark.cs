@@ -59,7 +59,8 @@ public sealed class SsdTrainingBenchmark : IBenchmark
         }
     }
 
-    private static void Step(SsdDetectorModel model, torch.optim.Optimizer optimizer, Tensor images, IReadOnlyList<DetectionTarget> targets)
+    /// <summary>One training step: loss, backward, optimizer step (also timed by <see cref="MallocPaddingBenchmark"/>).</summary>
+    internal static void Step(SsdDetectorModel model, torch.optim.Optimizer optimizer, Tensor images, IReadOnlyList<DetectionTarget> targets)
     {
         using var scope = NewDisposeScope();
         var parts = model.Loss(images, targets);

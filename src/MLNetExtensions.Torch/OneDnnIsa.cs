@@ -20,12 +20,6 @@ internal static class OneDnnIsa
     public const string Variable = "ONEDNN_MAX_CPU_ISA";
     public const string Cap = "AVX";
 
-    [DllImport("libc", EntryPoint = "setenv", SetLastError = true)]
-    private static extern int SetEnv(string name, string value, int overwrite);
-
-    [DllImport("libc", EntryPoint = "getenv")]
-    private static extern IntPtr GetEnv(string name);
-
     /// <summary>The value oneDNN will see, after capping it where the user left it unset.</summary>
     public static string? EnsureCapped()
     {
@@ -33,12 +27,12 @@ internal static class OneDnnIsa
             return null;
         try
         {
-            if (GetEnv(Variable) == IntPtr.Zero)
+            if (CRuntimeEnvironment.Get(Variable) == null)
             {
                 var managed = Environment.GetEnvironmentVariable(Variable);
-                SetEnv(Variable, string.IsNullOrEmpty(managed) ? Cap : managed, overwrite: 0);
+                CRuntimeEnvironment.SetIfUnset(Variable, string.IsNullOrEmpty(managed) ? Cap : managed);
             }
-            return Marshal.PtrToStringAnsi(GetEnv(Variable));
+            return CRuntimeEnvironment.Get(Variable);
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
         {
