@@ -52,10 +52,12 @@ internal sealed class DetectorTrainingRun
                 throw new ArgumentException($"The validation data's classes ({string.Join(", ", validation.ClassNames)}) differ from the training data's ({string.Join(", ", train.ClassNames)}). Read both with the same class list.");
         }
 
-        IDetectorModel model = _o.Architecture == DetectorArchitecture.Grid
-            ? new GridDetectorModel(_o, train.ClassNames.Length, device)
-            : new SsdDetectorModel(_o, train.ClassNames.Length, device);
+        var model = CreateModel(train.ClassNames.Length, device);
         var network = model.Network;
+        // With ModelEmaDecay, a second network holds the weights' moving average; it is the one validated and exported.
+        var averaged = _o.ModelEmaDecay is double decay ? CreateModel(train.ClassNames.Length, device) : null;
+        var ema = averaged == null ? null : new ExponentialMovingAverage(network, averaged.Network, _o.ModelEmaDecay!.Value);
+        var kept = averaged ?? model;
         var optimizer = Optimizers.Create(network.parameters(), _o.Optimizer, _o.LearningRate, _o.Momentum, _o.WeightDecay);
 
         int stepsPerEpoch = Math.Max(1, (train.Count + _o.BatchSize - 1) / _o.BatchSize);
@@ -69,10 +71,11 @@ internal sealed class DetectorTrainingRun
         int sinceBest = 0;
         string? lastCheckpoint = null;
         byte[]? bestModel = null;
-        if (checkpoints?.TryLoadLatest(network, optimizer, fingerprint) is { } state)
+        if (checkpoints?.TryLoadLatest(network, optimizer, fingerprint, averaged?.Network) is { } state)
         {
             step = state.Step;
             best = state.BestMetric;
+            if (best != null) bestModel = checkpoints.TryLoadBest();
             sinceBest = state.EpochsWithoutImprovement;
             History.Restore(state.Losses, state.Validation);
             lastCheckpoint = checkpoints.Folder;
@@ -108,6 +111,7 @@ internal sealed class DetectorTrainingRun
                 optimizer.zero_grad();
                 total.backward();
                 guard.Apply(step, lastCheckpoint);
+                ema?.Update(step);
             }
             step++;
             double seconds = (clock.Elapsed - started).TotalSeconds;
@@ -116,13 +120,14 @@ internal sealed class DetectorTrainingRun
             bool epochEnd = step % stepsPerEpoch == 0 || step == totalSteps;
             if (epochEnd && validation != null && ((epoch + 1) % _o.ValidateEveryEpochs == 0 || step == totalSteps))
             {
-                validationMap = MeanAveragePrecision(model, validation, device);
+                validationMap = MeanAveragePrecision(kept, validation, device);
                 History.Validation.Add((epoch, validationMap.Value));
                 network.train();
                 if (best is null || validationMap > best)
                 {
                     best = validationMap; sinceBest = 0;
-                    bestModel = ExportBytes(model, train.ClassNames, input);
+                    bestModel = ExportBytes(kept, train.ClassNames, input);
+                    checkpoints?.SaveBest(bestModel);
                     network.train();
                 }
                 else if (_o.EarlyStoppingPatience is int patience && ++sinceBest >= patience)
@@ -142,10 +147,14 @@ internal sealed class DetectorTrainingRun
             if (checkpoints != null && (step % _o.CheckpointEverySteps == 0 || step == totalSteps || stoppedEarly))
                 lastCheckpoint = checkpoints.Save(network, optimizer, new CheckpointState(step, epoch, fingerprint,
                     History.Losses.ToDictionary(kv => kv.Key, kv => kv.Value.ToList()),
-                    History.Validation.Select(v => new double[] { v.Epoch, v.Metric }).ToList(), best, sinceBest));
+                    History.Validation.Select(v => new double[] { v.Epoch, v.Metric }).ToList(), best, sinceBest), averaged?.Network);
         }
-        return bestModel ?? ExportBytes(model, train.ClassNames, input);
+        return bestModel ?? ExportBytes(kept, train.ClassNames, input);
     }
+
+    private IDetectorModel CreateModel(int classes, Device device) => _o.Architecture == DetectorArchitecture.Grid
+        ? new GridDetectorModel(_o, classes, device)
+        : new SsdDetectorModel(_o, classes, device);
 
     private byte[] ExportBytes(IDetectorModel model, string[] classNames, NetworkInput input)
     {

@@ -88,6 +88,10 @@ public sealed record SsdDetectorOptions
     public int Epochs { get; set; } = 30;
     /// <summary>Total optimizer steps, when set (overrides <see cref="Epochs"/>).</summary>
     public int? MaxSteps { get; set; }
+    /// <summary>When set, validation and export use an exponential moving average of the weights with this decay (e.g.
+    /// 0.999, an average over about the last thousand steps; torchvision's <c>--model-ema</c>) instead of the last
+    /// step's weights, which carry that step's mini-batch noise. Null (the default): the last weights.</summary>
+    public double? ModelEmaDecay { get; set; }
     /// <summary>Training-time augmentation; null turns it off.</summary>
     public DetectionAugmentation? Augmentation { get; set; } = new();
     public int Seed { get; set; } = 1;
@@ -148,6 +152,7 @@ public sealed record SsdDetectorOptions
         Check(Momentum >= 0 && Momentum < 1, nameof(Momentum), Momentum, "must be within [0, 1)");
         Check(WeightDecay >= 0, nameof(WeightDecay), WeightDecay, "must be >= 0");
         Check(WarmupSteps >= 0, nameof(WarmupSteps), WarmupSteps, "must be >= 0");
+        Check(ModelEmaDecay is null || (ModelEmaDecay > 0 && ModelEmaDecay < 1), nameof(ModelEmaDecay), ModelEmaDecay, "must be within (0, 1) when set");
         Check(GradientClipNorm is null or > 0, nameof(GradientClipNorm), GradientClipNorm, "must be positive when set");
         Check(BatchSize >= 1, nameof(BatchSize), BatchSize, "must be at least 1");
         Check(Epochs >= 1, nameof(Epochs), Epochs, "must be at least 1");
@@ -165,5 +170,5 @@ public sealed record SsdDetectorOptions
     internal string Fingerprint(IReadOnlyList<string> classNames)
         => $"{Architecture}|{Backbone}|{WidthMultiplier}|{InputWidth}x{InputHeight}|gray={Grayscale}|{Normalization}|grid={GridSize}|fusion={TopDownFusion}|" +
            $"scales={MinScale},{MaxScale}|ignore={IgnoreIouThreshold}|ar={string.Join(";", AspectRatios.Select(a => string.Join(",", a)))}|" +
-           $"{Optimizer}|lr={LearningRate}|bs={BatchSize}|classes={string.Join(",", classNames)}";
+           $"{Optimizer}|lr={LearningRate}|bs={BatchSize}|ema={ModelEmaDecay}|classes={string.Join(",", classNames)}";
 }

@@ -77,6 +77,7 @@ internal sealed class DeepLabTrainingRun
         {
             step = state.Step;
             best = state.BestMetric;
+            if (best != null) bestModel = checkpoints.TryLoadBest();
             sinceBest = state.EpochsWithoutImprovement;
             History.Restore(state.Losses, state.Validation);
             lastCheckpoint = checkpoints.Folder;
@@ -124,6 +125,7 @@ internal sealed class DeepLabTrainingRun
                 {
                     best = validationIoU; sinceBest = 0;
                     bestModel = ExportBytes(network, train.ClassNames, input);
+                    checkpoints?.SaveBest(bestModel);
                 }
                 else if (_o.EarlyStoppingPatience is int patience && ++sinceBest >= patience)
                 {

@@ -14,7 +14,7 @@ public sealed record CheckpointState(int Step, int Epoch, string Fingerprint, Di
 /// </summary>
 public sealed class CheckpointStore
 {
-    private const string LatestFile = "latest.json";
+    private const string LatestFile = "latest.json", AverageFile = "average.bin", BestFile = "best.onnx";
     private readonly int _keepLast;
 
     public CheckpointStore(string folder, int keepLast = 2)
@@ -27,8 +27,9 @@ public sealed class CheckpointStore
 
     public string Folder { get; }
 
-    /// <summary>Saves weights, optimizer state and <paramref name="state"/>; returns the checkpoint's folder.</summary>
-    public string Save(nn.Module model, optim.Optimizer optimizer, CheckpointState state)
+    /// <summary>Saves weights, optimizer state, the weights' moving average when there is one, and <paramref name="state"/>;
+    /// returns the checkpoint's folder.</summary>
+    public string Save(nn.Module model, optim.Optimizer optimizer, CheckpointState state, nn.Module? average = null)
     {
         Directory.CreateDirectory(Folder);
         string name = $"step-{state.Step:D8}";
@@ -36,6 +37,7 @@ public sealed class CheckpointStore
         string tmp = Path.Combine(Folder, $".tmp-{name}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(tmp);
         model.save(Path.Combine(tmp, "model.bin"));
+        average?.save(Path.Combine(tmp, AverageFile));
         if (optimizer is TorchSharp.Modules.OptimizerHelper helper) helper.save_state_dict(Path.Combine(tmp, "optimizer.bin"));
         File.WriteAllText(Path.Combine(tmp, "state.json"), JsonSerializer.Serialize(state));
         if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
@@ -46,10 +48,11 @@ public sealed class CheckpointStore
     }
 
     /// <summary>
-    /// Loads the latest checkpoint into <paramref name="model"/> and <paramref name="optimizer"/>; null when the folder
-    /// has none. Throws when it was made for other options (<paramref name="fingerprint"/>) or cannot be read.
+    /// Loads the latest checkpoint into <paramref name="model"/>, <paramref name="optimizer"/> and the moving average
+    /// <paramref name="average"/> when given; null when the folder has none. Throws when it was made for other options
+    /// (<paramref name="fingerprint"/>) or cannot be read.
     /// </summary>
-    public CheckpointState? TryLoadLatest(nn.Module model, optim.Optimizer optimizer, string fingerprint)
+    public CheckpointState? TryLoadLatest(nn.Module model, optim.Optimizer optimizer, string fingerprint, nn.Module? average = null)
     {
         string latest = Path.Combine(Folder, LatestFile);
         if (!File.Exists(latest)) return null;
@@ -71,6 +74,7 @@ public sealed class CheckpointStore
         try
         {
             model.load(Path.Combine(dir, "model.bin"));
+            average?.load(Path.Combine(dir, AverageFile));
             string opt = Path.Combine(dir, "optimizer.bin");
             if (optimizer is TorchSharp.Modules.OptimizerHelper helper && File.Exists(opt)) helper.load_state_dict(opt);
         }
@@ -79,6 +83,22 @@ public sealed class CheckpointStore
             throw new InvalidDataException($"The checkpoint '{dir}' is truncated or corrupt ({ex.Message.Split('\n')[0]}). Delete it (and '{latest}') to resume from an earlier one or start over.", ex);
         }
         return state;
+    }
+
+    /// <summary>Keeps the exported model that scored best on the validation data, so that a resumed run still returns it.</summary>
+    public void SaveBest(byte[] exported)
+    {
+        Directory.CreateDirectory(Folder);
+        string path = Path.Combine(Folder, BestFile), tmp = path + ".tmp";
+        File.WriteAllBytes(tmp, exported);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>The model <see cref="SaveBest"/> kept, or null when there is none.</summary>
+    public byte[]? TryLoadBest()
+    {
+        string path = Path.Combine(Folder, BestFile);
+        return File.Exists(path) ? File.ReadAllBytes(path) : null;
     }
 
     private static void WriteAtomically(string path, string text)

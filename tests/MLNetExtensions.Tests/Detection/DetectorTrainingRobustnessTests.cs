@@ -46,6 +46,47 @@ public sealed class DetectorTrainingRobustnessTests
     }
 
     [TestMethod]
+    public void TheWeightsAverageIsWhatIsExportedAndResumesWithTheCheckpoint()
+    {
+        var ml = new MLContext(1);
+        var train = DetectorTrainingTests.Load(ml, "train");
+        var options = DetectorTrainingTests.TinyOptions(DetectorArchitecture.Ssd) with { MaxSteps = 30, CheckpointEverySteps = 10, ModelEmaDecay = 0.9 };
+        var whole = ml.Transforms.TrainSsdDetector(options with { CheckpointFolder = TempFolder("ema-whole") }).Fit(train).OnnxModel;
+        var last = ml.Transforms.TrainSsdDetector(options with { ModelEmaDecay = null }).Fit(train).OnnxModel;
+        Assert.IsFalse(whole.AsSpan().SequenceEqual(last), "the average, not the last step's weights, is exported");
+
+        var folder = TempFolder("ema-resume");
+        var killing = options with { CheckpointFolder = folder, Progress = new SyncProgress(p => { if (p.Step == 25) throw new Killed(); }) };
+        Assert.ThrowsExactly<Killed>(() => ml.Transforms.TrainSsdDetector(killing).Fit(train));
+        Assert.IsTrue(File.Exists(Path.Combine(folder, "step-00000020", "average.bin")));
+        var resumed = ml.Transforms.TrainSsdDetector(options with { CheckpointFolder = folder }).Fit(train).OnnxModel;
+        CollectionAssert.AreEqual(whole, resumed, "killed at step 25 and resumed from step 20, the run ends with the same averaged weights");
+    }
+
+    [TestMethod]
+    public void TheBestValidatedModelSurvivesAResume()
+    {
+        var ml = new MLContext(1);
+        var train = DetectorTrainingTests.Load(ml, "train");
+        var folder = TempFolder("best");
+        // A score threshold nothing reaches this early: every validation scores 0, so the first one stays the best and the
+        // returned model is not the last step's.
+        var options = DetectorTrainingTests.TinyOptions(DetectorArchitecture.Ssd) with
+        {
+            MaxSteps = 24, ValidationData = DetectorTrainingTests.Load(ml, "val"), CheckpointFolder = folder, CheckpointEverySteps = 6,
+            ScoreThreshold = 0.9999f,
+        };
+        var estimator = ml.Transforms.TrainSsdDetector(options);
+        var trained = estimator.Fit(train).OnnxModel;
+        var validations = estimator.LastHistory!.Validation.Select(v => v.Metric).ToList();
+        Assert.HasCount(4, validations);
+        Assert.IsFalse(validations.Skip(1).Any(m => m > validations[0]), "the first validation is the best");
+        CollectionAssert.AreEqual(trained, File.ReadAllBytes(Path.Combine(folder, "best.onnx")), "the returned model is the best validated one, kept beside the checkpoints");
+        var again = ml.Transforms.TrainSsdDetector(options).Fit(train).OnnxModel;
+        CollectionAssert.AreEqual(trained, again, "resuming the finished run returns the same best model");
+    }
+
+    [TestMethod]
     public void CheckpointOfOtherOptionsIsRefused()
     {
         var ml = new MLContext(1);
@@ -105,6 +146,8 @@ public sealed class DetectorTrainingRobustnessTests
         var band = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.Transforms.TrainSsdDetector(
             new SsdDetectorOptions { MatchIouThreshold = 0.5f, IgnoreIouThreshold = 0.6f }));
         StringAssert.StartsWith(band.Message, "IgnoreIouThreshold must be within (0, MatchIouThreshold = 0.5] when set.");
+        var ema = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.Transforms.TrainSsdDetector(new SsdDetectorOptions { ModelEmaDecay = 1 }));
+        StringAssert.StartsWith(ema.Message, "ModelEmaDecay must be within (0, 1) when set.");
     }
 
     [TestMethod]

@@ -51,5 +51,26 @@ public sealed class DeepLabTrainingTests
         Assert.IsGreaterThan(0.6, metrics.MeanIoU);
     }
 
+    [TestMethod]
+    public void TheBestValidatedModelSurvivesAResume()
+    {
+        var ml = new MLContext(1);
+        var folder = Path.Combine(Path.GetTempPath(), "mlnetext-tests", "deeplab-best-" + Guid.NewGuid().ToString("N")[..8]);
+        // A learning rate too small to change the weights: both validations score the same (0.0052 here), so the first
+        // stays the best and the returned model is not the last step's, whose BatchNorm statistics moved on.
+        var options = TinyOptions() with
+        {
+            MaxSteps = 12, LearningRate = 1e-12, ValidationData = Load(ml, "val"), CheckpointFolder = folder, CheckpointEverySteps = 6,
+        };
+        var estimator = ml.Transforms.TrainDeepLabSegmenter(options);
+        var trained = estimator.Fit(Load(ml, "train")).OnnxModel;
+        var validations = estimator.LastHistory!.Validation.Select(v => v.Metric).ToList();
+        Assert.HasCount(2, validations);
+        Assert.IsFalse(validations.Skip(1).Any(m => m > validations[0]), "the first validation is the best");
+        CollectionAssert.AreEqual(trained, File.ReadAllBytes(Path.Combine(folder, "best.onnx")), "the returned model is the best validated one, kept beside the checkpoints");
+        var again = ml.Transforms.TrainDeepLabSegmenter(options).Fit(Load(ml, "train")).OnnxModel;
+        CollectionAssert.AreEqual(trained, again, "resuming the finished run returns the same best model");
+    }
+
     private sealed class SyncProgress(Action<TrainingProgress> a) : IProgress<TrainingProgress> { public void Report(TrainingProgress p) => a(p); }
 }
