@@ -1,11 +1,6 @@
 using System.Diagnostics;
-using Microsoft.ML;
-using MLNetExtensions.Data.Synthetic;
-using MLNetExtensions.Data.Voc;
-using MLNetExtensions.Scoring;
 using MLNetExtensions.Torch;
 using MLNetExtensions.Torch.Detection;
-using MLNetExtensions.Torch.Training;
 using TorchSharp;
 
 namespace MLNetExtensions.Bench;
@@ -29,12 +24,9 @@ public sealed class MallocPaddingBenchmark : IBenchmark
             output.WriteLine("  glibc only; skipped.");
             return;
         }
-        var ml = new MLContext(1);
-        var root = SyntheticShapesDataset.EnsureBuiltIn();
-        var train = ml.Data.LoadFromPascalVoc(root, "train", new PascalVocOptions { ClassNames = SyntheticShapesDataset.ClassNames });
         var options = new SsdDetectorOptions { InputWidth = Size, InputHeight = Size, BatchSize = Batch, WidthMultiplier = 0.5f };
+        var data = SsdTrainingBenchmark.BuiltInTrainingSet(options);
         var device = TorchRuntime.Resolve(DeviceSelection.Cpu);
-        var data = DetectionTrainingSet.Create(ml, train, new NetworkInput(Size, Size, false), options.ImagePathColumn, options.BoxesColumn, options.LabelsColumn);
         torch.manual_seed(1);
         var model = new SsdDetectorModel(options, data.ClassNames.Length, device);
         var optimizer = torch.optim.Adam(model.Network.parameters(), 1e-3);

@@ -25,14 +25,10 @@ public sealed class SsdTrainingBenchmark : IBenchmark
 
     public void Run(TextWriter output)
     {
-        var ml = new MLContext(1);
-        var root = SyntheticShapesDataset.EnsureBuiltIn();
-        var train = ml.Data.LoadFromPascalVoc(root, "train", new PascalVocOptions { ClassNames = SyntheticShapesDataset.ClassNames });
         var options = new SsdDetectorOptions { InputWidth = Size, InputHeight = Size, BatchSize = Batch };
+        var data = BuiltInTrainingSet(options);
         var devices = new List<DeviceSelection> { DeviceSelection.Cpu };
-        TorchRuntime.EnsureLoaded();
         if (torch.cuda.is_available()) devices.Add(DeviceSelection.Cuda);
-        var data = DetectionTrainingSet.Create(ml, train, new NetworkInput(Size, Size, false), options.ImagePathColumn, options.BoxesColumn, options.LabelsColumn);
         foreach (var selection in devices)
         {
             var device = TorchRuntime.Resolve(selection);
@@ -57,6 +53,16 @@ public sealed class SsdTrainingBenchmark : IBenchmark
             output.WriteLine($"  {selection}: whole step {Batch / whole:F1} img/s ({whole * 1000:F0} ms), compute only (baseline) {Batch / baseline:F1} img/s ({baseline * 1000:F0} ms); " +
                              $"ratio {baseline / whole:F2}x; data loading {dataShare:P0} of a step");
         }
+    }
+
+    /// <summary>The built-in dataset's training split at the options' input size (also used by <see cref="MallocPaddingBenchmark"/>).</summary>
+    internal static DetectionTrainingSet BuiltInTrainingSet(SsdDetectorOptions options)
+    {
+        var ml = new MLContext(1);
+        var train = ml.Data.LoadFromPascalVoc(SyntheticShapesDataset.EnsureBuiltIn(), "train", new PascalVocOptions { ClassNames = SyntheticShapesDataset.ClassNames });
+        TorchRuntime.EnsureLoaded();
+        return DetectionTrainingSet.Create(ml, train, new NetworkInput(options.InputWidth, options.InputHeight, options.Grayscale),
+            options.ImagePathColumn, options.BoxesColumn, options.LabelsColumn);
     }
 
     /// <summary>One training step: loss, backward, optimizer step (also timed by <see cref="MallocPaddingBenchmark"/>).</summary>
