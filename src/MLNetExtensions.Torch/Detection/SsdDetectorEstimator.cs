@@ -45,9 +45,9 @@ public sealed class SsdDetectorEstimator : IEstimator<DetectionTransformer>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         var columns = inputSchema.ToDictionary(c => c.Name);
-        Require(columns, Options.ImagePathColumn, c => c.Kind == SchemaShape.Column.VectorKind.Scalar && c.ItemType is TextDataViewType, "text (the image file path)");
-        Require(columns, Options.BoxesColumn, c => c.Kind != SchemaShape.Column.VectorKind.Scalar && c.ItemType == NumberDataViewType.Single, "a vector of float (N×4 box corners in pixels)");
-        Require(columns, Options.LabelsColumn, c => c.Kind != SchemaShape.Column.VectorKind.Scalar && c.IsKey, "a vector of keys (class indices with the class names as key values)");
+        TrainingColumns.Require(columns, Options.ImagePathColumn, TrainingColumns.IsText, "text (the image file path)");
+        TrainingColumns.Require(columns, Options.BoxesColumn, c => c.Kind != SchemaShape.Column.VectorKind.Scalar && c.ItemType == NumberDataViewType.Single, "a vector of float (N×4 box corners in pixels)");
+        TrainingColumns.Require(columns, Options.LabelsColumn, c => c.Kind != SchemaShape.Column.VectorKind.Scalar && c.IsKey, "a vector of keys (class indices with the class names as key values)");
         // SchemaShape.Column has no public constructor: the output columns are read off the scoring chain's schema.
         var output = DetectionTransformer.OutputColumnsShape();
         foreach (var c in output) columns[c.Name] = c;
@@ -55,14 +55,6 @@ public sealed class SsdDetectorEstimator : IEstimator<DetectionTransformer>
     }
 
     private void CheckInputColumns(DataViewSchema schema) => GetOutputSchema(MLNetExtensions.Transforms.Internal.SchemaShapes.Create(schema));
-
-    private static void Require(Dictionary<string, SchemaShape.Column> columns, string name, Func<SchemaShape.Column, bool> ok, string expected)
-    {
-        if (!columns.TryGetValue(name, out var c))
-            throw new ArgumentOutOfRangeException(nameof(columns), $"Column '{name}' not found; it must be {expected}. Columns: {string.Join(", ", columns.Keys)}.");
-        if (!ok(c))
-            throw new ArgumentOutOfRangeException(nameof(columns), $"Column '{name}' must be {expected}, but is {(c.Kind == SchemaShape.Column.VectorKind.Scalar ? "" : "a vector of ")}{c.ItemType}{(c.IsKey ? " keys" : "")}.");
-    }
 }
 
 /// <summary>Detector training on <c>mlContext.Transforms</c>.</summary>

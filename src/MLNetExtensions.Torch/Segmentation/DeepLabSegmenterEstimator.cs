@@ -50,13 +50,8 @@ public sealed class DeepLabSegmenterEstimator : IEstimator<SegmentationTransform
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         var columns = inputSchema.ToDictionary(c => c.Name);
-        foreach (var (name, what) in new[] { (Options.ImagePathColumn, "the image file path"), (Options.MaskPathColumn, "the mask file path") })
-        {
-            if (!columns.TryGetValue(name, out var c))
-                throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Column '{name}' not found; it must be text ({what}). Columns: {string.Join(", ", columns.Keys)}.");
-            if (c.Kind != SchemaShape.Column.VectorKind.Scalar || c.ItemType is not TextDataViewType)
-                throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Column '{name}' must be text ({what}), but is {(c.Kind == SchemaShape.Column.VectorKind.Scalar ? "" : "a vector of ")}{c.ItemType}.");
-        }
+        TrainingColumns.Require(columns, Options.ImagePathColumn, TrainingColumns.IsText, "text (the image file path)");
+        TrainingColumns.Require(columns, Options.MaskPathColumn, TrainingColumns.IsText, "text (the mask file path)");
         foreach (var c in SegmentationTransformer.OutputColumnsShape()) columns[c.Name] = c;
         return new SchemaShape(columns.Values);
     }
