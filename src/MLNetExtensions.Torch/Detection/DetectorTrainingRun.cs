@@ -75,7 +75,7 @@ internal sealed class DetectorTrainingRun
         {
             step = state.Step;
             best = state.BestMetric;
-            if (best != null) bestModel = checkpoints.TryLoadBest();
+            if (best != null && _o.ReturnBestValidatedModel) bestModel = checkpoints.TryLoadBest();
             sinceBest = state.EpochsWithoutImprovement;
             History.Restore(state.Losses, state.Validation);
             lastCheckpoint = checkpoints.Folder;
@@ -126,9 +126,12 @@ internal sealed class DetectorTrainingRun
                 if (best is null || validationMap > best)
                 {
                     best = validationMap; sinceBest = 0;
-                    bestModel = ExportBytes(kept, train.ClassNames, input);
-                    checkpoints?.SaveBest(bestModel);
-                    network.train();
+                    if (_o.ReturnBestValidatedModel)
+                    {
+                        bestModel = ExportBytes(kept, train.ClassNames, input);
+                        checkpoints?.SaveBest(bestModel);
+                        network.train();
+                    }
                 }
                 else if (_o.EarlyStoppingPatience is int patience && ++sinceBest >= patience)
                 {

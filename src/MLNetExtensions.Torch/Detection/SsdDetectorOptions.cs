@@ -105,6 +105,12 @@ public sealed record SsdDetectorOptions
     public int? EarlyStoppingPatience { get; set; }
     /// <summary>Validate every this many epochs.</summary>
     public int ValidateEveryEpochs { get; set; } = 1;
+    /// <summary>With validation data: return the model that scored best on it (true, the default; Keras's
+    /// <c>restore_best_weights</c>) or the last weights (false; their average with <see cref="ModelEmaDecay"/>), validation
+    /// then only reporting progress and stopping early.
+    /// On a small validation set the best score is partly luck: at the end of a decaying learning rate the last weights are
+    /// usually as good, and picking an earlier model by a noisy score can cost more than it gains.</summary>
+    public bool ReturnBestValidatedModel { get; set; } = true;
 
     // Checkpoints.
     /// <summary>Folder for atomic checkpoints; training resumes from the latest one there. Null: no checkpoints.</summary>

@@ -77,7 +77,7 @@ internal sealed class DeepLabTrainingRun
         {
             step = state.Step;
             best = state.BestMetric;
-            if (best != null) bestModel = checkpoints.TryLoadBest();
+            if (best != null && _o.ReturnBestValidatedModel) bestModel = checkpoints.TryLoadBest();
             sinceBest = state.EpochsWithoutImprovement;
             History.Restore(state.Losses, state.Validation);
             lastCheckpoint = checkpoints.Folder;
@@ -124,8 +124,11 @@ internal sealed class DeepLabTrainingRun
                 if (best is null || validationIoU > best)
                 {
                     best = validationIoU; sinceBest = 0;
-                    bestModel = ExportBytes(network, train.ClassNames, input);
-                    checkpoints?.SaveBest(bestModel);
+                    if (_o.ReturnBestValidatedModel)
+                    {
+                        bestModel = ExportBytes(network, train.ClassNames, input);
+                        checkpoints?.SaveBest(bestModel);
+                    }
                 }
                 else if (_o.EarlyStoppingPatience is int patience && ++sinceBest >= patience)
                 {

@@ -87,6 +87,23 @@ public sealed class DetectorTrainingRobustnessTests
     }
 
     [TestMethod]
+    public void WithoutReturnBestValidatedModelTheLastWeightsAreReturned()
+    {
+        var ml = new MLContext(1);
+        var train = DetectorTrainingTests.Load(ml, "train");
+        // As above, the first of four validations stays the best.
+        var options = DetectorTrainingTests.TinyOptions(DetectorArchitecture.Ssd) with
+        {
+            MaxSteps = 24, ValidationData = DetectorTrainingTests.Load(ml, "val"), ScoreThreshold = 0.9999f, ReturnBestValidatedModel = false,
+        };
+        var last = ml.Transforms.TrainSsdDetector(options).Fit(train).OnnxModel;
+        var unvalidated = ml.Transforms.TrainSsdDetector(options with { ValidationData = null }).Fit(train).OnnxModel;
+        var best = ml.Transforms.TrainSsdDetector(options with { ReturnBestValidatedModel = true }).Fit(train).OnnxModel;
+        CollectionAssert.AreEqual(unvalidated, last, "validation only reports: the last weights come back");
+        Assert.IsFalse(best.AsSpan().SequenceEqual(last), "by default the first, best validated model comes back");
+    }
+
+    [TestMethod]
     public void CheckpointOfOtherOptionsIsRefused()
     {
         var ml = new MLContext(1);
