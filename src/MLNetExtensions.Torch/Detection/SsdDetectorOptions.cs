@@ -78,6 +78,8 @@ public sealed record SsdDetectorOptions
     public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
     public double LearningRate { get; set; } = 1e-3;
     public double Momentum { get; set; } = 0.9;
+    /// <summary>L2 penalty for SGD and Adadelta; AdamW's decoupled decay for Adam, where values of 0.01–0.05 are usual
+    /// (the 5e-4 default is SSD's SGD value, and barely regularises AdamW).</summary>
     public double WeightDecay { get; set; } = 5e-4;
     public int WarmupSteps { get; set; } = 100;
     public LearningRateDecay LearningRateDecay { get; set; } = LearningRateDecay.Cosine;
