@@ -55,8 +55,13 @@ internal sealed class DetectorTrainingRun
         var model = CreateModel(train.ClassNames.Length, device);
         var network = model.Network;
         // With ModelEmaDecay, a second network holds the weights' moving average; it is the one validated and exported.
-        var averaged = _o.ModelEmaDecay is double decay ? CreateModel(train.ClassNames.Length, device) : null;
-        var ema = averaged == null ? null : new ExponentialMovingAverage(network, averaged.Network, _o.ModelEmaDecay!.Value);
+        IDetectorModel? averaged = null;
+        ExponentialMovingAverage? ema = null;
+        if (_o.ModelEmaDecay is double decay)
+        {
+            averaged = CreateModel(train.ClassNames.Length, device);
+            ema = new ExponentialMovingAverage(network, averaged.Network, decay);
+        }
         var kept = averaged ?? model;
         var optimizer = Optimizers.Create(network.parameters(), _o.Optimizer, _o.LearningRate, _o.Momentum, _o.WeightDecay);
 

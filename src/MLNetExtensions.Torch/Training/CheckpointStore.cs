@@ -42,7 +42,7 @@ public sealed class CheckpointStore
         File.WriteAllText(Path.Combine(tmp, "state.json"), JsonSerializer.Serialize(state));
         if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
         Directory.Move(tmp, final);
-        WriteAtomically(Path.Combine(Folder, LatestFile), JsonSerializer.Serialize(new { checkpoint = name }));
+        WriteAtomically(Path.Combine(Folder, LatestFile), JsonSerializer.SerializeToUtf8Bytes(new { checkpoint = name }));
         Prune(name);
         return final;
     }
@@ -89,9 +89,7 @@ public sealed class CheckpointStore
     public void SaveBest(byte[] exported)
     {
         Directory.CreateDirectory(Folder);
-        string path = Path.Combine(Folder, BestFile), tmp = path + ".tmp";
-        File.WriteAllBytes(tmp, exported);
-        File.Move(tmp, path, overwrite: true);
+        WriteAtomically(Path.Combine(Folder, BestFile), exported);
     }
 
     /// <summary>The model <see cref="SaveBest"/> kept, or null when there is none.</summary>
@@ -101,10 +99,10 @@ public sealed class CheckpointStore
         return File.Exists(path) ? File.ReadAllBytes(path) : null;
     }
 
-    private static void WriteAtomically(string path, string text)
+    private static void WriteAtomically(string path, byte[] bytes)
     {
         string tmp = path + ".tmp";
-        File.WriteAllText(tmp, text);
+        File.WriteAllBytes(tmp, bytes);
         File.Move(tmp, path, overwrite: true);
     }
 

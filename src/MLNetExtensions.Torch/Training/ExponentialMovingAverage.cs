@@ -27,7 +27,8 @@ internal sealed class ExponentialMovingAverage
             throw new ArgumentException("The average network must have the live network's architecture (the same state keys).", nameof(average));
         _pairs = liveState.Select(kv => (averageState[kv.Key], kv.Value)).ToArray();
         foreach (var p in average.parameters()) p.requires_grad = false;
-        CopyLive();
+        using var noGrad = no_grad();
+        foreach (var (averageEntry, liveEntry) in _pairs) averageEntry.copy_(liveEntry);
     }
 
     /// <summary>The decay used for update number <paramref name="updates"/> (0-based).</summary>
@@ -46,12 +47,5 @@ internal sealed class ExponentialMovingAverage
             if (average.is_floating_point()) average.mul_(keep).add_(live, take);
             else average.copy_(live);
         }
-    }
-
-    /// <summary>Makes the average equal to the live weights.</summary>
-    public void CopyLive()
-    {
-        using var noGrad = no_grad();
-        foreach (var (average, live) in _pairs) average.copy_(live);
     }
 }

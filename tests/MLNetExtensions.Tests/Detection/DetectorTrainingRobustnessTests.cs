@@ -63,19 +63,20 @@ public sealed class DetectorTrainingRobustnessTests
         CollectionAssert.AreEqual(whole, resumed, "killed at step 25 and resumed from step 20, the run ends with the same averaged weights");
     }
 
+    /// <summary>Four validations (24 steps of 6-step epochs) with a score threshold nothing reaches this early: every
+    /// validation scores 0, so the first one stays the best and the best model is not the last step's.</summary>
+    private static SsdDetectorOptions FirstValidationStaysBest(MLContext ml) => DetectorTrainingTests.TinyOptions(DetectorArchitecture.Ssd) with
+    {
+        MaxSteps = 24, ValidationData = DetectorTrainingTests.Load(ml, "val"), ScoreThreshold = 0.9999f,
+    };
+
     [TestMethod]
     public void TheBestValidatedModelSurvivesAResume()
     {
         var ml = new MLContext(1);
         var train = DetectorTrainingTests.Load(ml, "train");
         var folder = TempFolder("best");
-        // A score threshold nothing reaches this early: every validation scores 0, so the first one stays the best and the
-        // returned model is not the last step's.
-        var options = DetectorTrainingTests.TinyOptions(DetectorArchitecture.Ssd) with
-        {
-            MaxSteps = 24, ValidationData = DetectorTrainingTests.Load(ml, "val"), CheckpointFolder = folder, CheckpointEverySteps = 6,
-            ScoreThreshold = 0.9999f,
-        };
+        var options = FirstValidationStaysBest(ml) with { CheckpointFolder = folder, CheckpointEverySteps = 6 };
         var estimator = ml.Transforms.TrainSsdDetector(options);
         var trained = estimator.Fit(train).OnnxModel;
         var validations = estimator.LastHistory!.Validation.Select(v => v.Metric).ToList();
@@ -91,11 +92,7 @@ public sealed class DetectorTrainingRobustnessTests
     {
         var ml = new MLContext(1);
         var train = DetectorTrainingTests.Load(ml, "train");
-        // As above, the first of four validations stays the best.
-        var options = DetectorTrainingTests.TinyOptions(DetectorArchitecture.Ssd) with
-        {
-            MaxSteps = 24, ValidationData = DetectorTrainingTests.Load(ml, "val"), ScoreThreshold = 0.9999f, ReturnBestValidatedModel = false,
-        };
+        var options = FirstValidationStaysBest(ml) with { ReturnBestValidatedModel = false };
         var last = ml.Transforms.TrainSsdDetector(options).Fit(train).OnnxModel;
         var unvalidated = ml.Transforms.TrainSsdDetector(options with { ValidationData = null }).Fit(train).OnnxModel;
         var best = ml.Transforms.TrainSsdDetector(options with { ReturnBestValidatedModel = true }).Fit(train).OnnxModel;
