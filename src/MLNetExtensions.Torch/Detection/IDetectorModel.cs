@@ -14,10 +14,8 @@ internal sealed record RawDetections(float[] Boxes, float[] ClassScores);
 /// A trainable detector: its network, its loss (with the targets it makes), its raw predictions and its ONNX graph.
 /// The training loop is the same for every detector; what differs lives behind this interface.
 /// </summary>
-internal interface IDetectorModel
+internal interface IDetectorModel : ITrainableModel
 {
-    nn.Module Network { get; }
-
     /// <summary>Loss of a batch: (B, C, H, W) raw pixels and one target per image.</summary>
     DetectionLossParts Loss(Tensor images, IReadOnlyList<DetectionTarget> targets);
 

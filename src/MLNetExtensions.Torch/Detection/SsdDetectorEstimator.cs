@@ -35,10 +35,10 @@ public sealed class SsdDetectorEstimator : IEstimator<DetectionTransformer>
         // ML.NET's catalogs do not expose their MLContext; data plumbing uses a private one seeded like the run,
         // messages go to the caller's MLContext.Log through the catalog's environment.
         var ml = new MLContext(Options.Seed);
-        var run = new DetectorTrainingRun(ml, _log, Options);
-        var onnx = run.Run(input);
-        LastHistory = run.History;
-        return DetectionTransformer.Create(ml, onnx, Options.ImagePathColumn);
+        var loop = new TrainingLoop(Options, _log);
+        var result = loop.Run(new DetectorTrainingTask(ml, Options, input));
+        LastHistory = loop.History;
+        return DetectionTransformer.Create(ml, result.Onnx, Options.ImagePathColumn);
     }
 
     /// <summary>Checks the columns and adds the three prediction columns.</summary>

@@ -5,32 +5,15 @@ using MLNetExtensions.Torch.Training;
 
 namespace MLNetExtensions.Torch.Detection;
 
-/// <summary>Which detector <see cref="SsdDetectorEstimator"/> trains.</summary>
-public enum DetectorArchitecture
-{
-    /// <summary>Multi-scale SSD: six feature maps, default boxes of several scales and aspect ratios, hard negative mining.</summary>
-    Ssd,
-    /// <summary>The grid detector: one S×S map, per cell 4 box values (tanh) and C class confidences (sigmoid), MSE.</summary>
-    Grid,
-}
-
-/// <summary>The optimizer of a training run.</summary>
-public enum OptimizerKind
-{
-    /// <summary>AdamW (Adam with decoupled weight decay).</summary>
-    Adam,
-    /// <summary>SGD with momentum (DeepLab's choice, with the poly schedule).</summary>
-    Sgd,
-    /// <summary>Adadelta (its learning rate scales the adaptive step; 1.0 is the usual value).</summary>
-    Adadelta,
-}
-
 /// <summary>
 /// Options of <see cref="SsdDetectorEstimator"/>. Defaults live here and nowhere else; <see cref="Validate"/> checks
 /// them all when the estimator is made, so a bad option fails before any data is read.
 /// </summary>
-public sealed record SsdDetectorOptions
+public sealed record SsdDetectorOptions : TrainerOptions
 {
+    /// <summary>AdamW at 1e-3 with SSD's weight decay of 5e-4, 100 warmup steps and a cosine decay.</summary>
+    public SsdDetectorOptions() : base(OptimizerKind.Adam, learningRate: 1e-3, weightDecay: 5e-4, warmupSteps: 100, LearningRateDecay.Cosine) { }
+
     // Columns (the data layer's schema).
     public string ImagePathColumn { get; set; } = DetectionColumns.ImagePath;
     public string BoxesColumn { get; set; } = DetectionColumns.Boxes;
@@ -74,69 +57,25 @@ public sealed record SsdDetectorOptions
     public LocalizationLoss LocalizationLoss { get; set; } = LocalizationLoss.SmoothL1;
     public float LocalizationWeight { get; set; } = 1f;
 
-    // Optimisation.
-    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
-    public double LearningRate { get; set; } = 1e-3;
-    public double Momentum { get; set; } = 0.9;
-    /// <summary>L2 penalty for SGD and Adadelta; AdamW's decoupled decay for Adam, where values of 0.01–0.05 are usual
-    /// (the 5e-4 default is SSD's SGD value, and barely regularises AdamW).</summary>
-    public double WeightDecay { get; set; } = 5e-4;
-    public int WarmupSteps { get; set; } = 100;
-    public LearningRateDecay LearningRateDecay { get; set; } = LearningRateDecay.Cosine;
-    public int BatchSize { get; set; } = 8;
-    /// <summary>Largest gradient norm before an optimizer step (null: no clipping).</summary>
-    public double? GradientClipNorm { get; set; } = 10.0;
-    /// <summary>Passes over the training data; ignored when <see cref="MaxSteps"/> is set.</summary>
-    public int Epochs { get; set; } = 30;
-    /// <summary>Total optimizer steps, when set (overrides <see cref="Epochs"/>).</summary>
-    public int? MaxSteps { get; set; }
-    /// <summary>When set, validation and export use an exponential moving average of the weights with this decay (e.g.
-    /// 0.999, an average over about the last thousand steps; torchvision's <c>--model-ema</c>) instead of the last
-    /// step's weights, which carry that step's mini-batch noise. Null (the default): the last weights.</summary>
-    public double? ModelEmaDecay { get; set; }
     /// <summary>Training-time augmentation; null turns it off.</summary>
     public DetectionAugmentation? Augmentation { get; set; } = new();
-    public int Seed { get; set; } = 1;
-    public DeviceSelection Device { get; set; } = DeviceSelection.Auto;
-    /// <summary>Threads libtorch may use on the CPU; null leaves its default.</summary>
-    public int? CpuThreads { get; set; }
-
-    // Validation and early stopping.
-    public IDataView? ValidationData { get; set; }
-    /// <summary>Stop after this many validated epochs without a better validation mAP@0.5; null never stops early.</summary>
-    public int? EarlyStoppingPatience { get; set; }
-    /// <summary>Validate every this many epochs.</summary>
-    public int ValidateEveryEpochs { get; set; } = 1;
-    /// <summary>With validation data: return the model that scored best on it (true, the default; Keras's
-    /// <c>restore_best_weights</c>) or the last weights (false; their average with <see cref="ModelEmaDecay"/>), validation
-    /// then only reporting progress and stopping early.
-    /// On a small validation set the best score is partly luck: at the end of a decaying learning rate the last weights are
-    /// usually as good, and picking an earlier model by a noisy score can cost more than it gains.</summary>
-    public bool ReturnBestValidatedModel { get; set; } = true;
-
-    // Checkpoints.
-    /// <summary>Folder for atomic checkpoints; training resumes from the latest one there. Null: no checkpoints.</summary>
-    public string? CheckpointFolder { get; set; }
-    public int CheckpointEverySteps { get; set; } = 200;
 
     // Post-processing, carried in the exported model.
     public float ScoreThreshold { get; set; } = 0.05f;
     public float NmsIouThreshold { get; set; } = 0.45f;
     public int MaxDetections { get; set; } = 100;
 
-    /// <summary>Receives a report after every step.</summary>
-    public IProgress<TrainingProgress>? Progress { get; set; }
-
-    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> or <see cref="ArgumentException"/> naming the first bad option.</summary>
-    public void Validate()
+    /// <inheritdoc/>
+    public override void Validate()
     {
-        static void Check(bool ok, string name, object? value, string rule)
-        {
-            if (!ok) throw new ArgumentOutOfRangeException(name, value, $"{name} {rule}.");
-        }
+        base.Validate();
         foreach (var (name, value) in new[] { (nameof(ImagePathColumn), ImagePathColumn), (nameof(BoxesColumn), BoxesColumn), (nameof(LabelsColumn), LabelsColumn) })
             if (string.IsNullOrWhiteSpace(value)) throw new ArgumentException($"{name} must name a column.", name);
-        Check(WidthMultiplier > 0, nameof(WidthMultiplier), WidthMultiplier, "must be positive");
+        Check(Enum.IsDefined(Architecture), nameof(Architecture), Architecture, "is unknown");
+        Check(Enum.IsDefined(Backbone), nameof(Backbone), Backbone, "is unknown");
+        Check(Enum.IsDefined(Normalization), nameof(Normalization), Normalization, "is unknown");
+        Check(Enum.IsDefined(LocalizationLoss), nameof(LocalizationLoss), LocalizationLoss, "is unknown");
+        Check(WidthMultiplier > 0 && float.IsFinite(WidthMultiplier), nameof(WidthMultiplier), WidthMultiplier, "must be positive");
         if (BackboneWeightsPath != null)
         {
             if (Backbone != DetectorBackbone.ResNet18)
@@ -156,27 +95,14 @@ public sealed record SsdDetectorOptions
         Check(IgnoreIouThreshold is null || (IgnoreIouThreshold > 0 && IgnoreIouThreshold <= MatchIouThreshold), nameof(IgnoreIouThreshold), IgnoreIouThreshold, $"must be within (0, {nameof(MatchIouThreshold)} = {MatchIouThreshold}] when set");
         Check(NegativePositiveRatio >= 1, nameof(NegativePositiveRatio), NegativePositiveRatio, "must be at least 1");
         Check(LocalizationWeight >= 0, nameof(LocalizationWeight), LocalizationWeight, "must be >= 0");
-        Check(LearningRate > 0, nameof(LearningRate), LearningRate, "must be positive");
-        Check(Momentum >= 0 && Momentum < 1, nameof(Momentum), Momentum, "must be within [0, 1)");
-        Check(WeightDecay >= 0, nameof(WeightDecay), WeightDecay, "must be >= 0");
-        Check(WarmupSteps >= 0, nameof(WarmupSteps), WarmupSteps, "must be >= 0");
-        Check(ModelEmaDecay is null || (ModelEmaDecay > 0 && ModelEmaDecay < 1), nameof(ModelEmaDecay), ModelEmaDecay, "must be within (0, 1) when set");
-        Check(GradientClipNorm is null or > 0, nameof(GradientClipNorm), GradientClipNorm, "must be positive when set");
-        Check(BatchSize >= 1, nameof(BatchSize), BatchSize, "must be at least 1");
-        Check(Epochs >= 1, nameof(Epochs), Epochs, "must be at least 1");
-        Check(MaxSteps is null or >= 1, nameof(MaxSteps), MaxSteps, "must be at least 1 when set");
-        Check(EarlyStoppingPatience is null or >= 1, nameof(EarlyStoppingPatience), EarlyStoppingPatience, "must be at least 1 when set");
-        Check(ValidateEveryEpochs >= 1, nameof(ValidateEveryEpochs), ValidateEveryEpochs, "must be at least 1");
-        Check(CheckpointEverySteps >= 1, nameof(CheckpointEverySteps), CheckpointEverySteps, "must be at least 1");
         Check(ScoreThreshold >= 0 && ScoreThreshold < 1, nameof(ScoreThreshold), ScoreThreshold, "must be within [0, 1)");
         Check(NmsIouThreshold > 0 && NmsIouThreshold <= 1, nameof(NmsIouThreshold), NmsIouThreshold, "must be within (0, 1]");
         Check(MaxDetections >= 1, nameof(MaxDetections), MaxDetections, "must be at least 1");
-        Check(CpuThreads is null or >= 1, nameof(CpuThreads), CpuThreads, "must be at least 1 when set");
     }
 
     /// <summary>What a checkpoint must agree with to be resumed: everything that shapes the network or the run.</summary>
     internal string Fingerprint(IReadOnlyList<string> classNames)
         => $"{Architecture}|{Backbone}|{WidthMultiplier}|{InputWidth}x{InputHeight}|gray={Grayscale}|{Normalization}|grid={GridSize}|fusion={TopDownFusion}|" +
            $"scales={MinScale},{MaxScale}|ignore={IgnoreIouThreshold}|ar={string.Join(";", AspectRatios.Select(a => string.Join(",", a)))}|" +
-           $"{Optimizer}|lr={LearningRate}|bs={BatchSize}|ema={ModelEmaDecay}|classes={string.Join(",", classNames)}";
+           $"{OptimizationFingerprint}|ema={ModelEmaDecay}|classes={string.Join(",", classNames)}";
 }

@@ -1,3 +1,4 @@
+using MLNetExtensions.Torch.Training;
 using MLNetExtensions.Onnx;
 using MLNetExtensions.Scoring;
 using MLNetExtensions.Torch.Modules;
@@ -18,8 +19,10 @@ namespace MLNetExtensions.Torch.Segmentation;
 /// puts them back in eval mode after every switch. A frozen BatchNorm that kept using mini-batch statistics (what
 /// <c>requires_grad = false</c> alone gives) would see different features in training and at inference.
 /// </remarks>
-public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>
+public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>, ITrainableModel
 {
+    nn.Module ITrainableModel.Network => this;
+
     private readonly InputNormalization normalize;
     private readonly nn.Module<Tensor, (Tensor LowLevel, Tensor HighLevel)> backbone;
     private readonly AtrousSpatialPyramidPooling aspp;

@@ -39,11 +39,11 @@ public sealed class DeepLabSegmenterEstimator : IEstimator<SegmentationTransform
             GetOutputSchema(MLNetExtensions.Transforms.Internal.SchemaShapes.Create(Options.ValidationData.Schema));
         // ML.NET's catalogs do not expose their MLContext: data plumbing uses a private one seeded like the run.
         var ml = new MLContext(Options.Seed);
-        var run = new DeepLabTrainingRun(ml, _log, Options);
-        var onnx = run.Run(input);
-        LastHistory = run.History;
-        LastNetwork = run.Network;
-        return SegmentationTransformer.Create(ml, onnx, Options.ImagePathColumn);
+        var loop = new TrainingLoop(Options, _log);
+        var result = loop.Run(new DeepLabTrainingTask(ml, Options, input));
+        LastHistory = loop.History;
+        LastNetwork = result.Model;
+        return SegmentationTransformer.Create(ml, result.Onnx, Options.ImagePathColumn);
     }
 
     /// <summary>Checks the two path columns and adds <c>PredictedMask</c>.</summary>

@@ -25,8 +25,11 @@ public enum SegmentationBackboneKind
 /// Options of <see cref="DeepLabSegmenterEstimator"/>. Defaults live here and nowhere else; <see cref="Validate"/>
 /// checks them all when the estimator is made, so a bad option fails before any data is read.
 /// </summary>
-public sealed record DeepLabSegmenterOptions
+public sealed record DeepLabSegmenterOptions : TrainerOptions
 {
+    /// <summary>SGD (momentum 0.9) at 0.01 with weight decay 1e-4 and the poly decay, as in the DeepLab papers.</summary>
+    public DeepLabSegmenterOptions() : base(OptimizerKind.Sgd, learningRate: 0.01, weightDecay: 1e-4, warmupSteps: 0, LearningRateDecay.Poly) { }
+
     // Columns (the segmentation schema).
     public string ImagePathColumn { get; set; } = SegmentationColumns.ImagePath;
     public string MaskPathColumn { get; set; } = SegmentationColumns.MaskPath;
@@ -80,51 +83,14 @@ public sealed record DeepLabSegmenterOptions
     /// <summary>Optional weight per class (one per class name).</summary>
     public IReadOnlyList<float>? ClassWeights { get; set; }
 
-    // Optimisation.
-    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Sgd;
-    public double LearningRate { get; set; } = 0.01;
-    public double Momentum { get; set; } = 0.9;
-    public double WeightDecay { get; set; } = 1e-4;
-    public int WarmupSteps { get; set; }
-    public LearningRateDecay LearningRateDecay { get; set; } = LearningRateDecay.Poly;
-    /// <summary>Images per step; at least 2, since BatchNorm (image pooling branch) needs more than one value per channel.</summary>
-    public int BatchSize { get; set; } = 8;
-    public double? GradientClipNorm { get; set; } = 10.0;
-    public int Epochs { get; set; } = 30;
-    /// <summary>Total optimizer steps, when set (overrides <see cref="Epochs"/>).</summary>
-    public int? MaxSteps { get; set; }
     /// <summary>Training-time augmentation; null turns it off.</summary>
     public SegmentationAugmentation? Augmentation { get; set; } = new();
-    public int Seed { get; set; } = 1;
-    public DeviceSelection Device { get; set; } = DeviceSelection.Auto;
-    public int? CpuThreads { get; set; }
 
-    // Validation and early stopping.
-    public IDataView? ValidationData { get; set; }
-    /// <summary>Stop after this many validations without a better mIoU; null never stops early.</summary>
-    public int? EarlyStoppingPatience { get; set; }
-    public int ValidateEveryEpochs { get; set; } = 1;
-    /// <summary>With validation data: return the model that scored best on it (true, the default; Keras's
-    /// <c>restore_best_weights</c>) or the last weights (false), validation then only reporting progress and stopping early.
-    /// On a small validation set the best score is partly luck: at the end of a decaying learning rate the last weights are
-    /// usually as good, and picking an earlier model by a noisy score can cost more than it gains.</summary>
-    public bool ReturnBestValidatedModel { get; set; } = true;
-
-    // Checkpoints.
-    /// <summary>Folder for atomic checkpoints; training resumes from the latest one there. Null: no checkpoints.</summary>
-    public string? CheckpointFolder { get; set; }
-    public int CheckpointEverySteps { get; set; } = 200;
-
-    /// <summary>Receives a report after every step.</summary>
-    public IProgress<TrainingProgress>? Progress { get; set; }
-
-    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> or <see cref="ArgumentException"/> naming the first bad option.</summary>
-    public void Validate()
+    /// <inheritdoc/>
+    public override void Validate()
     {
-        static void Check(bool ok, string name, object? value, string rule)
-        {
-            if (!ok) throw new ArgumentOutOfRangeException(name, value, $"{name} {rule}.");
-        }
+        Check(BatchSize >= 2, nameof(BatchSize), BatchSize, "must be at least 2 (BatchNorm of the image pooling branch needs more than one value per channel)");
+        base.Validate();
         foreach (var (name, value) in new[] { (nameof(ImagePathColumn), ImagePathColumn), (nameof(MaskPathColumn), MaskPathColumn) })
             if (string.IsNullOrWhiteSpace(value)) throw new ArgumentException($"{name} must name a column.", name);
         if (ClassNames != null && (ClassNames.Count < 2 || ClassNames.Count > SegmentationColumns.IgnoreIndex || ClassNames.Any(string.IsNullOrWhiteSpace) || ClassNames.Distinct().Count() != ClassNames.Count))
@@ -156,25 +122,12 @@ public sealed record DeepLabSegmenterOptions
             throw new ArgumentException($"{nameof(ClassWeights)} has {ClassWeights.Count} values for {ClassNames.Count} classes.", nameof(ClassWeights));
         if (ClassWeights != null && (ClassWeights.Any(w => !(w >= 0) || !float.IsFinite(w)) || ClassWeights.All(w => w == 0)))
             throw new ArgumentException($"{nameof(ClassWeights)} must be finite, non-negative and not all zero; got [{string.Join(", ", ClassWeights)}].", nameof(ClassWeights));
-        Check(Enum.IsDefined(Optimizer), nameof(Optimizer), Optimizer, "is unknown");
-        Check(LearningRate > 0, nameof(LearningRate), LearningRate, "must be positive");
-        Check(Momentum >= 0 && Momentum < 1, nameof(Momentum), Momentum, "must be within [0, 1)");
-        Check(WeightDecay >= 0, nameof(WeightDecay), WeightDecay, "must be >= 0");
-        Check(WarmupSteps >= 0, nameof(WarmupSteps), WarmupSteps, "must be >= 0");
-        Check(GradientClipNorm is null or > 0, nameof(GradientClipNorm), GradientClipNorm, "must be positive when set");
-        Check(BatchSize >= 2, nameof(BatchSize), BatchSize, "must be at least 2 (BatchNorm of the image pooling branch needs more than one value per channel)");
-        Check(Epochs >= 1, nameof(Epochs), Epochs, "must be at least 1");
-        Check(MaxSteps is null or >= 1, nameof(MaxSteps), MaxSteps, "must be at least 1 when set");
         Augmentation?.Validate();
-        Check(EarlyStoppingPatience is null or >= 1, nameof(EarlyStoppingPatience), EarlyStoppingPatience, "must be at least 1 when set");
-        Check(ValidateEveryEpochs >= 1, nameof(ValidateEveryEpochs), ValidateEveryEpochs, "must be at least 1");
-        Check(CheckpointEverySteps >= 1, nameof(CheckpointEverySteps), CheckpointEverySteps, "must be at least 1");
-        Check(CpuThreads is null or >= 1, nameof(CpuThreads), CpuThreads, "must be at least 1 when set");
     }
 
     /// <summary>What a checkpoint must agree with to be resumed: everything that shapes the network or the run.</summary>
     internal string Fingerprint(IReadOnlyList<string> classNames)
         => $"deeplabv3plus|{Backbone}|{WidthMultiplier}|os={OutputStride}|rates={string.Join(",", AtrousRates ?? DeepLabNetwork.DefaultRates(OutputStride))}|" +
            $"aspp={AsppChannels}|low={LowLevelChannels}|{InputWidth}x{InputHeight}|gray={Grayscale}|{Normalization}|" +
-           $"freeze={FreezeBackbone}:{FreezeBackboneUpTo}|{Loss}|{Optimizer}|lr={LearningRate}|bs={BatchSize}|classes={string.Join(",", classNames)}";
+           $"freeze={FreezeBackbone}:{FreezeBackboneUpTo}|{Loss}|{OptimizationFingerprint}|{(ModelEmaDecay is null ? "" : $"ema={ModelEmaDecay}|")}classes={string.Join(",", classNames)}";
 }

@@ -1,0 +1,103 @@
+using Microsoft.ML;
+using MLNetExtensions.Evaluation;
+using MLNetExtensions.Onnx;
+using MLNetExtensions.Scoring;
+using MLNetExtensions.Torch.Training;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Torch.Detection;
+
+/// <summary>
+/// A detector (SSD or grid) as <see cref="TrainingLoop"/> trains it: the training and validation sets checked and
+/// loaded, the model the options describe, its loss (classification and localization), validation VOC mAP@0.5 and export.
+/// </summary>
+internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>
+{
+    private readonly SsdDetectorOptions _o;
+    private readonly DetectionTrainingSet _train;
+    private readonly DetectionTrainingSet? _validation;
+
+    public DetectorTrainingTask(MLContext ml, SsdDetectorOptions options, IDataView trainData)
+    {
+        _o = options;
+        var input = new NetworkInput(_o.InputWidth, _o.InputHeight, _o.Grayscale);
+        _train = DetectionTrainingSet.Create(ml, trainData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn);
+        if (_o.ValidationData != null)
+        {
+            _validation = DetectionTrainingSet.Create(ml, _o.ValidationData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn, "validation data");
+            if (!_validation.ClassNames.SequenceEqual(_train.ClassNames))
+                throw new ArgumentException($"The validation data's classes ({string.Join(", ", _validation.ClassNames)}) differ from the training data's ({string.Join(", ", _train.ClassNames)}). Read both with the same class list.");
+        }
+    }
+
+    public string LogSource => nameof(SsdDetectorEstimator);
+    public string MetricName => "validation mAP@0.5";
+    public int Count => _train.Count;
+    public bool HasValidation => _validation != null;
+    public string Fingerprint => _o.Fingerprint(_train.ClassNames);
+
+    public IDetectorModel CreateModel(Device device) => _o.Architecture == DetectorArchitecture.Grid
+        ? new GridDetectorModel(_o, _train.ClassNames.Length, device)
+        : new SsdDetectorModel(_o, _train.ClassNames.Length, device);
+
+    public TrainingLoss Loss(IDetectorModel model, int[] indices, Random rng, Device device)
+    {
+        var (images, targets) = _train.Batch(indices, _o.Augmentation, rng, device);
+        var parts = model.Loss(images, targets);
+        return new TrainingLoss(parts.Classification + parts.Localization,
+            [("classification", parts.Classification), ("localization", parts.Localization)]);
+    }
+
+    public byte[] Export(IDetectorModel model)
+    {
+        model.Network.eval();
+        var input = _train.Input;
+        var metadata = new OnnxModelMetadata(OnnxModelKind.Detection, _train.ClassNames, input.Channels, input.Height, input.Width,
+            scoreThreshold: _o.ScoreThreshold, iouThreshold: _o.NmsIouThreshold,
+            extra: new Dictionary<string, string>
+            {
+                ["architecture"] = _o.Architecture.ToString(),
+                ["backbone"] = _o.Backbone.ToString(),
+                ["normalization"] = _o.Normalization.ToString(),
+                ["max_detections"] = _o.MaxDetections.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            });
+        return model.Export(input, metadata, _o.ScoreThreshold, _o.NmsIouThreshold, _o.MaxDetections).ToBytes();
+    }
+
+    /// <summary>
+    /// VOC all-point mAP@0.5 of the model on the validation set, through the scoring chain's own post-processing and the
+    /// evaluator's VOC code; boxes in pixels of the network input (the VOC rule adds a pixel to widths).
+    /// </summary>
+    public double Validate(IDetectorModel model, Device device)
+    {
+        var data = _validation ?? throw new InvalidOperationException("There is no validation data.");
+        model.Network.eval();
+        float w = data.Input.Width, h = data.Input.Height;
+        var post = new float[] { _o.ScoreThreshold, _o.NmsIouThreshold, _o.MaxDetections };
+        var images = new List<EvaluationImage>(data.Count);
+        for (int start = 0; start < data.Count; start += _o.BatchSize)
+        {
+            var idx = Enumerable.Range(start, Math.Min(_o.BatchSize, data.Count - start)).ToArray();
+            using var scope = NewDisposeScope();
+            var (pixels, _) = data.Batch(idx, null, new Random(0), device);
+            var raw = model.Predict(pixels);
+            for (int j = 0; j < idx.Length; j++)
+            {
+                var output = new DetectionOutputRow();
+                DetectionOutputMapping.Map(new DetectionOutputInput { Boxes = raw[j].Boxes, ClassScores = raw[j].ClassScores, PostProcess = post, Width = w, Height = h }, output);
+                var truth = data.Targets[idx[j]];
+                var gt = truth.Boxes.Select((v, k) => k % 2 == 0 ? v * w : v * h).ToArray();
+                images.Add(new EvaluationImage
+                {
+                    Row = idx[j], ImageId = null,
+                    GtBoxes = gt, GtClasses = truth.Labels.Select(l => (int)l - 1).ToArray(),
+                    GtDifficult = new bool[truth.Count], GtCrowd = new bool[truth.Count], GtAreas = null,
+                    DtBoxes = output.Boxes, DtClasses = output.LabelIndices.Select(l => (int)l - 1).ToArray(), DtScores = output.Scores,
+                });
+            }
+        }
+        var (_, ap) = VocEvaluation.Evaluate(images, data.ClassNames.Length, 0.5);
+        var valid = ap.Where(double.IsFinite).ToArray();
+        return valid.Length == 0 ? 0 : valid.Average();
+    }
+}

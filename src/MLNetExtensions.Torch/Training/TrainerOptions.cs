@@ -1,0 +1,103 @@
+using Microsoft.ML;
+using MLNetExtensions.Torch.Detection;
+
+namespace MLNetExtensions.Torch.Training;
+
+/// <summary>
+/// What every trainer of this library has: optimizer and schedule, batch size and length of the run, validation and
+/// early stopping, checkpoints, the weights' moving average, device, seed, threads and progress. The model families'
+/// options (<see cref="SsdDetectorOptions"/>, <see cref="Segmentation.DeepLabSegmenterOptions"/>, ...) derive from it
+/// and pass their own defaults for the optimizer to the constructor; <see cref="Validate"/> checks these options once,
+/// for every family, and each family's override adds its own.
+/// </summary>
+public abstract record TrainerOptions
+{
+    /// <summary>Sets the optimisation defaults of a model family (the rest of the defaults are the same for all).</summary>
+    protected TrainerOptions(OptimizerKind optimizer, double learningRate, double weightDecay, int warmupSteps, LearningRateDecay learningRateDecay)
+    {
+        Optimizer = optimizer;
+        LearningRate = learningRate;
+        WeightDecay = weightDecay;
+        WarmupSteps = warmupSteps;
+        LearningRateDecay = learningRateDecay;
+    }
+
+    // Optimisation.
+    public OptimizerKind Optimizer { get; set; }
+    public double LearningRate { get; set; }
+    public double Momentum { get; set; } = 0.9;
+    /// <summary>L2 penalty for SGD and Adadelta; AdamW's decoupled decay for Adam, where values of 0.01–0.1 are usual
+    /// (SGD's usual 1e-4–5e-4 barely regularise AdamW).</summary>
+    public double WeightDecay { get; set; }
+    public int WarmupSteps { get; set; }
+    public LearningRateDecay LearningRateDecay { get; set; }
+    /// <summary>Images per step.</summary>
+    public int BatchSize { get; set; } = 8;
+    /// <summary>Largest gradient norm before an optimizer step (null: no clipping).</summary>
+    public double? GradientClipNorm { get; set; } = 10.0;
+    /// <summary>Passes over the training data; ignored when <see cref="MaxSteps"/> is set.</summary>
+    public int Epochs { get; set; } = 30;
+    /// <summary>Total optimizer steps, when set (overrides <see cref="Epochs"/>).</summary>
+    public int? MaxSteps { get; set; }
+    /// <summary>When set, validation and export use an exponential moving average of the weights with this decay (e.g.
+    /// 0.999, an average over about the last thousand steps; torchvision's <c>--model-ema</c>) instead of the last
+    /// step's weights, which carry that step's mini-batch noise. Null (the default): the last weights.</summary>
+    public double? ModelEmaDecay { get; set; }
+    public int Seed { get; set; } = 1;
+    public DeviceSelection Device { get; set; } = DeviceSelection.Auto;
+    /// <summary>Threads libtorch may use on the CPU; null leaves its default.</summary>
+    public int? CpuThreads { get; set; }
+
+    // Validation and early stopping.
+    /// <summary>Data scored with the model family's own metric (detectors: VOC mAP@0.5; segmenters: mIoU) at the end of
+    /// validated epochs.</summary>
+    public IDataView? ValidationData { get; set; }
+    /// <summary>Stop after this many validations without a better validation metric; null never stops early.</summary>
+    public int? EarlyStoppingPatience { get; set; }
+    /// <summary>Validate every this many epochs.</summary>
+    public int ValidateEveryEpochs { get; set; } = 1;
+    /// <summary>With validation data: return the model that scored best on it (true, the default; Keras's
+    /// <c>restore_best_weights</c>) or the last weights (false; their average with <see cref="ModelEmaDecay"/>), validation
+    /// then only reporting progress and stopping early.
+    /// On a small validation set the best score is partly luck: at the end of a decaying learning rate the last weights are
+    /// usually as good, and picking an earlier model by a noisy score can cost more than it gains.</summary>
+    public bool ReturnBestValidatedModel { get; set; } = true;
+
+    // Checkpoints.
+    /// <summary>Folder for atomic checkpoints; training resumes from the latest one there. Null: no checkpoints.</summary>
+    public string? CheckpointFolder { get; set; }
+    public int CheckpointEverySteps { get; set; } = 200;
+
+    /// <summary>Receives a report after every step.</summary>
+    public IProgress<TrainingProgress>? Progress { get; set; }
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> or <see cref="ArgumentException"/> naming the first bad option.</summary>
+    public virtual void Validate()
+    {
+        Check(Enum.IsDefined(Optimizer), nameof(Optimizer), Optimizer, "is unknown");
+        Check(LearningRate > 0 && double.IsFinite(LearningRate), nameof(LearningRate), LearningRate, "must be positive");
+        Check(Momentum >= 0 && Momentum < 1, nameof(Momentum), Momentum, "must be within [0, 1)");
+        Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), nameof(WeightDecay), WeightDecay, "must be >= 0");
+        Check(WarmupSteps >= 0, nameof(WarmupSteps), WarmupSteps, "must be >= 0");
+        Check(Enum.IsDefined(LearningRateDecay), nameof(LearningRateDecay), LearningRateDecay, "is unknown");
+        Check(ModelEmaDecay is null || (ModelEmaDecay > 0 && ModelEmaDecay < 1), nameof(ModelEmaDecay), ModelEmaDecay, "must be within (0, 1) when set");
+        Check(GradientClipNorm is null or > 0, nameof(GradientClipNorm), GradientClipNorm, "must be positive when set");
+        Check(BatchSize >= 1, nameof(BatchSize), BatchSize, "must be at least 1");
+        Check(Epochs >= 1, nameof(Epochs), Epochs, "must be at least 1");
+        Check(MaxSteps is null or >= 1, nameof(MaxSteps), MaxSteps, "must be at least 1 when set");
+        Check(Enum.IsDefined(Device), nameof(Device), Device, "is unknown");
+        Check(CpuThreads is null or >= 1, nameof(CpuThreads), CpuThreads, "must be at least 1 when set");
+        Check(EarlyStoppingPatience is null or >= 1, nameof(EarlyStoppingPatience), EarlyStoppingPatience, "must be at least 1 when set");
+        Check(ValidateEveryEpochs >= 1, nameof(ValidateEveryEpochs), ValidateEveryEpochs, "must be at least 1");
+        Check(CheckpointEverySteps >= 1, nameof(CheckpointEverySteps), CheckpointEverySteps, "must be at least 1");
+    }
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> "<paramref name="name"/> <paramref name="rule"/>." unless <paramref name="ok"/>.</summary>
+    protected static void Check(bool ok, string name, object? value, string rule)
+    {
+        if (!ok) throw new ArgumentOutOfRangeException(name, value, $"{name} {rule}.");
+    }
+
+    /// <summary>The part of a checkpoint's fingerprint these options give: what must agree to continue a run.</summary>
+    private protected string OptimizationFingerprint => $"{Optimizer}|lr={LearningRate}|bs={BatchSize}";
+}

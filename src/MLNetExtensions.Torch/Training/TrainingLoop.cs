@@ -1,0 +1,172 @@
+using System.Diagnostics;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Torch.Training;
+
+/// <summary>What a finished <see cref="TrainingLoop.Run{TModel}"/> gives: the exported model and the trained networks.</summary>
+/// <param name="Onnx">The exported model: the best validated one, or the last (averaged) weights.</param>
+/// <param name="Model">The live network, in eval mode.</param>
+/// <param name="Kept">What was validated and exported: <paramref name="Model"/>, or the weights' moving average.</param>
+internal sealed record TrainingResult<TModel>(byte[] Onnx, TModel Model, TModel Kept);
+
+/// <summary>
+/// The one training loop every model family plugs into (detectron2's <c>TrainerBase</c>): resume from the latest
+/// checkpoint, per-step learning-rate schedule, the loss's named parts and NaN guard, clipped optimizer step, the
+/// weights' moving average, progress, validation with early stopping and the best validated model kept beside the
+/// checkpoints, atomic checkpoints. The family's part is an <see cref="ITrainingTask{TModel}"/>.
+/// </summary>
+/// <remarks>
+/// Every random choice is a pure function of (seed, step): the epoch's order comes from seed + epoch and a batch's
+/// augmentation from seed and step, so a resumed run repeats the steps an uninterrupted one takes.
+/// </remarks>
+internal sealed class TrainingLoop
+{
+    private readonly TrainerOptions _o;
+    private readonly IHostEnvironment? _log;
+    private readonly Device _device;
+    private GuardedOptimizerStep? _guard;
+
+    /// <summary>Resolves the device, sets libtorch's threads and seeds it: make the loop before the task builds anything.</summary>
+    public TrainingLoop(TrainerOptions options, IHostEnvironment? log)
+    {
+        _o = options;
+        _log = log;
+        _device = TorchRuntime.Resolve(options.Device);
+        if (options.CpuThreads is int threads) torch.set_num_threads(threads);
+        torch.manual_seed(options.Seed);
+    }
+
+    /// <summary>The device the loop trains on.</summary>
+    public Device Device => _device;
+
+    public TrainingHistory History { get; } = new();
+
+    /// <summary>Steps whose update was skipped because the gradient was not finite.</summary>
+    public int SkippedSteps => _guard?.SkippedSteps ?? 0;
+
+    public TrainingResult<TModel> Run<TModel>(ITrainingTask<TModel> task) where TModel : ITrainableModel
+    {
+        var model = task.CreateModel(_device);
+        var network = model.Network;
+        // With ModelEmaDecay, a second model holds the weights' moving average; it is the one validated and exported.
+        TModel? averaged = default;
+        ExponentialMovingAverage? ema = null;
+        if (_o.ModelEmaDecay is double decay)
+        {
+            averaged = task.CreateModel(_device);
+            ema = new ExponentialMovingAverage(network, averaged.Network, decay);
+        }
+        var kept = averaged ?? model;
+        var trainable = network.parameters().Where(p => p.requires_grad).ToList();
+        var optimizer = Optimizers.Create(trainable, _o.Optimizer, _o.LearningRate, _o.Momentum, _o.WeightDecay);
+
+        int stepsPerEpoch = Math.Max(1, (task.Count + _o.BatchSize - 1) / _o.BatchSize);
+        int totalSteps = _o.MaxSteps ?? _o.Epochs * stepsPerEpoch;
+        var schedule = new LearningRateSchedule(_o.LearningRate, totalSteps, Math.Min(_o.WarmupSteps, totalSteps), _o.LearningRateDecay);
+        var checkpoints = _o.CheckpointFolder == null ? null : new CheckpointStore(_o.CheckpointFolder);
+        string fingerprint = task.Fingerprint;
+
+        int step = 0;
+        double? best = null;
+        int sinceBest = 0;
+        string? lastCheckpoint = null;
+        byte[]? bestModel = null;
+        if (checkpoints?.TryLoadLatest(network, optimizer, fingerprint, averaged?.Network) is { } state)
+        {
+            step = state.Step;
+            best = state.BestMetric;
+            if (best != null && _o.ReturnBestValidatedModel) bestModel = checkpoints.TryLoadBest();
+            sinceBest = state.EpochsWithoutImprovement;
+            History.Restore(state.Losses, state.Validation);
+            lastCheckpoint = checkpoints.Folder;
+            _log.Info(task.LogSource, $"Resuming from the checkpoint at step {step} in '{checkpoints.Folder}'.");
+        }
+
+        network.train();
+        var guard = _guard = new GuardedOptimizerStep(optimizer, trainable, _o.GradientClipNorm);
+        var clock = Stopwatch.StartNew();
+        bool stoppedEarly = false;
+        while (step < totalSteps && !stoppedEarly)
+        {
+            int epoch = step / stepsPerEpoch, position = step % stepsPerEpoch;
+            var order = GuardedOptimizerStep.Permutation(task.Count, _o.Seed + epoch);
+            var indices = Enumerable.Range(position * _o.BatchSize, _o.BatchSize).Select(i => order[i % task.Count]).ToArray();
+            var rng = new Random(unchecked(_o.Seed * 1_000_003 + step));   // a pure function of (seed, step): resume repeats it
+            double rate = schedule.At(step);
+            Optimizers.SetLearningRate(optimizer, rate);
+
+            var started = clock.Elapsed;
+            Dictionary<string, double> reported;
+            using (var scope = NewDisposeScope())
+            {
+                var loss = task.Loss(model, indices, rng, _device);
+                reported = Report(loss);
+                double total = reported["total"];
+                if (!double.IsFinite(total))
+                {
+                    var parts = loss.Parts.Select(p => (p.Name, Value: reported[p.Name])).ToList();
+                    double bad = parts.Select(p => p.Value).FirstOrDefault(v => !double.IsFinite(v), total);
+                    throw new TrainingDivergedException($"The loss became {bad} at step {step + 1} ({string.Join(", ", parts.Select(p => $"{p.Name} {p.Value}"))}). " +
+                        GuardedOptimizerStep.ResumeHint(lastCheckpoint));
+                }
+                optimizer.zero_grad();
+                loss.Total.backward();
+                guard.Apply(step, lastCheckpoint);
+                ema?.Update(step);
+            }
+            step++;
+            double seconds = (clock.Elapsed - started).TotalSeconds;
+
+            double? metric = null;
+            bool epochEnd = step % stepsPerEpoch == 0 || step == totalSteps;
+            if (epochEnd && task.HasValidation && ((epoch + 1) % _o.ValidateEveryEpochs == 0 || step == totalSteps))
+            {
+                metric = task.Validate(kept, _device);
+                History.Validation.Add((epoch, metric.Value));
+                if (best is null || metric > best)
+                {
+                    best = metric; sinceBest = 0;
+                    if (_o.ReturnBestValidatedModel)
+                    {
+                        bestModel = task.Export(kept);
+                        checkpoints?.SaveBest(bestModel);
+                    }
+                }
+                else if (_o.EarlyStoppingPatience is int patience && ++sinceBest >= patience)
+                {
+                    _log.Info(task.LogSource, $"Early stopping at epoch {epoch}: {task.MetricName} has not improved on {best:F4} for {sinceBest} validations.");
+                    stoppedEarly = true;
+                }
+                network.train();
+            }
+
+            var progress = new TrainingProgress(epoch, step, totalSteps, reported, rate, indices.Length / Math.Max(seconds, 1e-9), metric);
+            History.Add(progress);
+            _o.Progress?.Report(progress);
+            if (step % 50 == 0 || epochEnd) _log.Info(task.LogSource, progress.ToString());
+
+            if (checkpoints != null && (step % _o.CheckpointEverySteps == 0 || step == totalSteps || stoppedEarly))
+                lastCheckpoint = checkpoints.Save(network, optimizer, new CheckpointState(step, epoch, fingerprint,
+                    History.Losses.ToDictionary(kv => kv.Key, kv => kv.Value.ToList()),
+                    History.Validation.Select(v => new double[] { v.Epoch, v.Metric }).ToList(), best, sinceBest), averaged?.Network);
+        }
+        var onnx = bestModel ?? task.Export(kept);
+        network.eval();
+        return new TrainingResult<TModel>(onnx, model, kept);
+    }
+
+    /// <summary>The step's parts, then "total", then the figures, read from the device in one copy.</summary>
+    private static Dictionary<string, double> Report(TrainingLoss loss)
+    {
+        var named = loss.Parts.Append(("total", loss.Total)).Concat(loss.Figures ?? []).ToList();
+        float[] values;
+        using (no_grad())
+            values = stack(named.Select(n => n.Item2.detach().reshape(1).to(ScalarType.Float32)).ToArray()).cpu().data<float>().ToArray();
+        var reported = new Dictionary<string, double>(named.Count);
+        for (int i = 0; i < named.Count; i++) reported[named[i].Item1] = values[i];
+        return reported;
+    }
+}

@@ -1,0 +1,158 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetExtensions.Onnx;
+
+namespace MLNetExtensions.Scoring;
+
+/// <summary>
+/// What every trained model of this library is at scoring time: an ONNX network written by this library and the ML.NET
+/// chain that runs it (image path → image size → the shared pixel pipeline → <c>ApplyOnnxModel</c> → the family's
+/// stateless post-processing). The chain is made of public ML.NET pieces, so <c>mlContext.Model.Save</c> writes it and
+/// <c>mlContext.Model.Load</c> in any process gives it back; the derived types' <c>Load</c> re-wraps it. Scoring needs
+/// neither TorchSharp nor libtorch.
+/// </summary>
+public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDisposable
+{
+    private readonly TransformerChain<ITransformer> _chain;
+    private bool _disposed;
+
+    private protected OnnxScoringTransformer(byte[] onnxModel, OnnxModelMetadata metadata, TransformerChain<ITransformer> chain)
+    {
+        OnnxModel = onnxModel;
+        Metadata = metadata;
+        _chain = chain;
+    }
+
+    /// <summary>The exported network, as written by <see cref="ExportOnnx(string)"/>.</summary>
+    public byte[] OnnxModel { get; }
+
+    /// <summary>What the network was trained for: model kind, classes, input size, normalisation, thresholds.</summary>
+    public OnnxModelMetadata Metadata { get; }
+
+    /// <summary>Class names, in the order of the network's outputs.</summary>
+    public IReadOnlyList<string> ClassNames => Metadata.ClassNames;
+
+    /// <summary>The ML.NET chain that does the work; what <c>mlContext.Model.Save</c> writes.</summary>
+    public TransformerChain<ITransformer> Chain => _chain;
+
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>
+    /// Makes this library's <c>CustomMapping</c>s (image size, detection and segmentation outputs) known to
+    /// <paramref name="mlContext"/>, which <c>mlContext.Model.Load</c> of a saved model needs in a process that has not
+    /// built one. The derived types' <c>Load</c> calls it; call it yourself before loading with <c>mlContext.Model.Load</c> directly.
+    /// </summary>
+    public static void RegisterComponents(MLContext mlContext)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        mlContext.ComponentCatalog.RegisterAssembly(typeof(OnnxScoringTransformer).Assembly);
+    }
+
+    /// <summary>Writes the standalone ONNX network for other runtimes (atomically: a temporary file renamed into place).</summary>
+    public void ExportOnnx(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        string tmp = path + ".tmp";
+        File.WriteAllBytes(tmp, OnnxModel);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => _chain.GetOutputSchema(inputSchema);
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => ((ITransformer)_chain).GetRowToRowMapper(inputSchema);
+    public IDataView Transform(IDataView input) => _chain.Transform(input);
+
+    // Saving writes the inner chain: ML.NET's loader then returns a TransformerChain, which Load re-wraps.
+    void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)_chain).Save(ctx);
+
+    /// <summary>Releases the ONNX Runtime sessions of the chain and any the derived type holds.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        DisposeSessions();
+        (_chain as IDisposable)?.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases what the derived type holds besides the chain.</summary>
+    private protected virtual void DisposeSessions() { }
+
+    private protected void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <summary>The metadata of <paramref name="onnxModel"/>, which must be a model of <paramref name="kind"/>.</summary>
+    private protected static OnnxModelMetadata ReadMetadata(byte[] onnxModel, OnnxModelKind kind, string what)
+    {
+        ArgumentNullException.ThrowIfNull(onnxModel);
+        var metadata = OnnxModelMetadata.Read(new MemoryStream(onnxModel), $"the {what}");
+        if (metadata.Kind != kind)
+            throw new InvalidDataException($"The ONNX model is a {metadata.Kind} model; a {what} (kind {kind}) is needed.");
+        return metadata;
+    }
+
+    /// <summary>
+    /// The scoring chain: copy the image path to the chain's own column, record the original size, the pixel pipeline
+    /// training used, the network in <c>ApplyOnnxModel</c> (batch 1), then <paramref name="postProcess"/>, then the
+    /// working columns and <paramref name="dropAfter"/> dropped.
+    /// </summary>
+    private protected static TransformerChain<ITransformer> BuildChain(MLContext mlContext, byte[] onnxModel, OnnxModelMetadata metadata,
+        string imagePathColumn, string[] onnxOutputs, IEstimator<ITransformer>[] postProcess, string[] dropAfter)
+    {
+        var input = new NetworkInput(metadata.InputWidth, metadata.InputHeight, metadata.InputChannels == 1);
+        RegisterComponents(mlContext);
+        IEstimator<ITransformer>[] steps =
+        [
+            mlContext.Transforms.CopyColumns(ScoringColumns.ImagePath, imagePathColumn),
+            mlContext.Transforms.CustomMapping(new ImageSizeMapping().GetMapping(), ImageSizeMapping.ContractName),
+            input.PixelPipeline(mlContext, ScoringColumns.ImagePath, ScoringColumns.OnnxPixels, asFloat: true),
+            mlContext.Transforms.ApplyOnnxModel(onnxOutputs, [ScoringColumns.OnnxPixels], new MemoryStream(onnxModel),
+                new Dictionary<string, int[]> { [ScoringColumns.OnnxPixels] = [1, input.Channels, input.Height, input.Width] },
+                gpuDeviceId: null, fallbackToCpu: true),
+            .. postProcess,
+            mlContext.Transforms.DropColumns([ScoringColumns.ImagePath, ScoringColumns.Image, ScoringColumns.OriginalWidth,
+                ScoringColumns.OriginalHeight, ScoringColumns.OnnxPixels, .. onnxOutputs, .. dropAfter]),
+        ];
+        var pipeline = new EstimatorChain<ITransformer>();
+        foreach (var step in steps) pipeline = pipeline.Append<ITransformer>(step);
+        var empty = mlContext.Data.LoadFromEnumerable(Array.Empty<PathRow>(), PathRow.Schema(imagePathColumn));
+        return new TransformerChain<ITransformer>(pipeline.Fit(empty).ToArray());
+    }
+
+    /// <summary>
+    /// Reads a model saved with <c>mlContext.Model.Save</c>: the ONNX network of <paramref name="kind"/> first (a
+    /// truncated zip fails there, with a message of our own rather than one from deep inside ML.NET's loader), then the chain.
+    /// </summary>
+    private protected static (byte[] Onnx, OnnxModelMetadata Metadata, TransformerChain<ITransformer> Chain) LoadSaved(MLContext mlContext, string path,
+        OnnxModelKind kind, string what, string typeName)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"The model file '{path}' does not exist.", path);
+        var onnx = SavedOnnxModels.Read(path).FirstOrDefault(b => OnnxModelMetadata.Read(new MemoryStream(b), path).Kind == kind)
+            ?? throw new InvalidDataException($"The model file '{path}' holds no {what} ONNX model. Save a {typeName} (or its Chain) with mlContext.Model.Save.");
+        RegisterComponents(mlContext);
+        ITransformer loaded;
+        try
+        {
+            loaded = mlContext.Model.Load(path, out _);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"The model file '{path}' cannot be read ({ex.Message}). It is damaged or not a model saved by mlContext.Model.Save; save it again.", ex);
+        }
+        if (loaded is not TransformerChain<ITransformer> chain)
+            throw new InvalidDataException($"The model file '{path}' holds a {loaded.GetType().Name}, not a {what}'s transformer chain.");
+        return (onnx, OnnxModelMetadata.Read(new MemoryStream(onnx), path), chain);
+    }
+
+    private sealed class PathRow
+    {
+        public string ImagePath = "";
+        public static SchemaDefinition Schema(string column)
+        {
+            var s = SchemaDefinition.Create(typeof(PathRow));
+            s[0].ColumnName = column;
+            return s;
+        }
+    }
+}
