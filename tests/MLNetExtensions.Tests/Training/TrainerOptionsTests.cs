@@ -1,0 +1,54 @@
+using Microsoft.ML;
+using MLNetExtensions.Torch;
+using MLNetExtensions.Torch.Detection;
+using MLNetExtensions.Torch.Segmentation;
+using MLNetExtensions.Torch.Training;
+
+namespace MLNetExtensions.Tests.Training;
+
+/// <summary>The options every trainer shares are checked once, in <see cref="TrainerOptions"/>, with the same messages for every family.</summary>
+[TestClass]
+public sealed class TrainerOptionsTests
+{
+    public static IEnumerable<object[]> Families() =>
+    [
+        [new SsdDetectorOptions()],
+        [new DeepLabSegmenterOptions()],
+    ];
+
+    private static void Fails(TrainerOptions options, string expected)
+    {
+        var ex = Assert.Throws<ArgumentException>(options.Validate);
+        StringAssert.StartsWith(ex.Message, expected);
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(Families))]
+    public void SharedOptionsFailWithTheSameMessageInEveryFamily(TrainerOptions defaults)
+    {
+        defaults.Validate();
+        Fails(defaults with { Optimizer = (OptimizerKind)7 }, "Optimizer is unknown.");
+        Fails(defaults with { LearningRateDecay = (LearningRateDecay)9 }, "LearningRateDecay is unknown.");
+        Fails(defaults with { Device = (DeviceSelection)5 }, "Device is unknown.");
+        Fails(defaults with { LearningRate = double.NaN }, "LearningRate must be positive.");
+        Fails(defaults with { ModelEmaDecay = 1.0 }, "ModelEmaDecay must be within (0, 1) when set.");
+        Fails(defaults with { Epochs = 0 }, "Epochs must be at least 1.");
+        Fails(defaults with { CheckpointEverySteps = 0 }, "CheckpointEverySteps must be at least 1.");
+        Fails(defaults with { CpuThreads = 0 }, "CpuThreads must be at least 1 when set.");
+    }
+
+    [TestMethod]
+    public void EachFamilyKeepsItsOwnDefaultsAndChecks()
+    {
+        var ssd = new SsdDetectorOptions();
+        Assert.AreEqual((OptimizerKind.Adam, 1e-3, 5e-4, 100, LearningRateDecay.Cosine), (ssd.Optimizer, ssd.LearningRate, ssd.WeightDecay, ssd.WarmupSteps, ssd.LearningRateDecay));
+        var deepLab = new DeepLabSegmenterOptions();
+        Assert.AreEqual((OptimizerKind.Sgd, 0.01, 1e-4, 0, LearningRateDecay.Poly), (deepLab.Optimizer, deepLab.LearningRate, deepLab.WeightDecay, deepLab.WarmupSteps, deepLab.LearningRateDecay));
+        Fails(deepLab with { BatchSize = 1 }, "BatchSize must be at least 2 (BatchNorm of the image pooling branch needs more than one value per channel).");
+        Fails(ssd with { BatchSize = 0 }, "BatchSize must be at least 1.");
+        Fails(ssd with { Architecture = (DetectorArchitecture)4 }, "Architecture is unknown.");
+        Fails(ssd with { Backbone = (DetectorBackbone)40 }, "Backbone is unknown.");
+        // The estimator checks at construction, before any data is read.
+        Assert.Throws<ArgumentException>(() => new MLContext().Transforms.TrainSsdDetector(ssd with { WeightDecay = -1 }));
+    }
+}

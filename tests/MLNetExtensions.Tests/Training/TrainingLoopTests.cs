@@ -1,0 +1,102 @@
+using MLNetExtensions.Torch;
+using MLNetExtensions.Torch.Detection;
+using MLNetExtensions.Torch.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Tests.Training;
+
+/// <summary>
+/// The shared loop on a model family of its own: a linear fit y = 3x whose loss has two named parts and one figure,
+/// so what the loop does with parts, figures, NaN, resume and validation is seen apart from any detector.
+/// </summary>
+[TestClass]
+public sealed class TrainingLoopTests
+{
+    private sealed class LinearModel : ITrainableModel
+    {
+        public readonly TorchSharp.Modules.Linear Layer = nn.Linear(1, 1, hasBias: false);
+        public nn.Module Network => Layer;
+    }
+
+    private sealed record LinearOptions : TrainerOptions
+    {
+        public LinearOptions() : base(OptimizerKind.Sgd, learningRate: 0.1, weightDecay: 0, warmupSteps: 0, LearningRateDecay.None) { }
+    }
+
+    private sealed class LinearTask(float[] xs, double? nanAtStep = null) : ITrainingTask<LinearModel>
+    {
+        public int LossCalls;
+        public string LogSource => "linear";
+        public string MetricName => "validation fit";
+        public int Count => xs.Length;
+        public bool HasValidation => true;
+        public string Fingerprint => "linear";
+        public LinearModel CreateModel(Device device) => new();
+
+        public TrainingLoss Loss(LinearModel model, int[] indices, Random rng, Device device)
+        {
+            LossCalls++;
+            var x = tensor(indices.Select(i => xs[i]).ToArray()).reshape(-1, 1);       // (B, 1)
+            var error = model.Layer.call(x) - 3 * x;
+            var fit = error.pow(2).mean();
+            var penalty = LossCalls == nanAtStep ? tensor(float.NaN) : model.Layer.weight!.abs().sum() * 0.01;
+            return new TrainingLoss(fit + penalty, [("fit", fit), ("penalty", penalty)], [("close", error.abs().lt(0.1).to(ScalarType.Float32).mean())]);
+        }
+
+        public double Validate(LinearModel model, Device device) => -Math.Abs(model.Layer.weight!.item<float>() - 3);
+        public byte[] Export(LinearModel model) => BitConverter.GetBytes(model.Layer.weight!.item<float>());
+    }
+
+    private static readonly float[] Xs = Enumerable.Range(1, 8).Select(i => i / 8f).ToArray();
+
+    [TestMethod]
+    public void NamedPartsAndFiguresAreReportedAndKeptAndTheModelLearns()
+    {
+        TorchRuntime.EnsureLoaded();
+        var reports = new List<TrainingProgress>();
+        var loop = new TrainingLoop(new LinearOptions { BatchSize = 4, MaxSteps = 40, Progress = new SyncProgress(reports.Add) }, null);
+        var result = loop.Run(new LinearTask(Xs));
+
+        CollectionAssert.AreEqual(new[] { "fit", "penalty", "total", "close" }, reports[0].Losses.Keys.ToArray(), "parts, then their total, then the figures");
+        foreach (var r in reports) Assert.AreEqual(r.Losses["fit"] + r.Losses["penalty"], r.Losses["total"], 1e-6);
+        Assert.HasCount(40, loop.History.Losses["close"]);
+        Assert.IsLessThan(loop.History.Mean("fit", 4, last: false) / 100, loop.History.Mean("fit", 4, last: true), "the fit part fell a hundredfold");
+        Assert.AreEqual(1.0, reports[^1].Losses["close"], "at the end every point is within 0.1");
+        Assert.AreEqual(3f, BitConverter.ToSingle(result.Onnx), 0.05f);
+        Assert.HasCount(20, loop.History.Validation, "an epoch is 2 steps and each is validated");
+    }
+
+    [TestMethod]
+    public void ANonFiniteLossNamesTheStepAndThePart()
+    {
+        TorchRuntime.EnsureLoaded();
+        var loop = new TrainingLoop(new LinearOptions { BatchSize = 4, MaxSteps = 10 }, null);
+        var ex = Assert.ThrowsExactly<TrainingDivergedException>(() => loop.Run(new LinearTask(Xs, nanAtStep: 3)));
+        StringAssert.StartsWith(ex.Message, "The loss became NaN at step 3 (fit ");
+        StringAssert.Contains(ex.Message, ", penalty NaN). Lower LearningRate, or set CheckpointFolder to keep progress.");
+    }
+
+    [TestMethod]
+    public void AKilledRunResumesFromItsLastCheckpointAndEndsOnTheSameModel()
+    {
+        TorchRuntime.EnsureLoaded();
+        var folder = Path.Combine(Path.GetTempPath(), "mlnetext-tests", "loop-" + Guid.NewGuid().ToString("N")[..8]);
+        var options = new LinearOptions { BatchSize = 4, MaxSteps = 12, CheckpointFolder = folder, CheckpointEverySteps = 5, ReturnBestValidatedModel = false };
+        var whole = new TrainingLoop(options with { CheckpointFolder = null }, null).Run(new LinearTask(Xs)).Onnx;
+
+        var killing = options with { Progress = new SyncProgress(p => { if (p.Step == 11) throw new OperationCanceledException(); }) };
+        Assert.ThrowsExactly<OperationCanceledException>(() => new TrainingLoop(killing, null).Run(new LinearTask(Xs)));
+        var task = new LinearTask(Xs);
+        var loop = new TrainingLoop(options, null);
+        var resumed = loop.Run(task).Onnx;
+        Assert.AreEqual(2, task.LossCalls, "steps 11 and 12 after the checkpoint at step 10");
+        Assert.HasCount(12, loop.History.Losses["total"]);
+        CollectionAssert.AreEqual(whole, resumed);
+    }
+
+    private sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}
