@@ -69,9 +69,9 @@ public sealed class SsdTrainingBenchmark : IBenchmark
     internal static void Step(SsdDetectorModel model, torch.optim.Optimizer optimizer, Tensor images, IReadOnlyList<DetectionTarget> targets)
     {
         using var scope = NewDisposeScope();
-        var parts = model.Loss(images, targets);
+        var loss = model.Loss(images, targets, new Random(0));
         optimizer.zero_grad();
-        (parts.Classification + parts.Localization).backward();
+        loss.Total.backward();
         optimizer.step();
     }
 

@@ -13,39 +13,37 @@ namespace MLNetExtensions.Torch.Detection;
 /// </summary>
 internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>
 {
-    private readonly SsdDetectorOptions _o;
+    private readonly IDetectorTrainingOptions _o;
+    private readonly int _batchSize;
     private readonly DetectionTrainingSet _train;
     private readonly DetectionTrainingSet? _validation;
 
-    public DetectorTrainingTask(MLContext ml, SsdDetectorOptions options, IDataView trainData)
+    public DetectorTrainingTask(MLContext ml, TrainerOptions trainer, IDetectorTrainingOptions options, IDataView trainData)
     {
         _o = options;
+        _batchSize = trainer.BatchSize;
         var input = new NetworkInput(_o.InputWidth, _o.InputHeight, _o.Grayscale);
         _train = DetectionTrainingSet.Create(ml, trainData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn);
-        if (_o.ValidationData != null)
+        if (trainer.ValidationData != null)
         {
-            _validation = DetectionTrainingSet.Create(ml, _o.ValidationData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn, "validation data");
+            _validation = DetectionTrainingSet.Create(ml, trainer.ValidationData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn, "validation data");
             if (!_validation.ClassNames.SequenceEqual(_train.ClassNames))
                 throw new ArgumentException($"The validation data's classes ({string.Join(", ", _validation.ClassNames)}) differ from the training data's ({string.Join(", ", _train.ClassNames)}). Read both with the same class list.");
         }
     }
 
-    public string LogSource => nameof(SsdDetectorEstimator);
+    public string LogSource => _o.LogSource;
     public string MetricName => "validation mAP@0.5";
     public int Count => _train.Count;
     public bool HasValidation => _validation != null;
     public string Fingerprint => _o.Fingerprint(_train.ClassNames);
 
-    public IDetectorModel CreateModel(Device device) => _o.Architecture == DetectorArchitecture.Grid
-        ? new GridDetectorModel(_o, _train.ClassNames.Length, device)
-        : new SsdDetectorModel(_o, _train.ClassNames.Length, device);
+    public IDetectorModel CreateModel(Device device) => _o.CreateModel(_train.ClassNames.Length, device);
 
     public TrainingLoss Loss(IDetectorModel model, int[] indices, Random rng, Device device)
     {
         var (images, targets) = _train.Batch(indices, _o.Augmentation, rng, device);
-        var parts = model.Loss(images, targets);
-        return new TrainingLoss(parts.Classification + parts.Localization,
-            [("classification", parts.Classification), ("localization", parts.Localization)]);
+        return model.Loss(images, targets, rng);
     }
 
     public byte[] Export(IDetectorModel model)
@@ -53,15 +51,8 @@ internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>
         model.Network.eval();
         var input = _train.Input;
         var metadata = new OnnxModelMetadata(OnnxModelKind.Detection, _train.ClassNames, input.Channels, input.Height, input.Width,
-            scoreThreshold: _o.ScoreThreshold, iouThreshold: _o.NmsIouThreshold,
-            extra: new Dictionary<string, string>
-            {
-                ["architecture"] = _o.Architecture.ToString(),
-                ["backbone"] = _o.Backbone.ToString(),
-                ["normalization"] = _o.Normalization.ToString(),
-                ["max_detections"] = _o.MaxDetections.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            });
-        return model.Export(input, metadata, _o.ScoreThreshold, _o.NmsIouThreshold, _o.MaxDetections).ToBytes();
+            scoreThreshold: _o.DetectionScoreThreshold, iouThreshold: _o.DetectionNmsThreshold, extra: _o.ExportMetadata());
+        return model.Export(input, metadata, _o.DetectionScoreThreshold, _o.DetectionNmsThreshold, _o.DetectionsPerImage).ToBytes();
     }
 
     /// <summary>
@@ -73,11 +64,11 @@ internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>
         var data = _validation ?? throw new InvalidOperationException("There is no validation data.");
         model.Network.eval();
         float w = data.Input.Width, h = data.Input.Height;
-        var post = new float[] { _o.ScoreThreshold, _o.NmsIouThreshold, _o.MaxDetections };
+        var post = new float[] { _o.DetectionScoreThreshold, _o.DetectionNmsThreshold, _o.DetectionsPerImage };
         var images = new List<EvaluationImage>(data.Count);
-        for (int start = 0; start < data.Count; start += _o.BatchSize)
+        for (int start = 0; start < data.Count; start += _batchSize)
         {
-            var idx = Enumerable.Range(start, Math.Min(_o.BatchSize, data.Count - start)).ToArray();
+            var idx = Enumerable.Range(start, Math.Min(_batchSize, data.Count - start)).ToArray();
             using var scope = NewDisposeScope();
             var (pixels, _) = data.Batch(idx, null, new Random(0), device);
             var raw = model.Predict(pixels);

@@ -16,8 +16,9 @@ internal sealed record RawDetections(float[] Boxes, float[] ClassScores);
 /// </summary>
 internal interface IDetectorModel : ITrainableModel
 {
-    /// <summary>Loss of a batch: (B, C, H, W) raw pixels and one target per image.</summary>
-    DetectionLossParts Loss(Tensor images, IReadOnlyList<DetectionTarget> targets);
+    /// <summary>Loss of a batch, in named parts: (B, C, H, W) raw pixels and one target per image; <paramref name="rng"/> is the
+    /// step's generator, for models that draw samples in their loss.</summary>
+    TrainingLoss Loss(Tensor images, IReadOnlyList<DetectionTarget> targets, Random rng);
 
     /// <summary>Eval-mode raw outputs for each image of the batch.</summary>
     List<RawDetections> Predict(Tensor images);

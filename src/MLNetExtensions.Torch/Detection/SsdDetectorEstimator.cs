@@ -36,7 +36,7 @@ public sealed class SsdDetectorEstimator : IEstimator<DetectionTransformer>
         // messages go to the caller's MLContext.Log through the catalog's environment.
         var ml = new MLContext(Options.Seed);
         var loop = new TrainingLoop(Options, _log);
-        var result = loop.Run(new DetectorTrainingTask(ml, Options, input));
+        var result = loop.Run(new DetectorTrainingTask(ml, Options, Options, input));
         LastHistory = loop.History;
         return DetectionTransformer.Create(ml, result.Onnx, Options.ImagePathColumn);
     }

@@ -9,7 +9,7 @@ namespace MLNetExtensions.Torch.Detection;
 /// Options of <see cref="SsdDetectorEstimator"/>. Defaults live here and nowhere else; <see cref="Validate"/> checks
 /// them all when the estimator is made, so a bad option fails before any data is read.
 /// </summary>
-public sealed record SsdDetectorOptions : TrainerOptions
+public sealed record SsdDetectorOptions : TrainerOptions, IDetectorTrainingOptions
 {
     /// <summary>AdamW at 1e-3 with SSD's weight decay of 5e-4, 100 warmup steps and a cosine decay.</summary>
     public SsdDetectorOptions() : base(OptimizerKind.Adam, learningRate: 1e-3, weightDecay: 5e-4, warmupSteps: 100, LearningRateDecay.Cosine) { }
@@ -99,6 +99,24 @@ public sealed record SsdDetectorOptions : TrainerOptions
         Check(NmsIouThreshold > 0 && NmsIouThreshold <= 1, nameof(NmsIouThreshold), NmsIouThreshold, "must be within (0, 1]");
         Check(MaxDetections >= 1, nameof(MaxDetections), MaxDetections, "must be at least 1");
     }
+
+    string IDetectorTrainingOptions.LogSource => nameof(SsdDetectorEstimator);
+    string IDetectorTrainingOptions.Fingerprint(IReadOnlyList<string> classNames) => Fingerprint(classNames);
+    float IDetectorTrainingOptions.DetectionScoreThreshold => ScoreThreshold;
+    float IDetectorTrainingOptions.DetectionNmsThreshold => NmsIouThreshold;
+    int IDetectorTrainingOptions.DetectionsPerImage => MaxDetections;
+
+    Dictionary<string, string> IDetectorTrainingOptions.ExportMetadata() => new()
+    {
+        ["architecture"] = Architecture.ToString(),
+        ["backbone"] = Backbone.ToString(),
+        ["normalization"] = Normalization.ToString(),
+        ["max_detections"] = MaxDetections.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    IDetectorModel IDetectorTrainingOptions.CreateModel(int classCount, TorchSharp.torch.Device device) => Architecture == DetectorArchitecture.Grid
+        ? new GridDetectorModel(this, classCount, device)
+        : new SsdDetectorModel(this, classCount, device);
 
     /// <summary>What a checkpoint must agree with to be resumed: everything that shapes the network or the run.</summary>
     internal string Fingerprint(IReadOnlyList<string> classNames)

@@ -35,7 +35,7 @@ public enum OnnxPadMode
 /// node(s) to <paramref name="g"/> and returns the output's name; constants become initializers named after the op.
 /// Spatial arguments follow ONNX: <c>pads</c> is all begins then all ends (see <see cref="SymmetricPads"/>).
 /// </summary>
-public static class OnnxOps
+public static partial class OnnxOps
 {
     /// <summary>ONNX pads for a padding applied on both sides of each spatial axis: (p0, p1) → (p0, p1, p0, p1).</summary>
     public static long[] SymmetricPads(IReadOnlyList<long> padding)

@@ -33,7 +33,7 @@ internal sealed class GridDetectorModel : IDetectorModel
 
     public nn.Module Network => _network;
 
-    public DetectionLossParts Loss(Tensor images, IReadOnlyList<DetectionTarget> targets)
+    public TrainingLoss Loss(Tensor images, IReadOnlyList<DetectionTarget> targets, Random rng)
     {
         var y = _network.call(images);                                                     // (B, S, S, 4 + C)
         int s = _codec.GridSize, c = _codec.ClassCount, b = targets.Count;
@@ -58,7 +58,7 @@ internal sealed class GridDetectorModel : IDetectorModel
         var weight = respT + NoObjectWeight * (1 - respT);                                 // (B, S, S, 1)
         var classification = ((y[.., .., .., 4..] - clsT).square() * weight).sum() / norm;
         var localization = ((y[.., .., .., ..4] - boxT).square() * respT).sum() / norm * _localizationWeight;
-        return new DetectionLossParts(classification, localization, positives, b * s * s - positives);
+        return new DetectionLossParts(classification, localization, positives, b * s * s - positives).ToTrainingLoss();
     }
 
     public List<RawDetections> Predict(Tensor images)

@@ -45,10 +45,13 @@ public sealed class SsdBackbone : FeatureExtractor
     /// <param name="resNetWeightsPath">ResNet18 only: a .safetensors file with torchvision resnet18 keys loaded into the
     /// ResNet (its <c>fc.*</c> and <c>layer4.*</c> keys are skipped); null for random weights.</param>
     /// <param name="topDownFusion">Adds the stride-16 map's features into the stride-8 map (see the class summary).</param>
+    /// <param name="extraBlocks">Extra blocks after the stride-16 map (SSD: 4); 0 gives the stride-8 and stride-16 maps
+    /// alone, the trunk a two-stage detector builds on.</param>
     /// <exception cref="Weights.WeightLoadException">The file's keys or shapes do not fit (e.g. a width multiplier other than the file's).</exception>
     public SsdBackbone(DetectorBackbone kind, long inChannels, float widthMultiplier = 1f, string? resNetWeightsPath = null,
-        bool topDownFusion = false) : base(nameof(SsdBackbone))
+        bool topDownFusion = false, int extraBlocks = 4) : base(nameof(SsdBackbone))
     {
+        if (extraBlocks is < 0 or > 4) throw new ArgumentOutOfRangeException(nameof(extraBlocks), extraBlocks, "SSD has 0 to 4 extra blocks.");
         long W(long c) => Math.Max(8, (long)Math.Round(c * widthMultiplier));
         long c8, c16;
         if (kind == DetectorBackbone.VggLite)
@@ -74,7 +77,7 @@ public sealed class SsdBackbone : FeatureExtractor
             lateral = new ConvBnAct(c16, c8, kernelSize: 1);
             smooth = new ConvBnAct(c8, c8);
         }
-        var extraOut = new[] { W(256), W(128), W(128), W(128) };
+        var extraOut = new[] { W(256), W(128), W(128), W(128) }[..extraBlocks];
         extras = new ModuleList<Sequential>();
         long prev = c16;
         foreach (var o in extraOut)

@@ -36,11 +36,11 @@ internal sealed class SsdDetectorModel : IDetectorModel
     public nn.Module Network => _network;
     public DefaultBoxes Priors => _priors;
 
-    public DetectionLossParts Loss(Tensor images, IReadOnlyList<DetectionTarget> targets)
+    public TrainingLoss Loss(Tensor images, IReadOnlyList<DetectionTarget> targets, Random rng)
     {
         var (logits, regression) = _network.call(images);                  // (B, A, C+1), (B, A, 4)
         var (labels, encoded) = MakeTargets(targets, images.device);        // (B, A), (B, A, 4)
-        return _loss.Compute(logits, regression, labels, encoded);
+        return _loss.Compute(logits, regression, labels, encoded).ToTrainingLoss();
     }
 
     /// <summary>Per default box: the matched class (0 = background, -1 = ignored) and the encoded matched box.</summary>

@@ -1,3 +1,4 @@
+using MLNetExtensions.Torch.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -8,7 +9,11 @@ namespace MLNetExtensions.Torch.Detection;
 public enum LocalizationLoss { SmoothL1, Mse }
 
 /// <summary>The parts of a detector's loss for one mini-batch. Tensors are scalars attached to the graph.</summary>
-public sealed record DetectionLossParts(Tensor Classification, Tensor Localization, long Positives, long Negatives);
+public sealed record DetectionLossParts(Tensor Classification, Tensor Localization, long Positives, long Negatives)
+{
+    /// <summary>The parts as the training loop reports them: classification + localization, named.</summary>
+    internal TrainingLoss ToTrainingLoss() => new(Classification + Localization, [("classification", Classification), ("localization", Localization)]);
+}
 
 /// <summary>
 /// SSD's MultiBox loss with hard negative mining (Liu et al. 2016, section 2.2): over the whole mini-batch, keep all

@@ -1,0 +1,247 @@
+using MLNetExtensions.Boxes;
+using MLNetExtensions.Onnx;
+using MLNetExtensions.Torch.Boxes;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MLNetExtensions.Torch.Detection.FasterRcnn;
+
+/// <summary>Proposals per image (pixels, best first) and, in training, the RPN's losses and accuracy.</summary>
+/// <param name="Boxes">Per image (K_i, 4) corners in input pixels, detached.</param>
+/// <param name="Scores">Per image (K_i) objectness probabilities.</param>
+/// <param name="ObjectnessLoss">Binary cross-entropy over the sampled anchors (positives and negatives; neutral ones never).</param>
+/// <param name="BoxLoss">Smooth L1 (β = 1/9) of the positive anchors' deltas, summed and divided by the sampled count.</param>
+/// <param name="Accuracy">Share of the sampled anchors whose objectness is on the right side of 0.5.</param>
+public sealed record RpnOutput(Tensor[] Boxes, Tensor[] Scores, Tensor? ObjectnessLoss = null, Tensor? BoxLoss = null, Tensor? Accuracy = null);
+
+/// <summary>
+/// torchvision's <c>RegionProposalNetwork</c> on one feature map: the head's objectness and deltas at every anchor,
+/// proposals decoded and filtered (top-k, clip, small boxes, NMS, top-k), and in training the anchors labelled by
+/// <see cref="Matcher"/> (IoU ≥ fg → 1, &lt; bg → 0, between → −1 neutral; each ground truth's best anchors positive),
+/// sampled by <see cref="BalancedPositiveNegativeSampler"/> and scored with the two losses.
+/// </summary>
+public sealed class RegionProposalNetwork : nn.Module
+{
+    private readonly RpnHead head;
+    private readonly float[] _anchorValues;           // (A, 4) pixels; a float[] so that it is no buffer of the module
+    private readonly BoxCoder _coder = BoxCoder.Rpn();
+    private readonly Matcher _matcher;
+    private readonly RpnSettings _s;
+
+    /// <summary>The settings of the proposal stage (torchvision's <c>rpn_*</c> arguments).</summary>
+    public sealed record RpnSettings(int PreNmsTopNTrain = 2000, int PreNmsTopNTest = 1000, int PostNmsTopNTrain = 2000, int PostNmsTopNTest = 1000,
+        float NmsThreshold = 0.7f, float FgIouThreshold = 0.7f, float BgIouThreshold = 0.3f, int BatchSizePerImage = 256,
+        float PositiveFraction = 0.5f, float ScoreThreshold = 0f, float MinSize = 1e-3f);
+
+    /// <param name="inChannels">Channels of the feature map.</param>
+    /// <param name="anchors">The anchor generator.</param>
+    /// <param name="featureHeight">Feature map rows.</param>
+    /// <param name="featureWidth">Feature map columns.</param>
+    /// <param name="imageHeight">Network input rows.</param>
+    /// <param name="imageWidth">Network input columns.</param>
+    /// <param name="settings">Proposal counts and thresholds.</param>
+    public RegionProposalNetwork(long inChannels, AnchorGenerator anchors, int featureHeight, int featureWidth, int imageHeight, int imageWidth, RpnSettings settings)
+        : base(nameof(RegionProposalNetwork))
+    {
+        _s = settings;
+        ImageHeight = imageHeight;
+        ImageWidth = imageWidth;
+        FeatureHeight = featureHeight;
+        FeatureWidth = featureWidth;
+        head = new RpnHead(inChannels, anchors.AnchorsPerLocation);
+        // torchvision's stride: image size // feature size.
+        _anchorValues = anchors.Generate(featureHeight, featureWidth, imageHeight / featureHeight, imageWidth / featureWidth);
+        _matcher = new Matcher(settings.FgIouThreshold, settings.BgIouThreshold, allowLowQualityMatches: true);
+        RegisterComponents();
+    }
+
+    public int ImageHeight { get; }
+    public int ImageWidth { get; }
+    public int FeatureHeight { get; }
+    public int FeatureWidth { get; }
+
+    /// <summary>Anchors in all: A = H·W·anchors per location.</summary>
+    public int AnchorCount => _anchorValues.Length / 4;
+
+    /// <summary>All anchors, (A, 4) corners in input pixels, on <paramref name="device"/>.</summary>
+    public Tensor Anchors(Device device) => tensor(_anchorValues, device: device).reshape(-1, 4);
+
+    /// <summary>Anchor labels of one image: (A) int64 1 object, 0 background, −1 neutral; and (A, 4) the matched boxes.</summary>
+    public (Tensor Labels, Tensor MatchedBoxes) AssignTargets(Tensor groundTruth, Tensor anchors)
+    {
+        using var scope = NewDisposeScope();
+        long a = anchors.shape[0];
+        if (groundTruth.shape[0] == 0)
+            return (zeros(a, dtype: ScalarType.Int64, device: anchors.device).MoveToOuterDisposeScope(), zeros(a, 4, device: anchors.device).MoveToOuterDisposeScope());
+        var matched = _matcher.Match(BoxIou.Pairwise(groundTruth, anchors));                // (A)
+        var boxes = groundTruth.index_select(0, matched.clamp_min(0));                       // (A, 4)
+        var labels = ones_like(matched);
+        labels = labels.masked_fill(matched.eq(Matcher.BelowLowThreshold), 0).masked_fill(matched.eq(Matcher.BetweenThresholds), -1);
+        return (labels.MoveToOuterDisposeScope(), boxes.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// The RPN losses and accuracy from its raw outputs: <paramref name="objectness"/> (N, A) logits, <paramref name="deltas"/>
+    /// (N, A, 4), the anchor <paramref name="labels"/> (N, A) and their regression <paramref name="targets"/> (N, A, 4),
+    /// over the anchors the sampler draws; neutral (−1) anchors are never drawn.
+    /// </summary>
+    public (Tensor ObjectnessLoss, Tensor BoxLoss, Tensor Accuracy) Loss(Tensor objectness, Tensor deltas, Tensor labels, Tensor targets, Generator generator)
+    {
+        using var scope = NewDisposeScope();
+        using var sampler = new BalancedPositiveNegativeSampler(_s.BatchSizePerImage, _s.PositiveFraction, generator);
+        long n = labels.shape[0];
+        var (pos, neg) = sampler.Sample(Enumerable.Range(0, (int)n).Select(i => labels[i]).ToList());
+        var positive = stack(pos).flatten();                                                    // (N·A) bool
+        var sampled = positive.logical_or(stack(neg).flatten());                                // (N·A) bool
+        var count = sampled.sum().to(ScalarType.Float32).clamp_min(1f);                         // ()
+        var logits = objectness.flatten().masked_select(sampled);                               // (S)
+        var truth = labels.flatten().masked_select(sampled).to(ScalarType.Float32);             // (S)
+        var objectnessLoss = F.binary_cross_entropy_with_logits(logits, truth);
+        var p = positive.nonzero().view(-1);                                                    // (P)
+        var boxLoss = F.smooth_l1_loss(deltas.reshape(-1, 4).index_select(0, p), targets.reshape(-1, 4).index_select(0, p),
+            reduction: nn.Reduction.Sum, beta: 1.0 / 9) / count;
+        var accuracy = logits.detach().gt(0).to(ScalarType.Float32).eq(truth).to(ScalarType.Float32).sum() / count;
+        return (objectnessLoss.MoveToOuterDisposeScope(), boxLoss.MoveToOuterDisposeScope(), accuracy.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// The proposal stage on a feature map: head outputs, decoded and filtered proposals, and with
+    /// <paramref name="groundTruth"/> (per image (G, 4) pixels) the losses of the anchors drawn with <paramref name="generator"/>.
+    /// </summary>
+    public RpnOutput Forward(Tensor features, IReadOnlyList<Tensor>? groundTruth = null, Generator? generator = null)
+    {
+        using var scope = NewDisposeScope();
+        var (objectness, deltas) = head.call(features);                                         // (N, A), (N, A, 4)
+        long n = objectness.shape[0], a = objectness.shape[1];
+        var anchors = Anchors(features.device);
+        Tensor proposals;
+        using (no_grad())
+            proposals = _coder.Decode(deltas.detach().reshape(-1, 4), anchors.repeat(n, 1)).view(n, a, 4);   // (N, A, 4)
+        bool training = groundTruth != null;
+        var (boxes, scores) = FilterProposals(proposals, objectness.detach(), ImageHeight, ImageWidth,
+            training ? _s.PreNmsTopNTrain : _s.PreNmsTopNTest, training ? _s.PostNmsTopNTrain : _s.PostNmsTopNTest,
+            _s.NmsThreshold, _s.MinSize, _s.ScoreThreshold);
+        foreach (var t in boxes.Concat(scores)) t.MoveToOuterDisposeScope();
+        if (!training) return new RpnOutput(boxes, scores);
+
+        var labels = new Tensor[n];
+        var targets = new Tensor[n];
+        for (int i = 0; i < n; i++)
+        {
+            var (l, matched) = AssignTargets(groundTruth![i], anchors);
+            labels[i] = l;
+            targets[i] = _coder.Encode(matched, anchors);
+        }
+        var (objectnessLoss, boxLoss, accuracy) = Loss(objectness, deltas, stack(labels), stack(targets), generator ?? throw new ArgumentNullException(nameof(generator)));
+        return new RpnOutput(boxes, scores, objectnessLoss.MoveToOuterDisposeScope(), boxLoss.MoveToOuterDisposeScope(), accuracy.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// torchvision's <c>filter_proposals</c> for one feature level: per image the <paramref name="preNmsTopN"/> best
+    /// anchors by objectness, their proposals clipped to the image, boxes under <paramref name="minSize"/> and scores
+    /// under <paramref name="scoreThreshold"/> dropped, NMS at <paramref name="nmsThreshold"/>, the best <paramref name="postNmsTopN"/> kept.
+    /// </summary>
+    /// <param name="proposals">(N, A, 4) decoded boxes in pixels.</param>
+    /// <param name="objectness">(N, A) logits.</param>
+    /// <returns>Per image (K_i, 4) boxes and (K_i) sigmoid scores, best first.</returns>
+    public static (Tensor[] Boxes, Tensor[] Scores) FilterProposals(Tensor proposals, Tensor objectness, int imageHeight, int imageWidth,
+        int preNmsTopN, int postNmsTopN, float nmsThreshold, float minSize, float scoreThreshold)
+    {
+        using var scope = NewDisposeScope();
+        long n = proposals.shape[0], a = proposals.shape[1];
+        var (top, index) = objectness.topk((int)Math.Min(preNmsTopN, a), dim: 1);               // (N, k), (N, k)
+        var picked = proposals.gather(1, index.unsqueeze(2).expand(-1, -1, 4));                 // (N, k, 4)
+        var probability = top.sigmoid();                                                         // (N, k)
+        var boxes = new Tensor[n];
+        var scores = new Tensor[n];
+        for (int i = 0; i < n; i++)
+        {
+            var b = Clip(picked[i], imageHeight, imageWidth);                                     // (k, 4)
+            var s = probability[i];                                                               // (k)
+            var w = b[.., 2] - b[.., 0];
+            var h = b[.., 3] - b[.., 1];
+            var keep = w.ge(minSize).logical_and(h.ge(minSize)).logical_and(s.ge(scoreThreshold)).nonzero().view(-1);
+            b = b.index_select(0, keep);
+            s = s.index_select(0, keep);
+            var hostBoxes = b.cpu().data<float>().ToArray();
+            var hostScores = s.cpu().data<float>().ToArray();
+            var kept = NonMaxSuppression.Apply(hostBoxes, hostScores, new NmsOptions(nmsThreshold, maxTotal: Math.Max(1, postNmsTopN)));
+            var k = tensor(kept.Select(x => (long)x).ToArray(), ScalarType.Int64).to(b.device);
+            boxes[i] = b.index_select(0, k).MoveToOuterDisposeScope();
+            scores[i] = s.index_select(0, k).MoveToOuterDisposeScope();
+        }
+        return (boxes, scores);
+    }
+
+    /// <summary>Clips (K, 4) corners to [0, width] × [0, height].</summary>
+    internal static Tensor Clip(Tensor boxes, int imageHeight, int imageWidth)
+    {
+        using var scope = NewDisposeScope();
+        var x = boxes[.., 0..1].clamp(0, imageWidth);
+        var y = boxes[.., 1..2].clamp(0, imageHeight);
+        var x2 = boxes[.., 2..3].clamp(0, imageWidth);
+        var y2 = boxes[.., 3..4].clamp(0, imageHeight);
+        return cat([x, y, x2, y2], 1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Emits the proposal stage for a fixed <paramref name="postNmsTopN"/> per image: the head, top-k, decoding, clip,
+    /// small boxes and NMS as <see cref="FilterProposals"/> does, then the kept proposals in score order padded to the fixed count.
+    /// </summary>
+    /// <returns>(N, K, 4) proposals in pixels and (N, K) 1 for a real proposal, 0 for padding.</returns>
+    public (string Proposals, string Valid, int Count) Export(OnnxGraphBuilder g, string features)
+    {
+        var (objectness, deltas) = head.Export(g, features, FeatureHeight, FeatureWidth);
+        long a = AnchorCount;
+        int preN = (int)Math.Min(_s.PreNmsTopNTest, a);
+        int k = Math.Min(_s.PostNmsTopNTest, preN);
+        var (top, index) = OnnxOps.TopK(g, objectness, preN, axis: 1);                          // (N, preN)
+        var scores = OnnxOps.Sigmoid(g, top);                                                    // (N, preN)
+        var index4 = OnnxOps.Expand(g, OnnxOps.Unsqueeze(g, index, [2]), [1, 1, 4]);              // (N, preN, 4)
+        var pickedDeltas = OnnxOps.GatherElements(g, deltas, index4, axis: 1);                    // (N, preN, 4)
+        var anchors = OnnxOps.Gather(g, g.AddInitializer("anchors", _anchorValues, a, 4), index, axis: 0);   // (N, preN, 4)
+        var boxes = ExportDecode(g, pickedDeltas, anchors, _coder);                               // (N, preN, 4)
+        boxes = OnnxOps.Min(g, OnnxOps.Max(g, boxes, g.AddInitializer("clip_min", [0f, 0f, 0f, 0f], 4)),
+            g.AddInitializer("clip_max", [ImageWidth, ImageHeight, ImageWidth, ImageHeight], 4));
+        var size = OnnxOps.Sub(g, OnnxOps.Slice(g, boxes, [2], [4], [2]), OnnxOps.Slice(g, boxes, [0], [2], [2]));   // (N, preN, 2)
+        var big = OnnxOps.GreaterOrEqual(g, size, g.AddInitializer("min_size", [_s.MinSize]));
+        var wide = OnnxOps.Squeeze(g, OnnxOps.Slice(g, big, [0], [1], [2]), [2]);
+        var tall = OnnxOps.Squeeze(g, OnnxOps.Slice(g, big, [1], [2], [2]), [2]);
+        var keep = OnnxOps.And(g, OnnxOps.And(g, wide, tall), OnnxOps.GreaterOrEqual(g, scores, g.AddInitializer("score_threshold", [_s.ScoreThreshold])));
+        var minusOne = g.AddInitializer("dropped", [-1f]);
+        var candidates = OnnxOps.Where(g, keep, scores, minusOne);                               // (N, preN), dropped = −1
+        // NMS drops scores not above −0.5, i.e. the dropped boxes; selected rows are (batch, class 0, box).
+        var selected = OnnxOps.NonMaxSuppression(g, boxes, OnnxOps.Unsqueeze(g, candidates, [1]), k, _s.NmsThreshold, -0.5f);
+        var where = OnnxOps.Gather(g, selected, g.AddInitializer("batch_and_box", [0L, 2L], 2), axis: 1);   // (M, 2)
+        var zero = g.AddInitializer("zero", [0f]);
+        var ones = OnnxOps.Add(g, OnnxOps.Mul(g, OnnxOps.Cast(g, OnnxOps.Gather(g, selected, g.AddInitializer("column0", [0L]), axis: 1), OnnxElementType.Float), zero),
+            g.AddInitializer("one", [1f]));                                                      // (M)
+        var kept = OnnxOps.ScatterND(g, OnnxOps.Mul(g, scores, zero), where, ones);              // (N, preN) 1 where NMS kept
+        var ranked = OnnxOps.Where(g, OnnxOps.Greater(g, kept, g.AddInitializer("half", [0.5f])), scores, g.AddInitializer("not_kept", [-1f]));
+        var (best, order) = OnnxOps.TopK(g, ranked, k, axis: 1);                                  // (N, K): kept ones first, by score
+        var proposals = OnnxOps.GatherElements(g, boxes, OnnxOps.Expand(g, OnnxOps.Unsqueeze(g, order, [2]), [1, 1, 4]), axis: 1);  // (N, K, 4)
+        var valid = OnnxOps.Cast(g, OnnxOps.Greater(g, best, g.AddInitializer("minus_half", [-0.5f])), OnnxElementType.Float);     // (N, K)
+        return (proposals, valid, k);
+    }
+
+    /// <summary>Emits <see cref="BoxCoder.Decode"/> for codes and anchors of the same shape (…, 4).</summary>
+    internal static string ExportDecode(OnnxGraphBuilder g, string codes, string anchors, BoxCoder coder)
+    {
+        // Both (…, 4) of rank 3; anchors may broadcast (e.g. (K, 1, 4) against (K, C, 4)).
+        string Part(string x, long from, long to) => OnnxOps.Slice(g, x, [from], [to], [2]);
+        var aw = OnnxOps.Sub(g, Part(anchors, 2, 3), Part(anchors, 0, 1));
+        var ah = OnnxOps.Sub(g, Part(anchors, 3, 4), Part(anchors, 1, 2));
+        var half = g.AddInitializer("half", [0.5f]);
+        var acx = OnnxOps.Add(g, Part(anchors, 0, 1), OnnxOps.Mul(g, aw, half));
+        var acy = OnnxOps.Add(g, Part(anchors, 1, 2), OnnxOps.Mul(g, ah, half));
+        var weights = g.AddInitializer("inverse_weights", [1f / coder.XWeight, 1f / coder.YWeight, 1f / coder.WidthWeight, 1f / coder.HeightWeight], 4);
+        var d = OnnxOps.Mul(g, codes, weights);
+        var clamp = g.AddInitializer("exp_clamp", [coder.ExpClamp]);
+        var cx = OnnxOps.Add(g, OnnxOps.Mul(g, Part(d, 0, 1), aw), acx);
+        var cy = OnnxOps.Add(g, OnnxOps.Mul(g, Part(d, 1, 2), ah), acy);
+        var hw = OnnxOps.Mul(g, OnnxOps.Mul(g, OnnxOps.Exp(g, OnnxOps.Min(g, Part(d, 2, 3), clamp)), aw), half);
+        var hh = OnnxOps.Mul(g, OnnxOps.Mul(g, OnnxOps.Exp(g, OnnxOps.Min(g, Part(d, 3, 4), clamp)), ah), half);
+        return OnnxOps.Concat(g, [OnnxOps.Sub(g, cx, hw), OnnxOps.Sub(g, cy, hh), OnnxOps.Add(g, cx, hw), OnnxOps.Add(g, cy, hh)], axis: 2);
+    }
+}

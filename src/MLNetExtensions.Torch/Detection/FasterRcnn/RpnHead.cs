@@ -1,0 +1,56 @@
+using MLNetExtensions.Onnx;
+using MLNetExtensions.Torch.Onnx;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Torch.Detection.FasterRcnn;
+
+/// <summary>
+/// torchvision's <c>RPNHead</c>: a 3×3 convolution with ReLU shared by two 1×1 convolutions, one objectness logit and
+/// four box deltas per anchor. Weights drawn from N(0, 0.01), biases 0, as torchvision initialises them.
+/// </summary>
+public sealed class RpnHead : nn.Module<Tensor, (Tensor Objectness, Tensor Deltas)>
+{
+    private readonly Conv2d conv;
+    private readonly Conv2d cls_logits;
+    private readonly Conv2d bbox_pred;
+    private readonly int _anchors;
+
+    public RpnHead(long inChannels, int anchorsPerLocation) : base(nameof(RpnHead))
+    {
+        _anchors = anchorsPerLocation;
+        conv = nn.Conv2d(inChannels, inChannels, 3, padding: 1);
+        cls_logits = nn.Conv2d(inChannels, anchorsPerLocation, 1);
+        bbox_pred = nn.Conv2d(inChannels, 4L * anchorsPerLocation, 1);
+        foreach (var c in new[] { conv, cls_logits, bbox_pred })
+        {
+            nn.init.normal_(c.weight, std: 0.01);
+            nn.init.constant_(c.bias!, 0);
+        }
+        RegisterComponents();
+    }
+
+    /// <summary>(N, C, H, W) → objectness logits (N, H·W·A) and deltas (N, H·W·A, 4), in the anchors' order.</summary>
+    public override (Tensor Objectness, Tensor Deltas) forward(Tensor features)
+    {
+        using var scope = NewDisposeScope();
+        var t = nn.functional.relu(conv.call(features));
+        var objectness = cls_logits.call(t).permute(0, 2, 3, 1).reshape(features.shape[0], -1);                 // (N, H·W·A)
+        var d = bbox_pred.call(t);                                                                                // (N, A·4, H, W)
+        var deltas = d.view(d.shape[0], _anchors, 4, d.shape[2], d.shape[3]).permute(0, 3, 4, 1, 2).reshape(d.shape[0], -1, 4); // (N, H·W·A, 4)
+        return (objectness.MoveToOuterDisposeScope(), deltas.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Emits the head; returns objectness (N, H·W·A) and deltas (N, H·W·A, 4).</summary>
+    public (string Objectness, string Deltas) Export(OnnxGraphBuilder g, string features, long height, long width)
+    {
+        var t = OnnxOps.Relu(g, ConvExport.Emit(g, conv, "conv", null, null, features));
+        var o = ConvExport.Emit(g, cls_logits, "cls_logits", null, null, t);
+        var objectness = OnnxOps.Reshape(g, OnnxOps.Transpose(g, o, [0, 2, 3, 1]), [0, -1]);                       // (N, H·W·A)
+        var d = ConvExport.Emit(g, bbox_pred, "bbox_pred", null, null, t);
+        d = OnnxOps.Reshape(g, d, [0, _anchors, 4, height, width]);
+        var deltas = OnnxOps.Reshape(g, OnnxOps.Transpose(g, d, [0, 3, 4, 1, 2]), [0, -1, 4]);                      // (N, H·W·A, 4)
+        return (objectness, deltas);
+    }
+}
