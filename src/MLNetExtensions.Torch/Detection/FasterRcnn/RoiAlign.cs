@@ -16,11 +16,12 @@ namespace MLNetExtensions.Torch.Detection.FasterRcnn;
 /// row/column 0 and coordinates at or past H - 1 (W - 1) read the last row (column).
 /// </para>
 /// <para>
-/// Bilinear weights and the average over the grid factor into a y part and an x part, so each RoI's output is
-/// <c>Ay · F · Axᵀ</c>: Ay (oh, H) holds, for each output row, the summed bilinear row weights of its samples
-/// divided by their count, Ax (ow, W) the same for columns. The weights come from the RoIs only (no gradient to the
-/// boxes, as in torchvision); the feature maps enter through two matrix products, one per image of the batch, so
-/// the cost is independent of the sampling ratio and autograd's backward is two more products.
+/// The output is linear in the features: each output cell (k, p, q) is a weighted sum of at most
+/// (2·grid_h)·(2·grid_w) map pixels, the weight of a pixel being the product of its row weight (the bilinear weights
+/// along y of the bin's samples, over grid_h) and its column weight. The weights come from the RoIs only (no gradient
+/// to the boxes, as in torchvision) and form a sparse (K·oh·ow, N·H·W) matrix; one sparse × dense product with the
+/// channels-last maps pools all RoIs of all images, and autograd's backward is the transposed product. The cost is
+/// proportional to the samples taken, not to the map size.
 /// </para>
 /// </remarks>
 public static class RoiAlign
@@ -84,15 +85,25 @@ public static class RoiAlign
             gridY = checked((int)most[1]);
         }
 
-        var ax = AxisWeights(start[.., 0], bins[.., 0], grid[.., 0], gridX, outputWidth, w);   // (K, ow, W)
-        var ay = AxisWeights(start[.., 1], bins[.., 1], grid[.., 1], gridY, outputHeight, h);  // (K, oh, H)
-        if (features.dtype != coordinateType)
-        {
-            ax = ax.to_type(features.dtype);
-            ay = ay.to_type(features.dtype);
-        }
+        var (colIndex, colWeight) = AxisWeights(start[.., 0], bins[.., 0], grid[.., 0], gridX, outputWidth, w);   // (K, ow, Jx)
+        var (rowIndex, rowWeight) = AxisWeights(start[.., 1], bins[.., 1], grid[.., 1], gridY, outputHeight, h);  // (K, oh, Jy)
 
-        var result = n == 1 ? Pool(features[0], ay, ax) : PoolByImage(features, batch, ay, ax);  // (K, C, oh, ow)
+        // One sparse row per output cell (k, p, q) over the N·H·W map pixels: the products of its row and column
+        // weights at pixel (batch_k, y, x). Entries of weight 0 (off the map, past a RoI's own grid) are dropped.
+        long cells = k * outputHeight * outputWidth;
+        using Scalar mapPixels = h * w, rowPixels = w, nothing = 0.0;
+        var pixel = batch.mul(mapPixels).reshape(k, 1, 1, 1, 1)
+                    + rowIndex.mul(rowPixels).reshape(k, outputHeight, 1, -1, 1)
+                    + colIndex.reshape(k, 1, outputWidth, 1, -1);                            // (K, oh, ow, Jy, Jx)
+        var weight = rowWeight.reshape(k, outputHeight, 1, -1, 1) * colWeight.reshape(k, 1, outputWidth, 1, -1);  // (K, oh, ow, Jy, Jx)
+        var cell = torch.arange(cells, ScalarType.Int64, features.device).reshape(k, outputHeight, outputWidth, 1, 1).expand_as(pixel);
+        var used = weight.ne(nothing);
+        var entries = torch.stack([cell.masked_select(used), pixel.masked_select(used)]);   // (2, nnz)
+        var sampling = torch.sparse_coo_tensor(entries, weight.masked_select(used).to_type(features.dtype), [cells, n * h * w]);
+
+        var pixels = features.permute(0, 2, 3, 1).reshape(n * h * w, c);                      // (N·H·W, C) channels last
+        var pooled = sampling.mm(pixels);                                                     // (K·oh·ow, C)
+        var result = pooled.reshape(k, outputHeight, outputWidth, c).permute(0, 3, 1, 2).contiguous();  // (K, C, oh, ow)
         return result.MoveToOuterDisposeScope();
     }
 
@@ -117,10 +128,11 @@ public static class RoiAlign
     }
 
     /// <summary>
-    /// (K, pooled, size) weights of one axis: for each RoI and output cell, the bilinear weights of its samples on
-    /// the feature rows (or columns), summed and divided by the samples per bin along this axis.
+    /// The bilinear taps of one axis: for each RoI and output cell, the 2 rows (or columns) of each of its
+    /// <paramref name="maxGrid"/> samples and their weights, 0 for samples off the map or past the RoI's own grid,
+    /// divided by the samples per bin along this axis: (K, pooled, 2·maxGrid) indices and weights.
     /// </summary>
-    private static Tensor AxisWeights(Tensor start, Tensor bin, Tensor grid, int maxGrid, int pooled, long size)
+    private static (Tensor Index, Tensor Weight) AxisWeights(Tensor start, Tensor bin, Tensor grid, int maxGrid, int pooled, long size)
     {
         var dtype = start.dtype;
         var device = start.device;
@@ -141,41 +153,10 @@ public static class RoiAlign
         low = low.clamp_max(last);
         var high = torch.where(atEnd, low, low.add(one));
         var frac = torch.where(atEnd, torch.zeros_like(coord), coord.sub(low));              // (K, P, G)
-        var mask = valid.to_type(dtype).div_(count);                                  // (K, P, G) 1/grid where valid
+        var mask = valid.to_type(dtype).div_(count);                                          // (K, P, G) 1/grid where valid
         var weights = torch.cat([frac.neg().add_(one).mul_(mask), frac.mul(mask)], 2);        // (K, P, 2G) low, high
         var index = torch.cat([low, high], 2).to_type(ScalarType.Int64);                      // (K, P, 2G)
-        return torch.zeros(start.shape[0], pooled, size, dtype, device).scatter_add_(2, index, weights);  // (K, P, size)
-    }
-
-    // All RoIs on one map (C, H, W): Ay · F · Axᵀ for each RoI.
-    private static Tensor Pool(Tensor map, Tensor ay, Tensor ax)
-    {
-        long c = map.shape[0], h = map.shape[1], w = map.shape[2], k = ay.shape[0], oh = ay.shape[1], ow = ax.shape[1];
-        var rows = map.permute(1, 0, 2).reshape(h, c * w);                                   // (H, C·W)
-        var pooledRows = ay.reshape(k * oh, h).mm(rows);                                      // (K·oh, C·W)
-        var cells = pooledRows.reshape(k, oh * c, w).bmm(ax.transpose(1, 2));                 // (K, oh·C, ow)
-        return cells.reshape(k, oh, c, ow).permute(0, 2, 1, 3).contiguous();                  // (K, C, oh, ow)
-    }
-
-    // RoIs on several images: each image's RoIs pooled from its own map, then put back in the order of rois.
-    private static Tensor PoolByImage(Tensor features, Tensor batch, Tensor ay, Tensor ax)
-    {
-        long n = features.shape[0];
-        var (sortedBatch, order) = batch.sort(stable: true);                                  // (K), (K)
-        var counts = sortedBatch.bincount(null, n).data<long>().ToArray();               // one host sync
-        ay = ay.index_select(0, order);
-        ax = ax.index_select(0, order);
-        var parts = new List<Tensor>();
-        long first = 0;
-        for (int image = 0; image < n; image++)
-        {
-            long count = counts[image];
-            if (count == 0) continue;
-            parts.Add(Pool(features[image], ay.narrow(0, first, count), ax.narrow(0, first, count)));  // (Kb, C, oh, ow)
-            first += count;
-        }
-        var sorted = parts.Count == 1 ? parts[0] : torch.cat(parts, 0);                      // (K, C, oh, ow) by image
-        return sorted.index_select(0, order.argsort());                                       // (K, C, oh, ow) in rois' order
+        return (index, weights);
     }
 
     private static string Shape(Tensor t) => string.Join(", ", t.shape);
