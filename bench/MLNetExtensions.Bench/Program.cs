@@ -14,6 +14,7 @@ IBenchmark[] all =
     new MallocPaddingBenchmark(),
     new ScoringBenchmark(),
     new DeepLabBenchmark(),
+    new RoiAlignBenchmark(),
 ];
 
 var chosen = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name, StringComparer.OrdinalIgnoreCase)).ToArray();

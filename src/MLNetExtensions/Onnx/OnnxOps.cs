@@ -359,6 +359,37 @@ public static partial class OnnxOps
         return y;
     }
 
+    /// <summary>
+    /// ONNX RoiAlign (opset 16) in average mode, torchvision's <c>roi_align</c>: <paramref name="x"/> (N, C, H, W),
+    /// <paramref name="rois"/> (K, 4) x1, y1, x2, y2 in input pixels, <paramref name="batchIndices"/> (K) int64;
+    /// returns (K, C, <paramref name="outputHeight"/>, <paramref name="outputWidth"/>). <paramref name="aligned"/>
+    /// writes <c>half_pixel</c> (boxes shifted by -0.5 pixel, torchvision's <c>aligned=True</c>), otherwise
+    /// <c>output_half_pixel</c> (no shift, boxes at least 1×1); a <paramref name="samplingRatio"/> of 0 samples
+    /// ceil(bin size) points per bin and axis.
+    /// </summary>
+    public static string RoiAlign(OnnxGraphBuilder g, string x, string rois, string batchIndices, long outputHeight, long outputWidth, float spatialScale, long samplingRatio, bool aligned)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        ArgumentOutOfRangeException.ThrowIfLessThan(outputHeight, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(outputWidth, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(samplingRatio);
+        if (!(spatialScale > 0) || !float.IsFinite(spatialScale))
+            throw new ArgumentOutOfRangeException(nameof(spatialScale), spatialScale, "spatialScale must be positive and finite.");
+        if (g.RankOf(rois) is { } roisRank && roisRank != 2)
+            throw new ArgumentException($"RoiAlign rois '{rois}' must be (K, 4), but has rank {roisRank}.", nameof(rois));
+        if (g.RankOf(batchIndices) is { } indexRank && indexRank != 1)
+            throw new ArgumentException($"RoiAlign batch indices '{batchIndices}' must be (K), but have rank {indexRank}.", nameof(batchIndices));
+        var y = g.AddNode("RoiAlign", [x, rois, batchIndices], "roialign",
+            OnnxAttribute.String("mode", "avg"),
+            OnnxAttribute.Int("output_height", outputHeight),
+            OnnxAttribute.Int("output_width", outputWidth),
+            OnnxAttribute.Int("sampling_ratio", samplingRatio),
+            OnnxAttribute.Float("spatial_scale", spatialScale),
+            OnnxAttribute.String("coordinate_transformation_mode", aligned ? "half_pixel" : "output_half_pixel"));
+        g.SetRank(y, 4);
+        return y;
+    }
+
     private static OnnxAttribute[] ResizeAttributes(OnnxResizeMode mode) => mode switch
     {
         // torch bilinear, align_corners=false: src = (dst + 0.5) / scale - 0.5, clamped at the edges.

@@ -1,4 +1,7 @@
+using Microsoft.ML.OnnxRuntime;
 using MLNetExtensions.Onnx;
+using MLNetExtensions.Tests.Detection.FasterRcnn;
+using MLNetExtensions.Torch.Detection.FasterRcnn;
 using TorchSharp;
 using static MLNetExtensions.Tests.Onnx.OnnxTestKit;
 using static TorchSharp.torch;
@@ -191,5 +194,42 @@ public sealed class OpParityTests
             },
             x => x.flatten(1).matmul(torch.tensor(Enumerable.Range(0, 20 * 3).Select(i => MathF.Cos(i) / 4).ToArray()).reshape(20, 3)) * 2
                  + torch.tensor(new[] { 0.1f, -0.2f, 0.3f }) * 0.5);
+    }
+
+    [TestMethod]
+    [DataRow(0, true)]
+    [DataRow(2, true)]
+    [DataRow(0, false)]
+    [DataRow(2, false)]
+    public void RoiAlignMatchesOurRoiAlign(int samplingRatio, bool aligned)
+    {
+        // The torchvision fixture's maps and RoIs (borders, tiny, empty, reversed and outside boxes, two images).
+        var file = RoiAlignTests.Fixture();
+        using var scope = torch.NewDisposeScope();
+        var features = file.ReadTensor("features");                                           // (2, 3, 10, 12)
+        var rois = file.ReadTensor("rois");                                                   // (K, 5)
+        var boxes = rois[.., 1..].contiguous();                                               // (K, 4)
+        var batchIndices = rois[.., 0].to_type(ScalarType.Int64).contiguous();                // (K)
+        foreach (float scale in new[] { 1f, 0.5f })
+        {
+            foreach (var (h, w) in new[] { (2, 3), (7, 7) })
+            {
+                var g = new OnnxGraphBuilder();
+                var x = g.AddInput("x", OnnxGraphBuilder.BatchDimension, 3, 10, 12);
+                var r = g.AddInput("rois", "K", 4);
+                var b = g.AddInput("batch_indices", OnnxElementType.Int64, "K");
+                var y = OnnxOps.RoiAlign(g, x, r, b, h, w, scale, samplingRatio, aligned);
+                g.AddOutput(y, "y", "K", 3, h, w);
+                using var session = new InferenceSession(g.ToBytes());
+                using var xValue = OrtValue.CreateTensorValueFromMemory(features.data<float>().ToArray(), features.shape);
+                using var rValue = OrtValue.CreateTensorValueFromMemory(boxes.data<float>().ToArray(), boxes.shape);
+                using var bValue = OrtValue.CreateTensorValueFromMemory(batchIndices.data<long>().ToArray(), batchIndices.shape);
+                using var runOptions = new RunOptions();
+                using var outputs = session.Run(runOptions, ["x", "rois", "batch_indices"], [xValue, rValue, bValue], ["y"]);
+                var expected = RoiAlign.Apply(features, rois, h, w, scale, samplingRatio, aligned);
+                AssertClose(expected, outputs[0].GetTensorDataAsSpan<float>().ToArray(), outputs[0].GetTensorTypeAndShape().Shape, 1e-5,
+                    $"scale {scale}, {h}x{w}");
+            }
+        }
     }
 }
