@@ -1,4 +1,6 @@
 using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
 using MLNetExtensions.Evaluation;
 using MLNetExtensions.Onnx;
 using MLNetExtensions.Scoring;
@@ -90,5 +92,30 @@ internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>
         var (_, ap) = VocEvaluation.Evaluate(images, data.ClassNames.Length, 0.5);
         var valid = ap.Where(double.IsFinite).ToArray();
         return valid.Length == 0 ? 0 : valid.Average();
+    }
+
+    /// <summary>A detector estimator's <c>Fit</c>: columns checked, the shared loop run on this task, the scoring transformer built.</summary>
+    public static (DetectionTransformer Model, TrainingHistory History) Fit(IHostEnvironment? log, TrainerOptions trainer, IDetectorTrainingOptions options, IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        OutputSchema(MLNetExtensions.Transforms.Internal.SchemaShapes.Create(input.Schema), options);
+        // ML.NET's catalogs do not expose their MLContext; data plumbing uses a private one seeded like the run,
+        // messages go to the caller's MLContext.Log through the catalog's environment.
+        var ml = new MLContext(trainer.Seed);
+        var loop = new TrainingLoop(trainer, log);
+        var result = loop.Run(new DetectorTrainingTask(ml, trainer, options, input));
+        return (DetectionTransformer.Create(ml, result.Onnx, options.ImagePathColumn), loop.History);
+    }
+
+    /// <summary>The estimators' <c>GetOutputSchema</c>: checks the three input columns and adds the prediction columns.</summary>
+    public static SchemaShape OutputSchema(SchemaShape inputSchema, IDetectorTrainingOptions o)
+    {
+        var columns = inputSchema.ToDictionary(c => c.Name);
+        TrainingColumns.Require(columns, o.ImagePathColumn, TrainingColumns.IsText, "text (the image file path)");
+        TrainingColumns.Require(columns, o.BoxesColumn, c => c.Kind != SchemaShape.Column.VectorKind.Scalar && c.ItemType == NumberDataViewType.Single, "a vector of float (N×4 box corners in pixels)");
+        TrainingColumns.Require(columns, o.LabelsColumn, c => c.Kind != SchemaShape.Column.VectorKind.Scalar && c.IsKey, "a vector of keys (class indices with the class names as key values)");
+        // SchemaShape.Column has no public constructor: the output columns are read off the scoring chain's schema.
+        foreach (var c in DetectionTransformer.OutputColumnsShape()) columns[c.Name] = c;
+        return new SchemaShape(columns.Values);
     }
 }

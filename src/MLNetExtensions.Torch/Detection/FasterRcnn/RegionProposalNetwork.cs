@@ -203,7 +203,7 @@ public sealed class RegionProposalNetwork : nn.Module
         var anchors = OnnxOps.Gather(g, g.AddInitializer("anchors", _anchorValues, a, 4), index, axis: 0);   // (N, preN, 4)
         var boxes = ExportDecode(g, pickedDeltas, anchors, _coder);                               // (N, preN, 4)
         boxes = OnnxOps.Min(g, OnnxOps.Max(g, boxes, g.AddInitializer("clip_min", [0f, 0f, 0f, 0f], 4)),
-            g.AddInitializer("clip_max", [ImageWidth, ImageHeight, ImageWidth, ImageHeight], 4));
+            g.AddInitializer("clip_max", [(float)ImageWidth, ImageHeight, ImageWidth, ImageHeight], 4));
         var size = OnnxOps.Sub(g, OnnxOps.Slice(g, boxes, [2], [4], [2]), OnnxOps.Slice(g, boxes, [0], [2], [2]));   // (N, preN, 2)
         var big = OnnxOps.GreaterOrEqual(g, size, g.AddInitializer("min_size", [_s.MinSize]));
         var wide = OnnxOps.Squeeze(g, OnnxOps.Slice(g, big, [0], [1], [2]), [2]);

@@ -145,7 +145,7 @@ public sealed class RoiHeads : nn.Module
         var codes = OnnxOps.Reshape(g, regression, [-1, c + 1, 4]);                                  // (N·K, C+1, 4)
         var boxes = RegionProposalNetwork.ExportDecode(g, codes, OnnxOps.Unsqueeze(g, flat, [1]), _coder);   // (N·K, C+1, 4)
         boxes = OnnxOps.Slice(g, boxes, [1], [long.MaxValue], [1]);                                // (N·K, C, 4)
-        var size = g.AddInitializer("image_size", [ImageWidth, ImageHeight, ImageWidth, ImageHeight], 4);
+        var size = g.AddInitializer("image_size", [(float)ImageWidth, ImageHeight, ImageWidth, ImageHeight], 4);
         boxes = OnnxOps.Div(g, OnnxOps.Min(g, OnnxOps.Max(g, boxes, g.AddInitializer("zero", [0f])), size), size);
         var eye = new float[c * c];
         for (int i = 0; i < c; i++) eye[i * c + i] = 1f;

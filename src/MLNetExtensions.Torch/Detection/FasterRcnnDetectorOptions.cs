@@ -1,0 +1,150 @@
+using MLNetExtensions.Data;
+using MLNetExtensions.Torch.Detection.FasterRcnn;
+using MLNetExtensions.Torch.Modules;
+using MLNetExtensions.Torch.Training;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Torch.Detection;
+
+/// <summary>
+/// Options of <see cref="FasterRcnnDetectorEstimator"/>, named after torchvision's <c>FasterRCNN</c> arguments where they
+/// mean the same (<c>rpn_pre_nms_top_n_train</c> → <see cref="RpnPreNmsTopNTrain"/>, <c>box_score_thresh</c> →
+/// <see cref="BoxScoreThreshold"/>, ...). Defaults live here and nowhere else; <see cref="Validate"/> checks them all
+/// when the estimator is made, so a bad option fails before any data is read.
+/// </summary>
+public sealed record FasterRcnnDetectorOptions : TrainerOptions, IDetectorTrainingOptions
+{
+    /// <summary>AdamW at 1e-3 with weight decay 1e-4, 100 warmup steps and a cosine decay (torchvision's reference
+    /// recipe is SGD at 0.02 for 16 images from an ImageNet backbone; from scratch on a CPU AdamW converges sooner).</summary>
+    public FasterRcnnDetectorOptions() : base(OptimizerKind.Adam, learningRate: 1e-3, weightDecay: 1e-4, warmupSteps: 100, LearningRateDecay.Cosine) { }
+
+    // Columns (the data layer's schema).
+    public string ImagePathColumn { get; set; } = DetectionColumns.ImagePath;
+    public string BoxesColumn { get; set; } = DetectionColumns.Boxes;
+    public string LabelsColumn { get; set; } = DetectionColumns.Labels;
+
+    // Network.
+    public DetectorBackbone Backbone { get; set; } = DetectorBackbone.VggLite;
+    /// <summary>Scales every backbone layer's channel count (1 = the published widths).</summary>
+    public float WidthMultiplier { get; set; } = 1f;
+    /// <summary>ResNet18 backbone only: a .safetensors file with torchvision's resnet18 key names (see
+    /// <see cref="SsdDetectorOptions.BackboneWeightsPath"/>). Null: random initialisation.</summary>
+    public string? BackboneWeightsPath { get; set; }
+    /// <summary>Stride of the feature map both stages use: 16 (the original C4 map), or 8 with the stride-16 features
+    /// added top-down (an FPN-style single level, for small objects).</summary>
+    public int FeatureStride { get; set; } = 16;
+    public int InputWidth { get; set; } = 300;
+    public int InputHeight { get; set; } = 300;
+    public bool Grayscale { get; set; }
+    public PixelNormalization Normalization { get; set; } = PixelNormalization.PerImageStandardization;
+
+    // Anchors (torchvision's AnchorGenerator): sizes × aspect ratios per location.
+    /// <summary>Anchor sizes in input pixels (√area); three sizes × three ratios give the paper's 9 anchors per location.</summary>
+    public float[] AnchorSizes { get; set; } = [32f, 64f, 128f];
+    /// <summary>Anchor aspect ratios (height / width).</summary>
+    public float[] AnchorAspectRatios { get; set; } = [0.5f, 1f, 2f];
+
+    // Region proposal network.
+    public int RpnPreNmsTopNTrain { get; set; } = 2000;
+    public int RpnPreNmsTopNTest { get; set; } = 1000;
+    public int RpnPostNmsTopNTrain { get; set; } = 2000;
+    /// <summary>Proposals per image at inference; also the fixed proposal count of the exported graph.</summary>
+    public int RpnPostNmsTopNTest { get; set; } = 1000;
+    public float RpnNmsThreshold { get; set; } = 0.7f;
+    /// <summary>Anchors with IoU ≥ this with an object are positive (as is each object's best anchor).</summary>
+    public float RpnFgIouThreshold { get; set; } = 0.7f;
+    /// <summary>Anchors whose best IoU is below this are negative; those in between are neutral (in no loss, no accuracy).</summary>
+    public float RpnBgIouThreshold { get; set; } = 0.3f;
+    public int RpnBatchSizePerImage { get; set; } = 256;
+    public float RpnPositiveFraction { get; set; } = 0.5f;
+
+    // RoI heads.
+    /// <summary>RoI Align output size (7 × 7 in the paper).</summary>
+    public int RoiOutputSize { get; set; } = 7;
+    /// <summary>RoI Align samples per bin and axis; 0: ceil(bin size), adaptive.</summary>
+    public int RoiSamplingRatio { get; set; } = 2;
+    /// <summary>Width of the two fully connected layers of the box head (1024 in torchvision).</summary>
+    public int RepresentationSize { get; set; } = 1024;
+    public float BoxFgIouThreshold { get; set; } = 0.5f;
+    public float BoxBgIouThreshold { get; set; } = 0.5f;
+    public int BoxBatchSizePerImage { get; set; } = 512;
+    public float BoxPositiveFraction { get; set; } = 0.25f;
+
+    // Post-processing, carried in the exported model.
+    /// <summary>Lowest class probability a detection keeps (must be above 0: candidates of other classes score 0).</summary>
+    public float BoxScoreThreshold { get; set; } = 0.05f;
+    public float BoxNmsThreshold { get; set; } = 0.5f;
+    public int BoxDetectionsPerImage { get; set; } = 100;
+
+    /// <summary>Training-time augmentation; null turns it off.</summary>
+    public DetectionAugmentation? Augmentation { get; set; } = new();
+
+    /// <inheritdoc/>
+    public override void Validate()
+    {
+        base.Validate();
+        foreach (var (name, value) in new[] { (nameof(ImagePathColumn), ImagePathColumn), (nameof(BoxesColumn), BoxesColumn), (nameof(LabelsColumn), LabelsColumn) })
+            if (string.IsNullOrWhiteSpace(value)) throw new ArgumentException($"{name} must name a column.", name);
+        Check(Enum.IsDefined(Backbone), nameof(Backbone), Backbone, "is unknown");
+        Check(Enum.IsDefined(Normalization), nameof(Normalization), Normalization, "is unknown");
+        Check(WidthMultiplier > 0 && float.IsFinite(WidthMultiplier), nameof(WidthMultiplier), WidthMultiplier, "must be positive");
+        if (BackboneWeightsPath != null)
+        {
+            if (Backbone != DetectorBackbone.ResNet18)
+                throw new ArgumentException($"{nameof(BackboneWeightsPath)} loads torchvision ResNet-18 weights, but {nameof(Backbone)} is {Backbone}; set {nameof(Backbone)} to {nameof(DetectorBackbone.ResNet18)} or leave {nameof(BackboneWeightsPath)} null.", nameof(BackboneWeightsPath));
+            if (!File.Exists(BackboneWeightsPath))
+                throw new FileNotFoundException($"{nameof(BackboneWeightsPath)} '{BackboneWeightsPath}' does not exist. Give the path of a .safetensors file with torchvision resnet18 key names, or leave it null for random weights.", BackboneWeightsPath);
+        }
+        Check(FeatureStride is 8 or 16, nameof(FeatureStride), FeatureStride, "must be 8 or 16");
+        Check(InputWidth >= 32 && InputWidth <= 4096, nameof(InputWidth), InputWidth, "must be within 32..4096 pixels");
+        Check(InputHeight >= 32 && InputHeight <= 4096, nameof(InputHeight), InputHeight, "must be within 32..4096 pixels");
+        if (AnchorSizes is null || AnchorSizes.Length == 0 || AnchorSizes.Any(s => !(s > 0) || !float.IsFinite(s)))
+            throw new ArgumentException($"{nameof(AnchorSizes)} needs at least one positive size in input pixels; got [{string.Join(", ", AnchorSizes ?? [])}].", nameof(AnchorSizes));
+        if (AnchorAspectRatios is null || AnchorAspectRatios.Length == 0 || AnchorAspectRatios.Any(r => !(r > 0) || !float.IsFinite(r)))
+            throw new ArgumentException($"{nameof(AnchorAspectRatios)} needs at least one positive ratio (height / width); got [{string.Join(", ", AnchorAspectRatios ?? [])}].", nameof(AnchorAspectRatios));
+        foreach (var (name, value) in new[] { (nameof(RpnPreNmsTopNTrain), RpnPreNmsTopNTrain), (nameof(RpnPreNmsTopNTest), RpnPreNmsTopNTest),
+                     (nameof(RpnPostNmsTopNTrain), RpnPostNmsTopNTrain), (nameof(RpnPostNmsTopNTest), RpnPostNmsTopNTest),
+                     (nameof(RpnBatchSizePerImage), RpnBatchSizePerImage), (nameof(BoxBatchSizePerImage), BoxBatchSizePerImage),
+                     (nameof(RoiOutputSize), RoiOutputSize), (nameof(RepresentationSize), RepresentationSize), (nameof(BoxDetectionsPerImage), BoxDetectionsPerImage) })
+            Check(value >= 1, name, value, "must be at least 1");
+        Check(RoiSamplingRatio >= 0, nameof(RoiSamplingRatio), RoiSamplingRatio, "must be >= 0 (0: adaptive)");
+        Check(RpnNmsThreshold > 0 && RpnNmsThreshold <= 1, nameof(RpnNmsThreshold), RpnNmsThreshold, "must be within (0, 1]");
+        Check(RpnFgIouThreshold > 0 && RpnFgIouThreshold <= 1, nameof(RpnFgIouThreshold), RpnFgIouThreshold, "must be within (0, 1]");
+        Check(RpnBgIouThreshold > 0 && RpnBgIouThreshold <= RpnFgIouThreshold, nameof(RpnBgIouThreshold), RpnBgIouThreshold, $"must be within (0, {nameof(RpnFgIouThreshold)} = {RpnFgIouThreshold}]");
+        Check(RpnPositiveFraction > 0 && RpnPositiveFraction <= 1, nameof(RpnPositiveFraction), RpnPositiveFraction, "must be within (0, 1]");
+        Check(BoxFgIouThreshold > 0 && BoxFgIouThreshold <= 1, nameof(BoxFgIouThreshold), BoxFgIouThreshold, "must be within (0, 1]");
+        Check(BoxBgIouThreshold > 0 && BoxBgIouThreshold <= BoxFgIouThreshold, nameof(BoxBgIouThreshold), BoxBgIouThreshold, $"must be within (0, {nameof(BoxFgIouThreshold)} = {BoxFgIouThreshold}]");
+        Check(BoxPositiveFraction > 0 && BoxPositiveFraction <= 1, nameof(BoxPositiveFraction), BoxPositiveFraction, "must be within (0, 1]");
+        Check(BoxScoreThreshold > 0 && BoxScoreThreshold < 1, nameof(BoxScoreThreshold), BoxScoreThreshold, "must be within (0, 1): the candidates of the other classes score 0");
+        Check(BoxNmsThreshold > 0 && BoxNmsThreshold <= 1, nameof(BoxNmsThreshold), BoxNmsThreshold, "must be within (0, 1]");
+    }
+
+    /// <summary>What a checkpoint must agree with to be resumed: everything that shapes the network or the run.</summary>
+    internal string Fingerprint(IReadOnlyList<string> classNames)
+        => $"faster-rcnn|{Backbone}|{WidthMultiplier}|stride={FeatureStride}|{InputWidth}x{InputHeight}|gray={Grayscale}|{Normalization}|" +
+           $"anchors={string.Join(",", AnchorSizes)}:{string.Join(",", AnchorAspectRatios)}|rep={RepresentationSize}|roi={RoiOutputSize}:{RoiSamplingRatio}|" +
+           $"{OptimizationFingerprint}|ema={ModelEmaDecay}|classes={string.Join(",", classNames)}";
+
+    internal RegionProposalNetwork.RpnSettings RpnSettings => new(RpnPreNmsTopNTrain, RpnPreNmsTopNTest, RpnPostNmsTopNTrain, RpnPostNmsTopNTest,
+        RpnNmsThreshold, RpnFgIouThreshold, RpnBgIouThreshold, RpnBatchSizePerImage, RpnPositiveFraction);
+
+    internal RoiHeads.RoiSettings RoiSettings => new(RoiOutputSize, RoiSamplingRatio, Aligned: true, RepresentationSize,
+        BoxFgIouThreshold, BoxBgIouThreshold, BoxBatchSizePerImage, BoxPositiveFraction);
+
+    string IDetectorTrainingOptions.LogSource => nameof(FasterRcnnDetectorEstimator);
+    string IDetectorTrainingOptions.Fingerprint(IReadOnlyList<string> classNames) => Fingerprint(classNames);
+    float IDetectorTrainingOptions.DetectionScoreThreshold => BoxScoreThreshold;
+    float IDetectorTrainingOptions.DetectionNmsThreshold => BoxNmsThreshold;
+    int IDetectorTrainingOptions.DetectionsPerImage => BoxDetectionsPerImage;
+
+    Dictionary<string, string> IDetectorTrainingOptions.ExportMetadata() => new()
+    {
+        ["architecture"] = "FasterRcnn",
+        ["backbone"] = Backbone.ToString(),
+        ["normalization"] = Normalization.ToString(),
+        ["feature_stride"] = FeatureStride.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["max_detections"] = BoxDetectionsPerImage.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    IDetectorModel IDetectorTrainingOptions.CreateModel(int classCount, Device device) => new FasterRcnnDetectorModel(this, classCount, device);
+}
