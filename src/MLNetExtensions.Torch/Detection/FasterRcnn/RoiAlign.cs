@@ -72,7 +72,8 @@ public static class RoiAlign
         int gridX, gridY;
         if (samplingRatio > 0)
         {
-            grid = torch.full_like(bins, samplingRatio);
+            using Scalar ratio = samplingRatio;
+            grid = torch.full_like(bins, ratio);
             gridX = gridY = samplingRatio;
         }
         else
@@ -111,7 +112,8 @@ public static class RoiAlign
     private static void CheckRois(Tensor r, Tensor batch, long n)
     {
         using var scope = NewDisposeScope();
-        var bad = batch.lt(0).logical_or_(batch.ge(n));                                         // (K)
+        using Scalar first = 0L, end = n;
+        var bad = batch.lt(first).logical_or_(batch.ge(end));                                         // (K)
         var facts = torch.stack([
             r.isfinite().all().to_type(ScalarType.Int64),
             bad.any().to_type(ScalarType.Int64),
