@@ -150,7 +150,11 @@ public sealed class RegionProposalNetwork : nn.Module
     {
         using var scope = NewDisposeScope();
         long n = proposals.shape[0], a = proposals.shape[1];
-        var (top, index) = objectness.topk((int)Math.Min(preNmsTopN, a), dim: 1);               // (N, k), (N, k)
+        // A stable sort, so that equal scores (flat image regions give many) keep the lower anchor first, as ONNX's TopK does.
+        int take = (int)Math.Min(preNmsTopN, a);
+        var (sorted, order) = objectness.sort(dim: 1, descending: true, stable: true);
+        var top = sorted[.., ..take];                                                            // (N, k)
+        var index = order[.., ..take];                                                           // (N, k)
         var picked = proposals.gather(1, index.unsqueeze(2).expand(-1, -1, 4));                 // (N, k, 4)
         var probability = top.sigmoid();                                                         // (N, k)
         var boxes = new Tensor[n];

@@ -1,0 +1,139 @@
+using Microsoft.ML;
+using Microsoft.ML.OnnxRuntime;
+using MLNetExtensions.Data.Synthetic;
+using MLNetExtensions.Onnx;
+using MLNetExtensions.Scoring;
+using MLNetExtensions.Tests.Onnx;
+using MLNetExtensions.Torch;
+using MLNetExtensions.Torch.Detection;
+using MLNetExtensions.Torch.Detection.FasterRcnn;
+using MLNetExtensions.Torch.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Tests.Detection.FasterRcnn;
+
+/// <summary>
+/// The whole two-stage model in one ONNX graph (backbone, RPN head, proposal decoding, TopK, NonMaxSuppression,
+/// RoiAlign, box head, per-class decoding) gives, after the scoring chain's own post-processing, the detections that
+/// the TorchSharp model gives: both feature strides, random and
+/// dataset images, batch 1 and 3, from a briefly trained model with BatchNorm statistics moved off their trained values.
+/// </summary>
+[TestClass]
+public sealed class FasterRcnnOnnxParityTests
+{
+    private static readonly string[] Classes = [.. SyntheticShapesDataset.ClassNames];
+
+    /// <summary>Faster R-CNN for the tiny 64-px shapes of <see cref="DetectorTrainingTests.TinyShapes"/>.</summary>
+    internal static FasterRcnnDetectorOptions TinyOptions() => new()
+    {
+        InputWidth = 64, InputHeight = 64, WidthMultiplier = 0.5f, FeatureStride = 8,
+        AnchorSizes = [16f, 32f, 48f], RpnPreNmsTopNTrain = 600, RpnPostNmsTopNTrain = 150, RpnPreNmsTopNTest = 300, RpnPostNmsTopNTest = 50,
+        RpnBatchSizePerImage = 128, BoxBatchSizePerImage = 64, RepresentationSize = 128,
+        BatchSize = 8, MaxSteps = 240, WarmupSteps = 20, LearningRate = 2e-3, Augmentation = null, Seed = 7, Device = DeviceSelection.Cpu,
+        BoxScoreThreshold = 0.05f,
+    };
+
+    /// <summary>
+    /// A model trained for 60 steps on the tiny shapes (its RPN and box head past their random start: random unit-scale
+    /// weights give proposals thousands of pixels wide and saturated objectness, where float32 noise of one part in a
+    /// million moves a clipped corner by more than 1e-3 px and equal scores make TopK and NMS ties), then BatchNorm
+    /// statistics far from the identity, in eval mode; and its exported graph.
+    /// </summary>
+    private static (FasterRcnnDetectorModel Model, NetworkInput Input, byte[] Onnx, FasterRcnnDetectorOptions Options) TrainedModel(int stride, int seed)
+    {
+        TorchRuntime.EnsureLoaded();
+        var options = TinyOptions() with { FeatureStride = stride, BoxScoreThreshold = 0.01f, MaxSteps = 60, Seed = seed };
+        var ml = new MLContext(1);
+        var result = new TrainingLoop(options, null).Run(new DetectorTrainingTask(ml, options, options, DetectorTrainingTests.Load(ml, "train")));
+        var model = (FasterRcnnDetectorModel)result.Model;
+        manual_seed(seed);
+        using (no_grad())
+            foreach (var bn in model.Network.modules().OfType<TorchSharp.Modules.BatchNorm2d>())
+            {
+                bn.running_mean!.add_(randn_like(bn.running_mean) * 0.1);
+                bn.running_var!.mul_(rand_like(bn.running_var) + 0.5);
+            }
+        model.Network.eval();
+        var input = new NetworkInput(options.InputWidth, options.InputHeight, options.Grayscale);
+        var metadata = new OnnxModelMetadata(OnnxModelKind.Detection, Classes, input.Channels, input.Height, input.Width,
+            scoreThreshold: options.BoxScoreThreshold, iouThreshold: options.BoxNmsThreshold);
+        var onnx = model.Export(input, metadata, options.BoxScoreThreshold, options.BoxNmsThreshold, options.BoxDetectionsPerImage).ToBytes();
+        return (model, input, onnx, options);
+    }
+
+    [TestMethod]
+    [DataRow(8)]
+    [DataRow(16)]
+    public void OnnxRuntimeGivesTheDetectionsTorchSharpGives(int stride)
+    {
+        var (model, input, onnx, options) = TrainedModel(stride, seed: 21 + stride);
+        using var session = new InferenceSession(onnx);
+        var paths = Directory.GetFiles(Path.Combine(DetectorTrainingTests.TinyShapes, "JPEGImages")).Order().Take(3).ToList();
+        var real = ImagePixels.Load(new MLContext(1), paths, input);
+        using var realImages = stack(real.Select(b => tensor(b, ScalarType.Byte).reshape(input.Channels, input.Height, input.Width).to(ScalarType.Float32)));
+        int compared = 0;
+        foreach (int batch in new[] { 1, 3 })
+        {
+            manual_seed(300 + batch);
+            using (var scope = NewDisposeScope())
+                compared += AssertParity(model, session, rand(batch, input.Channels, input.Height, input.Width) * 255f, options, $"stride {stride}, random pixels, batch {batch}");
+            using (var scope = NewDisposeScope())
+                compared += AssertParity(model, session, realImages[..batch], options, $"stride {stride}, dataset images, batch {batch}");
+        }
+        Assert.IsGreaterThan(20, compared, "enough detections were compared for the test to mean something");
+    }
+
+    [TestMethod]
+    public void TheCheckerAcceptsTheTwoStageGraph()
+    {
+        var (_, _, onnx, _) = TrainedModel(8, seed: 5);
+        var path = Path.Combine(Path.GetTempPath(), $"faster-rcnn-checker-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            File.WriteAllBytes(path, onnx);
+            var problem = OnnxTestKit.RunOnnxChecker(path);
+            Assert.IsNull(problem, $"onnx.checker rejected the Faster R-CNN graph: {problem}");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>Final detections (score threshold, class-aware NMS) of both; returns how many were compared.</summary>
+    private static int AssertParity(FasterRcnnDetectorModel model, InferenceSession session, Tensor images, FasterRcnnDetectorOptions options, string what)
+    {
+        var expected = model.Predict(images);
+        var pixels = images.contiguous().data<float>().ToArray();
+        using var value = OrtValue.CreateTensorValueFromMemory(pixels, images.shape);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, [ScoringColumns.OnnxPixels], [value], [ScoringColumns.OnnxBoxes, ScoringColumns.OnnxScores]);
+        var boxes = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        var scores = outputs[1].GetTensorDataAsSpan<float>().ToArray();
+        int n = (int)images.shape[0], perImage = boxes.Length / n;
+        Assert.AreEqual(expected[0].Boxes.Length, perImage, $"{what}: candidates per image");
+        var post = new float[] { options.BoxScoreThreshold, options.BoxNmsThreshold, options.BoxDetectionsPerImage };
+        int compared = 0;
+        for (int i = 0; i < n; i++)
+        {
+            var ours = Map(expected[i].Boxes, expected[i].ClassScores, post, options);
+            var theirs = Map(boxes.AsSpan(i * perImage, perImage).ToArray(), scores.AsSpan(i * perImage / 4 * Classes.Length, perImage / 4 * Classes.Length).ToArray(), post, options);
+            Assert.HasCount(ours.Scores.Length, theirs.Scores, $"{what}, image {i}: detection count");
+            CollectionAssert.AreEqual(ours.LabelIndices, theirs.LabelIndices, $"{what}, image {i}: classes");
+            for (int j = 0; j < ours.Scores.Length; j++)
+                Assert.AreEqual(ours.Scores[j], theirs.Scores[j], 1e-4, $"{what}, image {i}, detection {j}: score");
+            for (int j = 0; j < ours.Boxes.Length; j++)
+                Assert.AreEqual(ours.Boxes[j], theirs.Boxes[j], 1e-3, $"{what}, image {i}, box value {j} (pixels): ours {string.Join(", ", ours.Boxes.Skip(j / 4 * 4).Take(4))}, ONNX Runtime {string.Join(", ", theirs.Boxes.Skip(j / 4 * 4).Take(4))}");
+            compared += ours.Scores.Length;
+        }
+        return compared;
+    }
+
+    private static DetectionOutputRow Map(float[] boxes, float[] scores, float[] post, FasterRcnnDetectorOptions o)
+    {
+        var output = new DetectionOutputRow();
+        DetectionOutputMapping.Map(new DetectionOutputInput { Boxes = boxes, ClassScores = scores, PostProcess = post, Width = o.InputWidth, Height = o.InputHeight }, output);
+        return output;
+    }
+}
