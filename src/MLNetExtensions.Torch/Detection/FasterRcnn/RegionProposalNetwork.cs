@@ -168,6 +168,13 @@ public sealed class RegionProposalNetwork : nn.Module
             var keep = w.ge(minSize).logical_and(h.ge(minSize)).logical_and(s.ge(scoreThreshold)).nonzero().view(-1);
             b = b.index_select(0, keep);
             s = s.index_select(0, keep);
+            if (keep.shape[0] == 0)
+            {
+                // Every proposal dropped (e.g. a diverged head's NaN boxes): no proposals for this image.
+                boxes[i] = b.MoveToOuterDisposeScope();
+                scores[i] = s.MoveToOuterDisposeScope();
+                continue;
+            }
             var hostBoxes = b.cpu().data<float>().ToArray();
             var hostScores = s.cpu().data<float>().ToArray();
             var kept = NonMaxSuppression.Apply(hostBoxes, hostScores, new NmsOptions(nmsThreshold, maxTotal: Math.Max(1, postNmsTopN)));
