@@ -122,7 +122,7 @@ public static class FelzenszwalbSegmentation
     /// correlate1d down the columns, then one along the rows, each summing symmetric taps as scipy's C loop does,
     /// <c>x₀·w₀ + (x₋ᵣ + xᵣ)·wᵣ + … + (x₋₁ + x₁)·w₁</c>.
     /// </summary>
-    private static double[] GaussianSmooth(double[] image, int height, int width, int channels, double sigma)
+    internal static double[] GaussianSmooth(double[] image, int height, int width, int channels, double sigma)
     {
         double[] weights = GaussianWeights(sigma);
         int radius = weights.Length - 1;

@@ -19,7 +19,11 @@ public sealed class SelectiveSearchFelzenszwalbTests
     private sealed record FixtureCase(string Image, int Height, int Width, int Channels, long PixelSum, double Scale,
         double Sigma, int MinSize, int Segments, string Labels, bool Avx512Agrees);
 
-    private sealed record Manifest(string Skimage, FixtureCase[] Cases);
+    private sealed record SmoothingCase(double Sigma, string Output, bool Avx512Agrees);
+
+    private sealed record Smoothing(int Height, int Width, int Channels, string Input, SmoothingCase[] Cases);
+
+    private sealed record Manifest(string Skimage, FixtureCase[] Cases, Smoothing Smoothing);
 
     private static Manifest ReadManifest() =>
         JsonSerializer.Deserialize<Manifest>(File.ReadAllText(Path.Combine(Folder, "felzenszwalb.json")),
@@ -63,6 +67,33 @@ public sealed class SelectiveSearchFelzenszwalbTests
     }
 
     [TestMethod]
+    public void SmoothingEqualsScipyGaussianFilterBitForBit()
+    {
+        Smoothing smoothing = ReadManifest().Smoothing;
+        double[] input = Doubles(smoothing.Input);
+        var differing = new List<string>();
+        foreach (SmoothingCase c in smoothing.Cases)
+        {
+            double[] expected = Doubles(c.Output);
+            double[] actual = FelzenszwalbSegmentation.GaussianSmooth(input, smoothing.Height, smoothing.Width,
+                smoothing.Channels, c.Sigma);
+            int bad = expected.Where((e, i) => BitConverter.DoubleToInt64Bits(e) != BitConverter.DoubleToInt64Bits(actual[i])).Count();
+            if (bad > 0) differing.Add($"sigma {c.Sigma}: {bad} of {expected.Length} values");
+        }
+        Assert.AreEqual(0, differing.Count, string.Join("; ", differing));
+        // numpy's AVX-512 exp rounds some kernel taps the other way: skimage's own output is then CPU-dependent.
+        Assert.IsTrue(smoothing.Cases.Any(c => !c.Avx512Agrees));
+    }
+
+    private static double[] Doubles(string hex)
+    {
+        byte[] bytes = Convert.FromHexString(hex);
+        var values = new double[bytes.Length / 8];
+        for (int i = 0; i < values.Length; i++) values[i] = BitConverter.ToDouble(bytes, i * 8);
+        return values;
+    }
+
+    [TestMethod]
     public void FloatImageEqualsTheSameImageAsBytes()
     {
         byte[] pixels = ReadPixels("astronaut-128.png", 3, out int height, out int width);
@@ -97,19 +128,26 @@ public sealed class SelectiveSearchFelzenszwalbTests
     [TestMethod]
     public void Segments500x375WellUnderASecond()
     {
-        byte[] pixels = ReadPixels("coffee-500x375.png", 3, out int height, out int width);
+        Console.WriteLine($"128×128 Felzenszwalb: median {MedianMilliseconds("astronaut-128.png"):F1} ms");
+        double median = MedianMilliseconds("coffee-500x375.png");
+        Console.WriteLine($"500×375 Felzenszwalb: median {median:F1} ms");
+        Assert.IsTrue(median < 1000, $"median {median:F0} ms");
+    }
+
+    private static double MedianMilliseconds(string image)
+    {
+        byte[] pixels = ReadPixels(image, 3, out int height, out int width);
         var options = new FelzenszwalbOptions(100, 0.8, 20);
         FelzenszwalbSegmentation.Segment(pixels, height, width, 3, options);
         var times = new List<double>();
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 5; i++)
         {
             var watch = Stopwatch.StartNew();
             FelzenszwalbSegmentation.Segment(pixels, height, width, 3, options);
             times.Add(watch.Elapsed.TotalMilliseconds);
         }
         times.Sort();
-        Console.WriteLine($"500×375 Felzenszwalb: median {times[1]:F1} ms");
-        Assert.IsTrue(times[1] < 1000, $"median {times[1]:F0} ms");
+        return times[2];
     }
 
     [TestMethod]
