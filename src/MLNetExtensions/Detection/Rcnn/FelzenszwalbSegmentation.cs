@@ -113,7 +113,19 @@ public static class FelzenszwalbSegmentation
         if (options.Sigma > 1e-15) image = GaussianSmooth(image, height, width, channels, options.Sigma);
         var (first, second, costs) = BuildGraph(image, height, width, channels);
         int[] order = NumpyArgsort.Argsort(costs);
-        int[] forest = Merge(first, second, costs, order, height * width, options.Scale / 255.0, options.MinSize);
+        // As skimage does: the edges and weights in sorted order, so that both passes read them front to back.
+        var sortedFirst = new int[order.Length];
+        var sortedSecond = new int[order.Length];
+        var sortedCosts = new double[order.Length];
+        for (int i = 0; i < order.Length; i++)
+        {
+            int e = order[i];
+            sortedFirst[i] = first[e];
+            sortedSecond[i] = second[e];
+            sortedCosts[i] = costs[e];
+        }
+        int[] forest = Merge(sortedFirst, sortedSecond, sortedCosts, height * width, options.Scale / 255.0,
+            options.MinSize);
         return Relabel(forest, height, width);
     }
 
@@ -249,9 +261,8 @@ public static class FelzenszwalbSegmentation
         }
     }
 
-    /// <summary>skimage's two passes over the sorted edges on its union–find forest; returns the forest.</summary>
-    private static int[] Merge(int[] first, int[] second, double[] costs, int[] order, int pixelCount, double k,
-        int minSize)
+    /// <summary>skimage's two passes over the edges, sorted, on its union–find forest; returns the forest.</summary>
+    private static int[] Merge(int[] first, int[] second, double[] costs, int pixelCount, double k, int minSize)
     {
         var forest = new int[pixelCount];
         var size = new long[pixelCount];
@@ -261,7 +272,7 @@ public static class FelzenszwalbSegmentation
             forest[i] = i;
             size[i] = 1;
         }
-        foreach (int e in order)
+        for (int e = 0; e < costs.Length; e++)
         {
             int s0 = FindRoot(forest, first[e]);
             int s1 = FindRoot(forest, second[e]);
@@ -277,7 +288,7 @@ public static class FelzenszwalbSegmentation
                 internalCost[root] = cost;
             }
         }
-        foreach (int e in order)
+        for (int e = 0; e < costs.Length; e++)
         {
             int s0 = FindRoot(forest, first[e]);
             int s1 = FindRoot(forest, second[e]);
@@ -291,10 +302,17 @@ public static class FelzenszwalbSegmentation
         return forest;
     }
 
-    // skimage.measure._ccomp: a node's parent has a smaller index; the root is the node that is its own parent.
+    // skimage.measure._ccomp: a node's parent has a smaller index; the root is the node that is its own parent (and
+    // the smallest index of its tree). skimage walks the whole path every time; halving it on the way changes no
+    // root, so no decision, and keeps the paths short.
     private static int FindRoot(int[] forest, int n)
     {
-        while (forest[n] < n) n = forest[n];
+        while (forest[n] < n)
+        {
+            int parent = forest[n];
+            forest[n] = forest[parent];
+            n = parent;
+        }
         return n;
     }
 
