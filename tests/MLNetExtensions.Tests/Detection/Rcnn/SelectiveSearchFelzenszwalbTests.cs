@@ -23,7 +23,10 @@ public sealed class SelectiveSearchFelzenszwalbTests
 
     private sealed record Smoothing(int Height, int Width, int Channels, string Input, SmoothingCase[] Cases);
 
-    private sealed record Manifest(string Skimage, FixtureCase[] Cases, Smoothing Smoothing);
+    /// <summary>Space-separated integers (values) and numpy.argsort's permutation of them (order).</summary>
+    private sealed record ArgsortCase(string Values, string Order);
+
+    private sealed record Manifest(string Skimage, FixtureCase[] Cases, Smoothing Smoothing, ArgsortCase[] Argsort);
 
     private static Manifest ReadManifest() =>
         JsonSerializer.Deserialize<Manifest>(File.ReadAllText(Path.Combine(Folder, "felzenszwalb.json")),
@@ -83,6 +86,20 @@ public sealed class SelectiveSearchFelzenszwalbTests
         Assert.AreEqual(0, differing.Count, string.Join("; ", differing));
         // numpy's AVX-512 exp rounds some kernel taps the other way: skimage's own output is then CPU-dependent.
         Assert.IsTrue(smoothing.Cases.Any(c => !c.Avx512Agrees));
+    }
+
+    [TestMethod]
+    public void EdgeOrderEqualsNumpyArgsortTieForTie()
+    {
+        foreach (ArgsortCase c in ReadManifest().Argsort)
+        {
+            double[] values = c.Values.Split(' ').Select(double.Parse).ToArray();
+            int[] order = NumpyArgsort.Argsort(values);
+            CollectionAssert.AreEqual(c.Order.Split(' ').Select(int.Parse).ToArray(), order, $"{values.Length} values");
+            // Not the stable order: ties are what this reproduces.
+            if (values.Length > 16)
+                CollectionAssert.AreNotEqual(Enumerable.Range(0, values.Length).OrderBy(i => values[i]).ToArray(), order);
+        }
     }
 
     private static double[] Doubles(string hex)

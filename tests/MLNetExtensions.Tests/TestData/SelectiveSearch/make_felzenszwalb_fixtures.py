@@ -158,7 +158,16 @@ def main():
             "avx512Agrees": bool(np.array_equal(portable[f"g{i}"], default[f"g{i}"])),
         } for i, s in enumerate(SMOOTH_SIGMAS)],
     }
-    meta = {"skimage": skimage.__version__, "numpy": np.__version__, "cases": entries, "smoothing": smoothing}
+    # numpy's argsort order of equal values, which FelzenszwalbSegmentation must reproduce: tie-heavy arrays of the
+    # sizes that take the insertion sort only, and quicksort partitions down to it.
+    rng = np.random.default_rng(11)
+    argsort = []
+    for n, distinct in [(12, 3), (200, 5), (3000, 40), (3000, 2)]:
+        values = rng.integers(0, distinct, n).astype(np.float64)
+        argsort.append({"values": " ".join(map(str, values.astype(int))),
+                        "order": " ".join(map(str, np.argsort(values)))})
+    meta = {"skimage": skimage.__version__, "numpy": np.__version__, "cases": entries, "smoothing": smoothing,
+            "argsort": argsort}
     with open(os.path.join(HERE, "felzenszwalb.json"), "w") as f:
         json.dump(meta, f, indent=1)
         f.write("\n")
