@@ -10,25 +10,25 @@ using static TorchSharp.torch;
 namespace MLNetExtensions.Torch.Detection;
 
 /// <summary>
-/// A detector (SSD or grid) as <see cref="TrainingLoop"/> trains it: the training and validation sets checked and
+/// A detector (SSD, grid or Faster R-CNN) as <see cref="TrainingLoop"/> trains it: the training and validation sets checked and
 /// loaded, the model the options describe, its loss (classification and localization), validation VOC mAP@0.5 and export.
 /// </summary>
 internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>
 {
-    private readonly IDetectorTrainingOptions _o;
+    private readonly DetectorTrainerOptions _o;
     private readonly int _batchSize;
     private readonly DetectionTrainingSet _train;
     private readonly DetectionTrainingSet? _validation;
 
-    public DetectorTrainingTask(MLContext ml, TrainerOptions trainer, IDetectorTrainingOptions options, IDataView trainData)
+    public DetectorTrainingTask(MLContext ml, DetectorTrainerOptions options, IDataView trainData)
     {
         _o = options;
-        _batchSize = trainer.BatchSize;
+        _batchSize = options.BatchSize;
         var input = new NetworkInput(_o.InputWidth, _o.InputHeight, _o.Grayscale);
         _train = DetectionTrainingSet.Create(ml, trainData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn);
-        if (trainer.ValidationData != null)
+        if (options.ValidationData != null)
         {
-            _validation = DetectionTrainingSet.Create(ml, trainer.ValidationData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn, "validation data");
+            _validation = DetectionTrainingSet.Create(ml, options.ValidationData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn, "validation data");
             if (!_validation.ClassNames.SequenceEqual(_train.ClassNames))
                 throw new ArgumentException($"The validation data's classes ({string.Join(", ", _validation.ClassNames)}) differ from the training data's ({string.Join(", ", _train.ClassNames)}). Read both with the same class list.");
         }
@@ -95,20 +95,20 @@ internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>
     }
 
     /// <summary>A detector estimator's <c>Fit</c>: columns checked, the shared loop run on this task, the scoring transformer built.</summary>
-    public static (DetectionTransformer Model, TrainingHistory History) Fit(IHostEnvironment? log, TrainerOptions trainer, IDetectorTrainingOptions options, IDataView input)
+    public static (DetectionTransformer Model, TrainingHistory History) Fit(IHostEnvironment? log, DetectorTrainerOptions options, IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
         OutputSchema(MLNetExtensions.Transforms.Internal.SchemaShapes.Create(input.Schema), options);
         // ML.NET's catalogs do not expose their MLContext; data plumbing uses a private one seeded like the run,
         // messages go to the caller's MLContext.Log through the catalog's environment.
-        var ml = new MLContext(trainer.Seed);
-        var loop = new TrainingLoop(trainer, log);
-        var result = loop.Run(new DetectorTrainingTask(ml, trainer, options, input));
+        var ml = new MLContext(options.Seed);
+        var loop = new TrainingLoop(options, log);
+        var result = loop.Run(new DetectorTrainingTask(ml, options, input));
         return (DetectionTransformer.Create(ml, result.Onnx, options.ImagePathColumn), loop.History);
     }
 
     /// <summary>The estimators' <c>GetOutputSchema</c>: checks the three input columns and adds the prediction columns.</summary>
-    public static SchemaShape OutputSchema(SchemaShape inputSchema, IDetectorTrainingOptions o)
+    public static SchemaShape OutputSchema(SchemaShape inputSchema, DetectorTrainerOptions o)
     {
         var columns = inputSchema.ToDictionary(c => c.Name);
         TrainingColumns.Require(columns, o.ImagePathColumn, TrainingColumns.IsText, "text (the image file path)");

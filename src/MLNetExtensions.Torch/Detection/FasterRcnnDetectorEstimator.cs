@@ -1,40 +1,16 @@
 using Microsoft.ML;
-using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
-using MLNetExtensions.Data;
 using MLNetExtensions.Scoring;
-using MLNetExtensions.Torch.Training;
 
 namespace MLNetExtensions.Torch.Detection;
 
 /// <summary>
-/// Trains a Faster R-CNN detector (backbone, RPN, RoI Align, box head) with TorchSharp and returns a <see cref="DetectionTransformer"/> that scores with
-/// ONNX Runtime inside ML.NET. Made by <see cref="DetectionTrainingCatalog.TrainFasterRcnnDetector(TransformsCatalog, FasterRcnnDetectorOptions)"/>.
+/// Trains a Faster R-CNN detector (backbone, RPN, RoI Align, box head) with TorchSharp and returns a
+/// <see cref="DetectionTransformer"/> that scores the whole two-stage model in ONNX Runtime inside ML.NET; its history
+/// has the four losses and <c>rpn_accuracy</c>. Made by
+/// <see cref="DetectionTrainingCatalog.TrainFasterRcnnDetector(TransformsCatalog, FasterRcnnDetectorOptions)"/>.
 /// </summary>
-public sealed class FasterRcnnDetectorEstimator : IEstimator<DetectionTransformer>
+public sealed class FasterRcnnDetectorEstimator : DetectorTrainerEstimator<FasterRcnnDetectorOptions>
 {
-    private readonly IHostEnvironment? _log;
-
-    internal FasterRcnnDetectorEstimator(IHostEnvironment? log, FasterRcnnDetectorOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        _log = log;
-        Options = options;
-    }
-
-    public FasterRcnnDetectorOptions Options { get; }
-
-    /// <summary>Losses per step and validation mAP per epoch (with the RPN accuracy as "rpn_accuracy") of the last <see cref="Fit"/>.</summary>
-    public TrainingHistory? LastHistory { get; private set; }
-
-    public DetectionTransformer Fit(IDataView input)
-    {
-        var (model, history) = DetectorTrainingTask.Fit(_log, Options, Options, input);
-        LastHistory = history;
-        return model;
-    }
-
-    /// <summary>Checks the columns and adds the three prediction columns.</summary>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => DetectorTrainingTask.OutputSchema(inputSchema, Options);
+    internal FasterRcnnDetectorEstimator(IHostEnvironment? log, FasterRcnnDetectorOptions options) : base(log, options) { }
 }

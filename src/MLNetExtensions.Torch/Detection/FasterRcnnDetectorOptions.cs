@@ -12,31 +12,16 @@ namespace MLNetExtensions.Torch.Detection;
 /// <see cref="BoxScoreThreshold"/>, ...). Defaults live here and nowhere else; <see cref="Validate"/> checks them all
 /// when the estimator is made, so a bad option fails before any data is read.
 /// </summary>
-public sealed record FasterRcnnDetectorOptions : TrainerOptions, IDetectorTrainingOptions
+public sealed record FasterRcnnDetectorOptions : DetectorTrainerOptions
 {
     /// <summary>AdamW at 1e-3 with weight decay 1e-4, 100 warmup steps and a cosine decay (torchvision's reference
     /// recipe is SGD at 0.02 for 16 images from an ImageNet backbone; from scratch on a CPU AdamW converges sooner).</summary>
     public FasterRcnnDetectorOptions() : base(OptimizerKind.Adam, learningRate: 1e-3, weightDecay: 1e-4, warmupSteps: 100, LearningRateDecay.Cosine) { }
 
-    // Columns (the data layer's schema).
-    public string ImagePathColumn { get; set; } = DetectionColumns.ImagePath;
-    public string BoxesColumn { get; set; } = DetectionColumns.Boxes;
-    public string LabelsColumn { get; set; } = DetectionColumns.Labels;
-
     // Network.
-    public DetectorBackbone Backbone { get; set; } = DetectorBackbone.VggLite;
-    /// <summary>Scales every backbone layer's channel count (1 = the published widths).</summary>
-    public float WidthMultiplier { get; set; } = 1f;
-    /// <summary>ResNet18 backbone only: a .safetensors file with torchvision's resnet18 key names (see
-    /// <see cref="SsdDetectorOptions.BackboneWeightsPath"/>). Null: random initialisation.</summary>
-    public string? BackboneWeightsPath { get; set; }
     /// <summary>Stride of the feature map both stages use: 16 (the original C4 map), or 8 with the stride-16 features
     /// added top-down (an FPN-style single level, for small objects).</summary>
     public int FeatureStride { get; set; } = 16;
-    public int InputWidth { get; set; } = 300;
-    public int InputHeight { get; set; } = 300;
-    public bool Grayscale { get; set; }
-    public PixelNormalization Normalization { get; set; } = PixelNormalization.PerImageStandardization;
 
     // Anchors (torchvision's AnchorGenerator): sizes × aspect ratios per location.
     /// <summary>Anchor sizes in input pixels (√area); three sizes × three ratios give the paper's 9 anchors per location.</summary>
@@ -76,28 +61,12 @@ public sealed record FasterRcnnDetectorOptions : TrainerOptions, IDetectorTraini
     public float BoxNmsThreshold { get; set; } = 0.5f;
     public int BoxDetectionsPerImage { get; set; } = 100;
 
-    /// <summary>Training-time augmentation; null turns it off.</summary>
-    public DetectionAugmentation? Augmentation { get; set; } = new();
 
     /// <inheritdoc/>
     public override void Validate()
     {
         base.Validate();
-        foreach (var (name, value) in new[] { (nameof(ImagePathColumn), ImagePathColumn), (nameof(BoxesColumn), BoxesColumn), (nameof(LabelsColumn), LabelsColumn) })
-            if (string.IsNullOrWhiteSpace(value)) throw new ArgumentException($"{name} must name a column.", name);
-        Check(Enum.IsDefined(Backbone), nameof(Backbone), Backbone, "is unknown");
-        Check(Enum.IsDefined(Normalization), nameof(Normalization), Normalization, "is unknown");
-        Check(WidthMultiplier > 0 && float.IsFinite(WidthMultiplier), nameof(WidthMultiplier), WidthMultiplier, "must be positive");
-        if (BackboneWeightsPath != null)
-        {
-            if (Backbone != DetectorBackbone.ResNet18)
-                throw new ArgumentException($"{nameof(BackboneWeightsPath)} loads torchvision ResNet-18 weights, but {nameof(Backbone)} is {Backbone}; set {nameof(Backbone)} to {nameof(DetectorBackbone.ResNet18)} or leave {nameof(BackboneWeightsPath)} null.", nameof(BackboneWeightsPath));
-            if (!File.Exists(BackboneWeightsPath))
-                throw new FileNotFoundException($"{nameof(BackboneWeightsPath)} '{BackboneWeightsPath}' does not exist. Give the path of a .safetensors file with torchvision resnet18 key names, or leave it null for random weights.", BackboneWeightsPath);
-        }
         Check(FeatureStride is 8 or 16, nameof(FeatureStride), FeatureStride, "must be 8 or 16");
-        Check(InputWidth >= 32 && InputWidth <= 4096, nameof(InputWidth), InputWidth, "must be within 32..4096 pixels");
-        Check(InputHeight >= 32 && InputHeight <= 4096, nameof(InputHeight), InputHeight, "must be within 32..4096 pixels");
         if (AnchorSizes is null || AnchorSizes.Length == 0 || AnchorSizes.Any(s => !(s > 0) || !float.IsFinite(s)))
             throw new ArgumentException($"{nameof(AnchorSizes)} needs at least one positive size in input pixels; got [{string.Join(", ", AnchorSizes ?? [])}].", nameof(AnchorSizes));
         if (AnchorAspectRatios is null || AnchorAspectRatios.Length == 0 || AnchorAspectRatios.Any(r => !(r > 0) || !float.IsFinite(r)))
@@ -120,7 +89,7 @@ public sealed record FasterRcnnDetectorOptions : TrainerOptions, IDetectorTraini
     }
 
     /// <summary>What a checkpoint must agree with to be resumed: everything that shapes the network or the run.</summary>
-    internal string Fingerprint(IReadOnlyList<string> classNames)
+    internal override string Fingerprint(IReadOnlyList<string> classNames)
         => $"faster-rcnn|{Backbone}|{WidthMultiplier}|stride={FeatureStride}|{InputWidth}x{InputHeight}|gray={Grayscale}|{Normalization}|" +
            $"anchors={string.Join(",", AnchorSizes)}:{string.Join(",", AnchorAspectRatios)}|rep={RepresentationSize}|roi={RoiOutputSize}:{RoiSamplingRatio}|" +
            $"{OptimizationFingerprint}|ema={ModelEmaDecay}|classes={string.Join(",", classNames)}";
@@ -131,13 +100,12 @@ public sealed record FasterRcnnDetectorOptions : TrainerOptions, IDetectorTraini
     internal RoiHeads.RoiSettings RoiSettings => new(RoiOutputSize, RoiSamplingRatio, Aligned: true, RepresentationSize,
         BoxFgIouThreshold, BoxBgIouThreshold, BoxBatchSizePerImage, BoxPositiveFraction);
 
-    string IDetectorTrainingOptions.LogSource => nameof(FasterRcnnDetectorEstimator);
-    string IDetectorTrainingOptions.Fingerprint(IReadOnlyList<string> classNames) => Fingerprint(classNames);
-    float IDetectorTrainingOptions.DetectionScoreThreshold => BoxScoreThreshold;
-    float IDetectorTrainingOptions.DetectionNmsThreshold => BoxNmsThreshold;
-    int IDetectorTrainingOptions.DetectionsPerImage => BoxDetectionsPerImage;
+    internal override string LogSource => nameof(FasterRcnnDetectorEstimator);
+    internal override float DetectionScoreThreshold => BoxScoreThreshold;
+    internal override float DetectionNmsThreshold => BoxNmsThreshold;
+    internal override int DetectionsPerImage => BoxDetectionsPerImage;
 
-    Dictionary<string, string> IDetectorTrainingOptions.ExportMetadata() => new()
+    internal override Dictionary<string, string> ExportMetadata() => new()
     {
         ["architecture"] = "FasterRcnn",
         ["backbone"] = Backbone.ToString(),
@@ -146,5 +114,5 @@ public sealed record FasterRcnnDetectorOptions : TrainerOptions, IDetectorTraini
         ["max_detections"] = BoxDetectionsPerImage.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
-    IDetectorModel IDetectorTrainingOptions.CreateModel(int classCount, Device device) => new FasterRcnnDetectorModel(this, classCount, device);
+    internal override IDetectorModel CreateModel(int classCount, Device device) => new FasterRcnnDetectorModel(this, classCount, device);
 }

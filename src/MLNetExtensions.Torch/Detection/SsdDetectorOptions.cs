@@ -9,32 +9,13 @@ namespace MLNetExtensions.Torch.Detection;
 /// Options of <see cref="SsdDetectorEstimator"/>. Defaults live here and nowhere else; <see cref="Validate"/> checks
 /// them all when the estimator is made, so a bad option fails before any data is read.
 /// </summary>
-public sealed record SsdDetectorOptions : TrainerOptions, IDetectorTrainingOptions
+public sealed record SsdDetectorOptions : DetectorTrainerOptions
 {
     /// <summary>AdamW at 1e-3 with SSD's weight decay of 5e-4, 100 warmup steps and a cosine decay.</summary>
     public SsdDetectorOptions() : base(OptimizerKind.Adam, learningRate: 1e-3, weightDecay: 5e-4, warmupSteps: 100, LearningRateDecay.Cosine) { }
 
-    // Columns (the data layer's schema).
-    public string ImagePathColumn { get; set; } = DetectionColumns.ImagePath;
-    public string BoxesColumn { get; set; } = DetectionColumns.Boxes;
-    public string LabelsColumn { get; set; } = DetectionColumns.Labels;
-
     // Network.
     public DetectorArchitecture Architecture { get; set; } = DetectorArchitecture.Ssd;
-    public DetectorBackbone Backbone { get; set; } = DetectorBackbone.VggLite;
-    /// <summary>Scales every backbone layer's channel count (1 = the published widths).</summary>
-    public float WidthMultiplier { get; set; } = 1f;
-    /// <summary>
-    /// ResNet18 backbone only: a .safetensors file with torchvision's resnet18 key names (e.g. ImageNet weights saved
-    /// with <c>safetensors.torch.save_file(resnet18(weights=...).state_dict(), path)</c>) loaded when the network is
-    /// created; its <c>fc.*</c> and <c>layer4.*</c> keys are skipped. Needs WidthMultiplier 1 and RGB input for
-    /// torchvision's weights. Null: random initialisation. A checkpoint being resumed replaces these weights.
-    /// </summary>
-    public string? BackboneWeightsPath { get; set; }
-    public int InputWidth { get; set; } = 300;
-    public int InputHeight { get; set; } = 300;
-    public bool Grayscale { get; set; }
-    public PixelNormalization Normalization { get; set; } = PixelNormalization.PerImageStandardization;
     /// <summary>Grid detector only: cells per side.</summary>
     public int GridSize { get; set; } = 7;
     /// <summary>SSD only: add the stride-16 map's features into the stride-8 map (1×1 projection, upsampling, sum,
@@ -57,9 +38,6 @@ public sealed record SsdDetectorOptions : TrainerOptions, IDetectorTrainingOptio
     public LocalizationLoss LocalizationLoss { get; set; } = LocalizationLoss.SmoothL1;
     public float LocalizationWeight { get; set; } = 1f;
 
-    /// <summary>Training-time augmentation; null turns it off.</summary>
-    public DetectionAugmentation? Augmentation { get; set; } = new();
-
     // Post-processing, carried in the exported model.
     public float ScoreThreshold { get; set; } = 0.05f;
     public float NmsIouThreshold { get; set; } = 0.45f;
@@ -69,22 +47,8 @@ public sealed record SsdDetectorOptions : TrainerOptions, IDetectorTrainingOptio
     public override void Validate()
     {
         base.Validate();
-        foreach (var (name, value) in new[] { (nameof(ImagePathColumn), ImagePathColumn), (nameof(BoxesColumn), BoxesColumn), (nameof(LabelsColumn), LabelsColumn) })
-            if (string.IsNullOrWhiteSpace(value)) throw new ArgumentException($"{name} must name a column.", name);
         Check(Enum.IsDefined(Architecture), nameof(Architecture), Architecture, "is unknown");
-        Check(Enum.IsDefined(Backbone), nameof(Backbone), Backbone, "is unknown");
-        Check(Enum.IsDefined(Normalization), nameof(Normalization), Normalization, "is unknown");
         Check(Enum.IsDefined(LocalizationLoss), nameof(LocalizationLoss), LocalizationLoss, "is unknown");
-        Check(WidthMultiplier > 0 && float.IsFinite(WidthMultiplier), nameof(WidthMultiplier), WidthMultiplier, "must be positive");
-        if (BackboneWeightsPath != null)
-        {
-            if (Backbone != DetectorBackbone.ResNet18)
-                throw new ArgumentException($"{nameof(BackboneWeightsPath)} loads torchvision ResNet-18 weights, but {nameof(Backbone)} is {Backbone}; set {nameof(Backbone)} to {nameof(DetectorBackbone.ResNet18)} or leave {nameof(BackboneWeightsPath)} null.", nameof(BackboneWeightsPath));
-            if (!File.Exists(BackboneWeightsPath))
-                throw new FileNotFoundException($"{nameof(BackboneWeightsPath)} '{BackboneWeightsPath}' does not exist. Give the path of a .safetensors file with torchvision resnet18 key names, or leave it null for random weights.", BackboneWeightsPath);
-        }
-        Check(InputWidth >= 32 && InputWidth <= 4096, nameof(InputWidth), InputWidth, "must be within 32..4096 pixels");
-        Check(InputHeight >= 32 && InputHeight <= 4096, nameof(InputHeight), InputHeight, "must be within 32..4096 pixels");
         Check(GridSize >= 1 && GridSize <= 64, nameof(GridSize), GridSize, "must be within 1..64");
         if (TopDownFusion && Architecture != DetectorArchitecture.Ssd)
             throw new ArgumentException($"{nameof(TopDownFusion)} fuses SSD's stride-16 map into its stride-8 map; the {Architecture} detector has one map. Leave it false or set {nameof(Architecture)} to {nameof(DetectorArchitecture.Ssd)}.", nameof(TopDownFusion));
@@ -100,13 +64,12 @@ public sealed record SsdDetectorOptions : TrainerOptions, IDetectorTrainingOptio
         Check(MaxDetections >= 1, nameof(MaxDetections), MaxDetections, "must be at least 1");
     }
 
-    string IDetectorTrainingOptions.LogSource => nameof(SsdDetectorEstimator);
-    string IDetectorTrainingOptions.Fingerprint(IReadOnlyList<string> classNames) => Fingerprint(classNames);
-    float IDetectorTrainingOptions.DetectionScoreThreshold => ScoreThreshold;
-    float IDetectorTrainingOptions.DetectionNmsThreshold => NmsIouThreshold;
-    int IDetectorTrainingOptions.DetectionsPerImage => MaxDetections;
+    internal override string LogSource => nameof(SsdDetectorEstimator);
+    internal override float DetectionScoreThreshold => ScoreThreshold;
+    internal override float DetectionNmsThreshold => NmsIouThreshold;
+    internal override int DetectionsPerImage => MaxDetections;
 
-    Dictionary<string, string> IDetectorTrainingOptions.ExportMetadata() => new()
+    internal override Dictionary<string, string> ExportMetadata() => new()
     {
         ["architecture"] = Architecture.ToString(),
         ["backbone"] = Backbone.ToString(),
@@ -114,12 +77,12 @@ public sealed record SsdDetectorOptions : TrainerOptions, IDetectorTrainingOptio
         ["max_detections"] = MaxDetections.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
-    IDetectorModel IDetectorTrainingOptions.CreateModel(int classCount, TorchSharp.torch.Device device) => Architecture == DetectorArchitecture.Grid
+    internal override IDetectorModel CreateModel(int classCount, TorchSharp.torch.Device device) => Architecture == DetectorArchitecture.Grid
         ? new GridDetectorModel(this, classCount, device)
         : new SsdDetectorModel(this, classCount, device);
 
     /// <summary>What a checkpoint must agree with to be resumed: everything that shapes the network or the run.</summary>
-    internal string Fingerprint(IReadOnlyList<string> classNames)
+    internal override string Fingerprint(IReadOnlyList<string> classNames)
         => $"{Architecture}|{Backbone}|{WidthMultiplier}|{InputWidth}x{InputHeight}|gray={Grayscale}|{Normalization}|grid={GridSize}|fusion={TopDownFusion}|" +
            $"scales={MinScale},{MaxScale}|ignore={IgnoreIouThreshold}|ar={string.Join(";", AspectRatios.Select(a => string.Join(",", a)))}|" +
            $"{OptimizationFingerprint}|ema={ModelEmaDecay}|classes={string.Join(",", classNames)}";

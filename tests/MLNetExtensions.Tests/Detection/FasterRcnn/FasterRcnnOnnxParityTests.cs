@@ -45,7 +45,7 @@ public sealed class FasterRcnnOnnxParityTests
         TorchRuntime.EnsureLoaded();
         var options = TinyOptions() with { FeatureStride = stride, BoxScoreThreshold = 0.01f, MaxSteps = 60, Seed = seed };
         var ml = new MLContext(1);
-        var result = new TrainingLoop(options, null).Run(new DetectorTrainingTask(ml, options, options, DetectorTrainingTests.Load(ml, "train")));
+        var result = new TrainingLoop(options, null).Run(new DetectorTrainingTask(ml, options, DetectorTrainingTests.Load(ml, "train")));
         var model = (FasterRcnnDetectorModel)result.Model;
         manual_seed(seed);
         using (no_grad())
