@@ -139,6 +139,21 @@ internal static class OnnxTestKit
     public static string[] OpTypes(byte[] model) =>
         MLNetExtensions.Onnx.Proto.ModelProto.Parser.ParseFrom(model).Graph.Node.Select(n => n.OpType).ToArray();
 
+    /// <summary>Writes <paramref name="onnx"/> to a temporary file, runs <see cref="RunOnnxChecker"/> on it and deletes it.</summary>
+    public static string? CheckBytes(byte[] onnx, string name)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"{name}-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            File.WriteAllBytes(path, onnx);
+            return RunOnnxChecker(path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     /// <summary>
     /// Runs <c>onnx.checker.check_model(model, full_check=True)</c> with Debian's python3-onnx. Returns null when it
     /// passes, the checker's message when it fails; calls Assert.Inconclusive (or fails when env CI is set) when

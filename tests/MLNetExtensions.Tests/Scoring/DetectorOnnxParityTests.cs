@@ -61,16 +61,7 @@ public sealed class DetectorOnnxParityTests
             using var scope = NewDisposeScope();
             AssertParity(model, session, torch.rand(batch, input.Channels, input.Height, input.Width) * 255f, $"top-down fusion {width}×{height}, batch {batch}");
         }
-        var path = Path.Combine(Path.GetTempPath(), $"detector-fusion-{Guid.NewGuid():N}.onnx");
-        try
-        {
-            File.WriteAllBytes(path, onnx);
-            Assert.IsNull(OnnxTestKit.RunOnnxChecker(path), "onnx.checker accepts the fused graph");
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        Assert.IsNull(OnnxTestKit.CheckBytes(onnx, "detector-fusion"), "onnx.checker accepts the fused graph");
     }
 
     [TestMethod]
@@ -79,17 +70,8 @@ public sealed class DetectorOnnxParityTests
     public void TheCheckerAcceptsTheDetectorGraph(DetectorArchitecture architecture)
     {
         var (_, _, onnx) = RandomDetector(architecture, PixelNormalization.PerImageStandardization, seed: 12);
-        var path = Path.Combine(Path.GetTempPath(), $"detector-checker-{Guid.NewGuid():N}.onnx");
-        try
-        {
-            File.WriteAllBytes(path, onnx);
-            var problem = OnnxTestKit.RunOnnxChecker(path);
-            Assert.IsNull(problem, $"onnx.checker rejected the {architecture} graph: {problem}");
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        var problem = OnnxTestKit.CheckBytes(onnx, "detector-checker");
+        Assert.IsNull(problem, $"onnx.checker rejected the {architecture} graph: {problem}");
     }
 
     /// <summary>A tiny detector (DetectorTrainingTests.TinyOptions) with random weights and BatchNorm statistics far from
