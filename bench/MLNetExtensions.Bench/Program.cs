@@ -15,6 +15,7 @@ IBenchmark[] all =
     new ScoringBenchmark(),
     new DeepLabBenchmark(),
     new RoiAlignBenchmark(),
+    new SelectiveSearchBenchmark(),
 ];
 
 var chosen = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name, StringComparer.OrdinalIgnoreCase)).ToArray();

@@ -73,6 +73,9 @@ public sealed class SelectiveSearchEstimator : IEstimator<SelectiveSearchTransfo
         /// <inheritdoc cref="SelectiveSearchOptions.MinBoxSize"/>
         public int MinBoxSize { get => Search.MinBoxSize; init => Search = Search with { MinBoxSize = value }; }
 
+        /// <inheritdoc cref="SelectiveSearchOptions.MinRegionSize"/>
+        public int? MinRegionSize { get => Search.MinRegionSize; init => Search = Search with { MinRegionSize = value }; }
+
         internal SelectiveSearchOptions Search { get; private init; } = new();
     }
 

@@ -10,7 +10,7 @@ namespace MLNetExtensions.Detection.Rcnn;
 /// </summary>
 /// <remarks>
 /// <para>For each colour image (<see cref="SelectiveSearchStrategy"/> lists them), each k (Felzenszwalb scale k, min_size
-/// k, σ = <see cref="SelectiveSearchOptions.Sigma"/>) and each similarity combination, one hierarchy: neighbouring
+/// k unless <see cref="SelectiveSearchOptions.MinRegionSize"/> is set, σ = <see cref="SelectiveSearchOptions.Sigma"/>) and each similarity combination, one hierarchy: neighbouring
 /// regions (8-connected) are merged most similar first until one region is left. Similarities are histogram
 /// intersections of colour (25 bins per channel) and texture (8 Gaussian-derivative orientations × 10 bins per channel)
 /// histograms, L1-normalised, plus size and fill, averaged with equal weights.</para>
@@ -65,7 +65,7 @@ public static class SelectiveSearch
             foreach (int k in ks)
             {
                 FelzenszwalbSegments segments = FelzenszwalbSegmentation.Segment(image, height, width, channels,
-                    new FelzenszwalbOptions(Scale: k, Sigma: options.Sigma, MinSize: k));
+                    new FelzenszwalbOptions(Scale: k, Sigma: options.Sigma, MinSize: options.MinRegionSize ?? k));
                 InitialRegions initial = InitialRegions.Build(segments, features);
                 foreach (SimilarityMeasures m in measures)
                 {

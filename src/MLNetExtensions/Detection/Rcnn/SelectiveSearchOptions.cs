@@ -6,6 +6,7 @@ public sealed record SelectiveSearchOptions
     private readonly SelectiveSearchStrategy _strategy = SelectiveSearchStrategy.Fast;
     private readonly double _sigma = 0.8;
     private readonly int _minBoxSize;
+    private readonly int? _minRegionSize;
 
     /// <summary>The diversification: <see cref="SelectiveSearchStrategy.Fast"/> (default) or
     /// <see cref="SelectiveSearchStrategy.Quality"/>.</summary>
@@ -38,5 +39,16 @@ public sealed record SelectiveSearchOptions
         init => _minBoxSize = value >= 0 ? value
             : throw new ArgumentOutOfRangeException(nameof(MinBoxSize), value,
                 "SelectiveSearchOptions.MinBoxSize must be non-negative: proposals narrower or lower than it (in pixels) are left out, 0 keeps all.");
+    }
+
+    /// <summary>Felzenszwalb's min_size for every segmentation: null (the default) uses k, as the paper's code does;
+    /// a smaller value keeps small objects of small images as their own starting regions (at min_size = k = 300 an
+    /// object under 300 pixels is always merged into a neighbour before grouping starts).</summary>
+    public int? MinRegionSize
+    {
+        get => _minRegionSize;
+        init => _minRegionSize = value is null or >= 0 ? value
+            : throw new ArgumentOutOfRangeException(nameof(MinRegionSize), value,
+                "SelectiveSearchOptions.MinRegionSize must be non-negative or null: it is Felzenszwalb's min_size in pixels (null uses each segmentation's k, as the paper).");
     }
 }

@@ -80,6 +80,26 @@ public sealed class SelectiveSearchTests
     }
 
     [TestMethod]
+    public void ASquareSmallerThanKIsFoundOnlyWithASmallerMinRegionSize()
+    {
+        // A 6×6 yellow square (36 pixels) on grey: min_size = k (≥ 50) merges it into the background before grouping.
+        const int h = 32, w = 32;
+        var rgb = new byte[h * w * 3];
+        for (int p = 0; p < h * w; p++)
+        {
+            int x = p % w, y = p / w;
+            bool inside = x is >= 12 and < 18 && y is >= 20 and < 26;
+            (rgb[3 * p], rgb[3 * p + 1], rgb[3 * p + 2]) = inside ? ((byte)240, (byte)220, (byte)10) : ((byte)90, (byte)90, (byte)90);
+        }
+        var quality = new SelectiveSearchOptions { Strategy = SelectiveSearchStrategy.Quality };
+        Assert.IsFalse(AsSet(SelectiveSearch.Propose(rgb, h, w, quality)).Any(b => b.Item1 >= 11 && b.Item3 <= 19 && b.Item2 >= 19 && b.Item4 <= 27));
+        var boxes = AsSet(SelectiveSearch.Propose(rgb, h, w, quality with { MinRegionSize = 16 }));
+        Assert.IsTrue(boxes.Contains((12, 20, 18, 26)), string.Join(" ", boxes));
+        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => quality with { MinRegionSize = -1 });
+        Assert.AreEqual("SelectiveSearchOptions.MinRegionSize must be non-negative or null: it is Felzenszwalb's min_size in pixels (null uses each segmentation's k, as the paper). (Parameter 'MinRegionSize')\nActual value was -1.", e.Message.ReplaceLineEndings("\n"));
+    }
+
+    [TestMethod]
     public void SameSeedGivesTheSameBoxesAndAnotherSeedReordersThem()
     {
         byte[] image = NoisyImage(40, 56, seed: 3);

@@ -81,12 +81,12 @@ public sealed class SelectiveSearchTransformTests
         var options = new SelectiveSearchEstimator.Options
         {
             OutputColumnName = "Boxes2", MaxProposals = 3, Strategy = SelectiveSearchStrategy.Quality, Seed = 4,
-            ImageFolder = Folder,
+            MinRegionSize = 10, ImageFolder = Folder,
         };
         var data = ml.Data.LoadFromEnumerable(new[] { new Row { ImagePath = Path.GetFileName(path) } });
         var column = ml.Transforms.SelectiveSearch(options).Fit(data).Transform(data).GetColumn<float[]>("Boxes2").Single();
         float[] all = SelectiveSearch.Propose(rgb, 30, 40,
-            new SelectiveSearchOptions { Strategy = SelectiveSearchStrategy.Quality, Seed = 4 });
+            new SelectiveSearchOptions { Strategy = SelectiveSearchStrategy.Quality, Seed = 4, MinRegionSize = 10 });
         Assert.IsTrue(all.Length > 12);
         CollectionAssert.AreEqual(all[..12], column);
     }
@@ -141,8 +141,9 @@ public sealed class SelectiveSearchTransformTests
         StringAssert.StartsWith(minBox.Message, "SelectiveSearchOptions.MinBoxSize must be non-negative");
 
         var options = new SelectiveSearchEstimator.Options();
-        Assert.AreEqual(("Proposals", "ImagePath", 2000, SelectiveSearchStrategy.Fast, 0, 0, (string?)null),
-            (options.OutputColumnName, options.ImagePathColumnName, options.MaxProposals, options.Strategy, options.Seed, options.MinBoxSize, options.ImageFolder));
+        Assert.AreEqual(("Proposals", "ImagePath", 2000, SelectiveSearchStrategy.Fast, 0, 0, (string?)null, (int?)null),
+            (options.OutputColumnName, options.ImagePathColumnName, options.MaxProposals, options.Strategy, options.Seed,
+             options.MinBoxSize, options.ImageFolder, options.MinRegionSize));
     }
 
     [TestMethod]
