@@ -6,6 +6,7 @@ using MLNetExtensions.Data.Synthetic;
 using MLNetExtensions.Data.Voc;
 using MLNetExtensions.Detection.Rcnn;
 using MLNetExtensions.Transforms;
+using MLNetExtensions.Transforms.Internal;
 
 namespace MLNetExtensions.Bench;
 
@@ -118,12 +119,8 @@ public sealed class SelectiveSearchBenchmark : IBenchmark
     private static (byte[] Rgb, int Height, int Width) ReadRgb(string path)
     {
         using var image = MLImage.CreateFromFile(path);
-        var src = image.Pixels;
-        (int r, int b) = image.PixelFormat == MLPixelFormat.Rgba32 ? (0, 2) : (2, 0);
-        var rgb = new byte[image.Width * image.Height * 3];
-        for (int p = 0, i = 0; i < rgb.Length; p += 4, i += 3)
-            (rgb[i], rgb[i + 1], rgb[i + 2]) = (src[p + r], src[p + 1], src[p + b]);
-        return (rgb, image.Height, image.Width);
+        var pixels = ImagePixels.Read(image, "selective-search bench", path, 0);
+        return (pixels.ToRgb(), pixels.Height, pixels.Width);
     }
 
     private static double MedianSeconds(int runs, Action action)

@@ -152,25 +152,11 @@ internal sealed class SelectiveSearchRowMapper : BoundRowMapper
         using (image)
         {
             var pixels = ImagePixels.Read(image, SelectiveSearchEstimator.Name, _options.ImagePathColumnName, row);
-            byte[] rgb = ToRgb(pixels);
+            byte[] rgb = pixels.ToRgb();
             float[] boxes = SelectiveSearch.Propose(rgb, pixels.Height, pixels.Width, _options.Search);
             int keep = Math.Min(boxes.Length, 4 * _options.MaxProposals);
             return keep == boxes.Length ? boxes : boxes[..keep];
         }
-    }
-
-    private static byte[] ToRgb(ImagePixels image)
-    {
-        byte[] src = image.Pixels;
-        (int r, int b) = image.RedFirst ? (0, 2) : (2, 0);
-        var rgb = new byte[image.Width * image.Height * 3];
-        for (int p = 0, i = 0; i < rgb.Length; p += 4, i += 3)
-        {
-            rgb[i] = src[p + r];
-            rgb[i + 1] = src[p + 1];
-            rgb[i + 2] = src[p + b];
-        }
-        return rgb;
     }
 
     private sealed class Computation : RowComputation
