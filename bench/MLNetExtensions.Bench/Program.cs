@@ -16,6 +16,7 @@ IBenchmark[] all =
     new DeepLabBenchmark(),
     new RoiAlignBenchmark(),
     new FasterRcnnBenchmark(),
+    new SelectiveSearchBenchmark(),
 ];
 
 var chosen = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name, StringComparer.OrdinalIgnoreCase)).ToArray();

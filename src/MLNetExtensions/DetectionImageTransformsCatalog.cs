@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using MLNetExtensions.Detection.Rcnn;
 using MLNetExtensions.Transforms;
 
 namespace MLNetExtensions;
@@ -91,5 +92,28 @@ public static class DetectionImageTransformsCatalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return new AugmentDetectionEstimator(options);
+    }
+
+    /// <summary>Region proposals by selective search (Uijlings et al. 2013, as OpenCV's ximgproc): reads each row's
+    /// image file and adds N×4 boxes <c>[xmin, ymin, xmax, ymax]</c> in pixels of the image on disk, best-ranked first,
+    /// at most 2000.</summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="outputColumnName">The proposals column.</param>
+    /// <param name="imagePathColumnName">The text column of image file paths.</param>
+    /// <param name="strategy">Fast (8 hierarchies) or quality (80).</param>
+    public static SelectiveSearchEstimator SelectiveSearch(this TransformsCatalog catalog,
+        string outputColumnName = SelectiveSearchEstimator.Defaults.OutputColumnName,
+        string imagePathColumnName = SelectiveSearchEstimator.Defaults.ImagePathColumnName,
+        SelectiveSearchStrategy strategy = SelectiveSearchStrategy.Fast)
+        => SelectiveSearch(catalog, new SelectiveSearchEstimator.Options
+        {
+            OutputColumnName = outputColumnName, ImagePathColumnName = imagePathColumnName, Strategy = strategy,
+        });
+
+    /// <summary>Selective search with all settings (image folder, maximum proposals, strategy, seed, minimum box size).</summary>
+    public static SelectiveSearchEstimator SelectiveSearch(this TransformsCatalog catalog, SelectiveSearchEstimator.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new SelectiveSearchEstimator(options);
     }
 }

@@ -209,7 +209,8 @@ public static class FelzenszwalbSegmentation
         }
     }
 
-    private static int Reflect(int i, int length)
+    /// <summary>scipy's 'reflect' index (…cba|abc…|cba…), also for offsets that pass a short line more than once.</summary>
+    internal static int Reflect(int i, int length)
     {
         if ((uint)i < (uint)length) return i;
         int period = 2 * length;

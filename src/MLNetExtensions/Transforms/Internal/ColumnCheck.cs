@@ -17,6 +17,7 @@ internal static class ColumnCheck
     public const string PerBoxVector = "a vector with one value per box";
     public const string ByteVector = "a vector of Byte (mask class indices, height×width, row-major)";
     public const string Int32Scalar = "a scalar Int32";
+    public const string ImagePath = "a scalar Text column holding image file paths (for example ImagePath of LoadFromPascalVoc)";
 
     public static SchemaShape.Column Require(SchemaShape schema, string transform, string role, string name,
         string expected, Func<SchemaShape.Column, bool> isValid)
@@ -36,6 +37,9 @@ internal static class ColumnCheck
 
     public static bool IsImage(SchemaShape.Column c)
         => c.Kind == SchemaShape.Column.VectorKind.Scalar && c.ItemType is ImageDataViewType;
+
+    public static bool IsText(SchemaShape.Column c)
+        => c.Kind == SchemaShape.Column.VectorKind.Scalar && c.ItemType is TextDataViewType;
 
     public static bool IsVector(SchemaShape.Column c) => c.Kind != SchemaShape.Column.VectorKind.Scalar;
 

@@ -34,5 +34,19 @@ internal sealed class ImagePixels
     public byte[] Colour(byte red, byte green, byte blue)
         => RedFirst ? [red, green, blue, 255] : [blue, green, red, 255];
 
+    /// <summary>The pixels as interleaved R, G, B bytes (alpha dropped), 3 per pixel.</summary>
+    public byte[] ToRgb()
+    {
+        (int r, int b) = RedFirst ? (0, 2) : (2, 0);
+        var rgb = new byte[Width * Height * 3];
+        for (int p = 0, i = 0; i < rgb.Length; p += 4, i += 3)
+        {
+            rgb[i] = Pixels[p + r];
+            rgb[i + 1] = Pixels[p + 1];
+            rgb[i + 2] = Pixels[p + b];
+        }
+        return rgb;
+    }
+
     public MLImage ToImage() => MLImage.CreateFromPixels(Width, Height, Format, Pixels);
 }
