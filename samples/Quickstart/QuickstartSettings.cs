@@ -5,7 +5,7 @@ namespace Quickstart;
 /// <summary>What the quickstart trains.</summary>
 internal enum QuickstartTask { Detection, Segmentation }
 
-internal sealed record QuickstartSettings(QuickstartTask Task, DetectorArchitecture Architecture, int Epochs, string Output, string? DataFolder, float WidthMultiplier = 0.5f, int? Threads = null)
+internal sealed record QuickstartSettings(QuickstartTask Task, DetectorArchitecture Architecture, int Epochs, string Output, string? DataFolder, float WidthMultiplier = 0.5f, int? Threads = null, bool FasterRcnn = false)
 {
     public static QuickstartSettings? Parse(string[] args)
     {
@@ -16,14 +16,19 @@ internal sealed record QuickstartSettings(QuickstartTask Task, DetectorArchitect
             switch (args[i])
             {
                 case "--task": s = s with { Task = Enum.Parse<QuickstartTask>(Next(), ignoreCase: true) }; break;
-                case "--architecture": s = s with { Architecture = Enum.Parse<DetectorArchitecture>(Next(), ignoreCase: true) }; break;
+                case "--architecture":
+                    var architecture = Next();
+                    s = architecture.Equals("faster-rcnn", StringComparison.OrdinalIgnoreCase)
+                        ? s with { FasterRcnn = true }
+                        : s with { Architecture = Enum.Parse<DetectorArchitecture>(architecture, ignoreCase: true), FasterRcnn = false };
+                    break;
                 case "--epochs": s = s with { Epochs = int.Parse(Next()) }; break;
                 case "--output": s = s with { Output = Path.GetFullPath(Next()) }; break;
                 case "--data": s = s with { DataFolder = Path.GetFullPath(Next()) }; break;
                 case "--width": s = s with { WidthMultiplier = float.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) }; break;
                 case "--threads": s = s with { Threads = int.Parse(Next()) is >= 1 and var n ? n : throw new ArgumentException("--threads needs a positive number.") }; break;
                 default:
-                    Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: Quickstart [--task detection|segmentation] [--architecture ssd|grid] [--epochs N] [--output DIR] [--data DIR] [--width MULTIPLIER] [--threads N]");
+                    Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: Quickstart [--task detection|segmentation] [--architecture ssd|grid|faster-rcnn] [--epochs N] [--output DIR] [--data DIR] [--width MULTIPLIER] [--threads N]");
                     return null;
             }
         }
