@@ -38,15 +38,6 @@ public static class RoiAlign
     /// <exception cref="ArgumentException">A tensor has the wrong shape or type, a box is not finite, or a batch index is out of range.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An output size is below 1 or the scale is not positive and finite.</exception>
     public static Tensor Apply(Tensor features, Tensor rois, int outputHeight, int outputWidth, float spatialScale, int samplingRatio, bool aligned = true)
-        => Apply(features, rois, outputHeight, outputWidth, spatialScale, samplingRatio, aligned, dense: null);
-
-    /// <summary>Maps of at most this many pixels are pooled through dense per-image products (<see cref="PoolDense"/>),
-    /// larger ones through the sparse product, whose cost does not grow with the map.</summary>
-    internal const long DenseMapPixels = 1024;
-
-    /// <summary><see cref="Apply(Tensor, Tensor, int, int, float, int, bool)"/> with the kernel chosen: dense per-image
-    /// matrix products, the sparse product, or (null) dense for maps of at most <see cref="DenseMapPixels"/> pixels.</summary>
-    internal static Tensor Apply(Tensor features, Tensor rois, int outputHeight, int outputWidth, float spatialScale, int samplingRatio, bool aligned, bool? dense)
     {
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(rois);
@@ -97,18 +88,9 @@ public static class RoiAlign
 
         var (colIndex, colWeight) = AxisWeights(start[.., 0], bins[.., 0], grid[.., 0], gridX, outputWidth, w);   // (K, ow, Jx)
         var (rowIndex, rowWeight) = AxisWeights(start[.., 1], bins[.., 1], grid[.., 1], gridY, outputHeight, h);  // (K, oh, Jy)
-        var result = dense ?? h * w <= DenseMapPixels
-            ? PoolDense(features, batch, Dense(rowIndex, rowWeight, h), Dense(colIndex, colWeight, w))
-            : PoolSparse(features, batch, rowIndex, rowWeight, colIndex, colWeight);
-        return result.MoveToOuterDisposeScope();
-    }
 
-    // One sparse row per output cell (k, p, q) over the N·H·W map pixels: the products of its row and column
-    // weights at pixel (batch_k, y, x). Entries of weight 0 (off the map, past a RoI's own grid) are dropped.
-    private static Tensor PoolSparse(Tensor features, Tensor batch, Tensor rowIndex, Tensor rowWeight, Tensor colIndex, Tensor colWeight)
-    {
-        long n = features.shape[0], c = features.shape[1], h = features.shape[2], w = features.shape[3];
-        long k = rowIndex.shape[0], outputHeight = rowIndex.shape[1], outputWidth = colIndex.shape[1];
+        // One sparse row per output cell (k, p, q) over the N·H·W map pixels: the products of its row and column
+        // weights at pixel (batch_k, y, x). Entries of weight 0 (off the map, past a RoI's own grid) are dropped.
         long cells = k * outputHeight * outputWidth;
         using Scalar mapPixels = h * w, rowPixels = w, nothing = 0.0;
         var pixel = batch.mul(mapPixels).reshape(k, 1, 1, 1, 1)
@@ -122,46 +104,8 @@ public static class RoiAlign
 
         var pixels = features.permute(0, 2, 3, 1).reshape(n * h * w, c);                      // (N·H·W, C) channels last
         var pooled = sampling.mm(pixels);                                                     // (K·oh·ow, C)
-        return pooled.reshape(k, outputHeight, outputWidth, c).permute(0, 3, 1, 2).contiguous();  // (K, C, oh, ow)
-    }
-
-    // (K, pooled, size): the taps of one axis summed into a dense matrix over the map's rows (or columns).
-    private static Tensor Dense(Tensor index, Tensor weight, long size)
-        => torch.zeros(index.shape[0], index.shape[1], size, weight.dtype, weight.device).scatter_add_(2, index, weight);
-
-    // The separable form Ay · F · Axᵀ of each RoI, one image at a time: two dense products per image, cheap on the
-    // small maps of small inputs, where the sparse product's per-entry cost dominates.
-    private static Tensor PoolDense(Tensor features, Tensor batch, Tensor ay, Tensor ax)
-    {
-        ay = ay.to_type(features.dtype);
-        ax = ax.to_type(features.dtype);
-        long n = features.shape[0];
-        if (n == 1) return PoolMap(features[0], ay, ax);
-        var (sortedBatch, order) = batch.sort(stable: true);                                  // (K), (K)
-        var counts = sortedBatch.bincount(null, n).data<long>().ToArray();                    // one host sync
-        ay = ay.index_select(0, order);
-        ax = ax.index_select(0, order);
-        var parts = new List<Tensor>();
-        long first = 0;
-        for (int image = 0; image < n; image++)
-        {
-            long count = counts[image];
-            if (count == 0) continue;
-            parts.Add(PoolMap(features[image], ay.narrow(0, first, count), ax.narrow(0, first, count)));  // (Kb, C, oh, ow)
-            first += count;
-        }
-        var sorted = parts.Count == 1 ? parts[0] : torch.cat(parts, 0);                      // (K, C, oh, ow) by image
-        return sorted.index_select(0, order.argsort());                                       // (K, C, oh, ow) in rois' order
-    }
-
-    // All RoIs on one map (C, H, W): Ay · F · Axᵀ for each RoI.
-    private static Tensor PoolMap(Tensor map, Tensor ay, Tensor ax)
-    {
-        long c = map.shape[0], h = map.shape[1], w = map.shape[2], k = ay.shape[0], oh = ay.shape[1], ow = ax.shape[1];
-        var rows = map.permute(1, 0, 2).reshape(h, c * w);                                   // (H, C·W)
-        var pooledRows = ay.reshape(k * oh, h).mm(rows);                                      // (K·oh, C·W)
-        var cells = pooledRows.reshape(k, oh * c, w).bmm(ax.transpose(1, 2));                 // (K, oh·C, ow)
-        return cells.reshape(k, oh, c, ow).permute(0, 2, 1, 3).contiguous();                  // (K, C, oh, ow)
+        var result = pooled.reshape(k, outputHeight, outputWidth, c).permute(0, 3, 1, 2).contiguous();  // (K, C, oh, ow)
+        return result.MoveToOuterDisposeScope();
     }
 
     // Finite boxes and batch indices in [0, N): one host sync for both.

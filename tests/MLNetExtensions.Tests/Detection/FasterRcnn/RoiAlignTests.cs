@@ -50,17 +50,15 @@ public sealed class RoiAlignTests
         var file = Fixture();
         using var scope = torch.NewDisposeScope();
         var rois = file.ReadTensor("rois");
-        // Both kernels: the dense per-image products (small maps) and the sparse product (large maps).
-        foreach (bool dense in new[] { true, false })
-            foreach (var (h, w) in new[] { (2, 3), (7, 7) })
-            {
-                var name = Case(scale, ratio, aligned, h, w);
-                var features = file.ReadTensor("features").requires_grad_(true);
-                var output = RoiAlign.Apply(features, rois, h, w, scale, ratio, aligned, dense);
-                AssertClose(file.ReadTensor($"out.{name}"), output, $"output {name} ({(dense ? "dense" : "sparse")})");
-                (output * file.ReadTensor($"weights.{h}x{w}")).sum().backward();
-                AssertClose(file.ReadTensor($"grad.{name}"), features.grad!, $"gradient {name} ({(dense ? "dense" : "sparse")})");
-            }
+        foreach (var (h, w) in new[] { (2, 3), (7, 7) })
+        {
+            var name = Case(scale, ratio, aligned, h, w);
+            var features = file.ReadTensor("features").requires_grad_(true);
+            var output = RoiAlign.Apply(features, rois, h, w, scale, ratio, aligned);
+            AssertClose(file.ReadTensor($"out.{name}"), output, $"output {name}");
+            (output * file.ReadTensor($"weights.{h}x{w}")).sum().backward();
+            AssertClose(file.ReadTensor($"grad.{name}"), features.grad!, $"gradient {name}");
+        }
     }
 
     [TestMethod]
@@ -75,18 +73,15 @@ public sealed class RoiAlignTests
         // The RoIs of image 1 pooled from a batch of that image alone (the one-image path).
         var ofSecond = rois[.., 0].eq(1).nonzero().squeeze(1);
         var alone = rois.index_select(0, ofSecond).index_put_(torch.zeros(1), TensorIndex.Colon, TensorIndex.Single(0));
-        foreach (bool dense in new[] { true, false })
-        {
-            var single = RoiAlign.Apply(features[1..2], alone, 7, 7, 0.5f, 0, true, dense);
-            AssertClose(expected.index_select(0, ofSecond), single, $"image 1 alone (dense {dense})");
+        var single = RoiAlign.Apply(features[1..2], alone, 7, 7, 0.5f, 0);
+        AssertClose(expected.index_select(0, ofSecond), single, "image 1 alone");
 
-            var asDouble = RoiAlign.Apply(features.to_type(ScalarType.Float64), rois.to_type(ScalarType.Float64), 7, 7, 0.5f, 0, true, dense);
-            Assert.AreEqual(ScalarType.Float64, asDouble.dtype);
-            AssertClose(expected, asDouble.to_type(ScalarType.Float32), $"float64 (dense {dense})");
+        var asDouble = RoiAlign.Apply(features.to_type(ScalarType.Float64), rois.to_type(ScalarType.Float64), 7, 7, 0.5f, 0);
+        Assert.AreEqual(ScalarType.Float64, asDouble.dtype);
+        AssertClose(expected, asDouble.to_type(ScalarType.Float32), "float64");
 
-            var none = RoiAlign.Apply(features, torch.zeros(0, 5), 7, 7, 0.5f, 0, true, dense);
-            CollectionAssert.AreEqual(new long[] { 0, 3, 7, 7 }, none.shape);
-        }
+        var none = RoiAlign.Apply(features, torch.zeros(0, 5), 7, 7, 0.5f, 0);
+        CollectionAssert.AreEqual(new long[] { 0, 3, 7, 7 }, none.shape);
     }
 
     [TestMethod]
