@@ -11,19 +11,17 @@ namespace MLNetExtensions.Torch.Detection;
 
 /// <summary>
 /// A detector (SSD, grid or Faster R-CNN) as <see cref="TrainingLoop"/> trains it: the training and validation sets checked and
-/// loaded, the model the options describe, its loss (classification and localization), validation VOC mAP@0.5 and export.
+/// loaded, the model the options describe, its named loss parts, validation VOC mAP@0.5 and export.
 /// </summary>
 internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>
 {
     private readonly DetectorTrainerOptions _o;
-    private readonly int _batchSize;
     private readonly DetectionTrainingSet _train;
     private readonly DetectionTrainingSet? _validation;
 
     public DetectorTrainingTask(MLContext ml, DetectorTrainerOptions options, IDataView trainData)
     {
         _o = options;
-        _batchSize = options.BatchSize;
         var input = new NetworkInput(_o.InputWidth, _o.InputHeight, _o.Grayscale);
         _train = DetectionTrainingSet.Create(ml, trainData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn);
         if (options.ValidationData != null)
@@ -68,9 +66,9 @@ internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>
         float w = data.Input.Width, h = data.Input.Height;
         var post = new float[] { _o.DetectionScoreThreshold, _o.DetectionNmsThreshold, _o.DetectionsPerImage };
         var images = new List<EvaluationImage>(data.Count);
-        for (int start = 0; start < data.Count; start += _batchSize)
+        for (int start = 0; start < data.Count; start += _o.BatchSize)
         {
-            var idx = Enumerable.Range(start, Math.Min(_batchSize, data.Count - start)).ToArray();
+            var idx = Enumerable.Range(start, Math.Min(_o.BatchSize, data.Count - start)).ToArray();
             using var scope = NewDisposeScope();
             var (pixels, _) = data.Batch(idx, null, new Random(0), device);
             var raw = model.Predict(pixels);

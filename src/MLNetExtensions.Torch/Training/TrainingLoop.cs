@@ -9,8 +9,7 @@ namespace MLNetExtensions.Torch.Training;
 /// <summary>What a finished <see cref="TrainingLoop.Run{TModel}"/> gives: the exported model and the trained networks.</summary>
 /// <param name="Onnx">The exported model: the best validated one, or the last (averaged) weights.</param>
 /// <param name="Model">The live network, in eval mode.</param>
-/// <param name="Kept">What was validated and exported: <paramref name="Model"/>, or the weights' moving average.</param>
-internal sealed record TrainingResult<TModel>(byte[] Onnx, TModel Model, TModel Kept);
+internal sealed record TrainingResult<TModel>(byte[] Onnx, TModel Model);
 
 /// <summary>
 /// The one training loop every model family plugs into (detectron2's <c>TrainerBase</c>): resume from the latest
@@ -27,7 +26,6 @@ internal sealed class TrainingLoop
     private readonly TrainerOptions _o;
     private readonly IHostEnvironment? _log;
     private readonly Device _device;
-    private GuardedOptimizerStep? _guard;
 
     /// <summary>Resolves the device, sets libtorch's threads and seeds it: make the loop before the task builds anything.</summary>
     public TrainingLoop(TrainerOptions options, IHostEnvironment? log)
@@ -39,13 +37,7 @@ internal sealed class TrainingLoop
         torch.manual_seed(options.Seed);
     }
 
-    /// <summary>The device the loop trains on.</summary>
-    public Device Device => _device;
-
     public TrainingHistory History { get; } = new();
-
-    /// <summary>Steps whose update was skipped because the gradient was not finite.</summary>
-    public int SkippedSteps => _guard?.SkippedSteps ?? 0;
 
     public TrainingResult<TModel> Run<TModel>(ITrainingTask<TModel> task) where TModel : ITrainableModel
     {
@@ -86,7 +78,7 @@ internal sealed class TrainingLoop
         }
 
         network.train();
-        var guard = _guard = new GuardedOptimizerStep(optimizer, trainable, _o.GradientClipNorm);
+        var guard = new GuardedOptimizerStep(optimizer, trainable, _o.GradientClipNorm);
         var clock = Stopwatch.StartNew();
         bool stoppedEarly = false;
         while (step < totalSteps && !stoppedEarly)
@@ -155,7 +147,7 @@ internal sealed class TrainingLoop
         }
         var onnx = bestModel ?? task.Export(kept);
         network.eval();
-        return new TrainingResult<TModel>(onnx, model, kept);
+        return new TrainingResult<TModel>(onnx, model);
     }
 
     /// <summary>The step's parts, then "total", then the figures, read from the device in one copy.</summary>

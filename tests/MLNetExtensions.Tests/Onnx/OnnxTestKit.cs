@@ -139,6 +139,18 @@ internal static class OnnxTestKit
     public static string[] OpTypes(byte[] model) =>
         MLNetExtensions.Onnx.Proto.ModelProto.Parser.ParseFrom(model).Graph.Node.Select(n => n.OpType).ToArray();
 
+    /// <summary>Runs an exported detector on (N, C, H, W) float pixels: its boxes and scores outputs, with their shapes.</summary>
+    public static (float[] Boxes, long[] BoxShape, float[] Scores, long[] ScoreShape) RunDetector(InferenceSession session, Tensor images)
+    {
+        var pixels = images.contiguous().data<float>().ToArray();
+        using var value = OrtValue.CreateTensorValueFromMemory(pixels, images.shape);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, [MLNetExtensions.Scoring.ScoringColumns.OnnxPixels], [value],
+            [MLNetExtensions.Scoring.ScoringColumns.OnnxBoxes, MLNetExtensions.Scoring.ScoringColumns.OnnxScores]);
+        return (outputs[0].GetTensorDataAsSpan<float>().ToArray(), outputs[0].GetTensorTypeAndShape().Shape,
+                outputs[1].GetTensorDataAsSpan<float>().ToArray(), outputs[1].GetTensorTypeAndShape().Shape);
+    }
+
     /// <summary>Writes <paramref name="onnx"/> to a temporary file, runs <see cref="RunOnnxChecker"/> on it and deletes it.</summary>
     public static string? CheckBytes(byte[] onnx, string name)
     {

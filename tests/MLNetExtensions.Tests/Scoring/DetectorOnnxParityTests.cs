@@ -94,7 +94,7 @@ public sealed class DetectorOnnxParityTests
     }
 
     /// <summary>The first images of the tiny synthetic set as (N, C, H, W) float pixels, through the scoring pixel pipeline.</summary>
-    private static Tensor RealImages(NetworkInput input, int count)
+    internal static Tensor RealImages(NetworkInput input, int count)
     {
         var paths = Directory.GetFiles(Path.Combine(DetectorTrainingTests.TinyShapes, "JPEGImages")).Order().Take(count).ToList();
         Assert.HasCount(count, paths);
@@ -105,14 +105,7 @@ public sealed class DetectorOnnxParityTests
     private static void AssertParity(IDetectorModel model, InferenceSession session, Tensor images, string what)
     {
         var expected = model.Predict(images);
-        var pixels = images.contiguous().data<float>().ToArray();
-        using var value = OrtValue.CreateTensorValueFromMemory(pixels, images.shape);
-        using var runOptions = new RunOptions();
-        using var outputs = session.Run(runOptions, [ScoringColumns.OnnxPixels], [value], [ScoringColumns.OnnxBoxes, ScoringColumns.OnnxScores]);
-        var boxes = outputs[0].GetTensorDataAsSpan<float>().ToArray();
-        var scores = outputs[1].GetTensorDataAsSpan<float>().ToArray();
-        var boxShape = outputs[0].GetTensorTypeAndShape().Shape;
-        var scoreShape = outputs[1].GetTensorTypeAndShape().Shape;
+        var (boxes, boxShape, scores, scoreShape) = OnnxTestKit.RunDetector(session, images);
         int n = (int)images.shape[0];
         Assert.HasCount(n, expected);
         int a = expected[0].Boxes.Length / 4;

@@ -185,16 +185,9 @@ public sealed class RegionProposalNetwork : nn.Module
         return (boxes, scores);
     }
 
-    /// <summary>Clips (K, 4) corners to [0, width] × [0, height].</summary>
+    /// <summary>Clips (…, 4) corners to [0, width] × [0, height].</summary>
     internal static Tensor Clip(Tensor boxes, int imageHeight, int imageWidth)
-    {
-        using var scope = NewDisposeScope();
-        var x = boxes[.., 0..1].clamp(0, imageWidth);
-        var y = boxes[.., 1..2].clamp(0, imageHeight);
-        var x2 = boxes[.., 2..3].clamp(0, imageWidth);
-        var y2 = boxes[.., 3..4].clamp(0, imageHeight);
-        return cat([x, y, x2, y2], 1).MoveToOuterDisposeScope();
-    }
+        => boxes.clamp_min(0f).minimum(tensor(new float[] { imageWidth, imageHeight, imageWidth, imageHeight }, device: boxes.device));
 
     /// <summary>
     /// Emits the proposal stage for a fixed <paramref name="postNmsTopN"/> per image: the head, top-k, decoding, clip,

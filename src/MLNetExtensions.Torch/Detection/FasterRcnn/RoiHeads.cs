@@ -124,8 +124,8 @@ public sealed class RoiHeads : nn.Module
         var (logits, regression) = Heads(features, cat([batch, flat], 1));
         var probabilities = logits.softmax(1)[.., 1..] * valid.reshape(-1, 1);                      // (N·K, C)
         var boxes = _coder.Decode(regression, flat).view(n * k, c + 1, 4)[.., 1.., ..];             // (N·K, C, 4)
-        boxes = boxes.clamp_min(0f).minimum(tensor(new float[] { ImageWidth, ImageHeight, ImageWidth, ImageHeight }, device: flat.device))
-            .div(tensor(new float[] { ImageWidth, ImageHeight, ImageWidth, ImageHeight }, device: flat.device));
+        boxes = RegionProposalNetwork.Clip(boxes, ImageHeight, ImageWidth)
+            .div(tensor(new float[] { ImageWidth, ImageHeight, ImageWidth, ImageHeight }, device: flat.device));   // relative to the input
         var scores = probabilities.unsqueeze(2) * eye(c, device: flat.device).unsqueeze(0);         // (N·K, C, C)
         return (boxes.reshape(n, k * c, 4).MoveToOuterDisposeScope(), scores.reshape(n, k * c, c).MoveToOuterDisposeScope());
     }

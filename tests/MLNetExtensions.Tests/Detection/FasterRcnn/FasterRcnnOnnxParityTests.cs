@@ -74,9 +74,7 @@ public sealed class FasterRcnnOnnxParityTests
     {
         var (model, input, onnx, options) = TrainedModel(stride, seed: 21 + stride);
         using var session = new InferenceSession(onnx);
-        var paths = Directory.GetFiles(Path.Combine(DetectorTrainingTests.TinyShapes, "JPEGImages")).Order().Take(3).ToList();
-        var real = ImagePixels.Load(new MLContext(1), paths, input);
-        using var realImages = stack(real.Select(b => tensor(b, ScalarType.Byte).reshape(input.Channels, input.Height, input.Width).to(ScalarType.Float32)));
+        using var realImages = MLNetExtensions.Tests.Scoring.DetectorOnnxParityTests.RealImages(input, 3);
         int compared = 0;
         foreach (int batch in new[] { 1, 3 })
         {
@@ -103,12 +101,7 @@ public sealed class FasterRcnnOnnxParityTests
     private static int AssertParity(FasterRcnnDetectorModel model, InferenceSession session, Tensor images, FasterRcnnDetectorOptions options, string what)
     {
         var expected = model.Predict(images);
-        var pixels = images.contiguous().data<float>().ToArray();
-        using var value = OrtValue.CreateTensorValueFromMemory(pixels, images.shape);
-        using var runOptions = new RunOptions();
-        using var outputs = session.Run(runOptions, [ScoringColumns.OnnxPixels], [value], [ScoringColumns.OnnxBoxes, ScoringColumns.OnnxScores]);
-        var boxes = outputs[0].GetTensorDataAsSpan<float>().ToArray();
-        var scores = outputs[1].GetTensorDataAsSpan<float>().ToArray();
+        var (boxes, _, scores, _) = OnnxTestKit.RunDetector(session, images);
         int n = (int)images.shape[0], perImage = boxes.Length / n;
         Assert.AreEqual(expected[0].Boxes.Length, perImage, $"{what}: candidates per image");
         var post = new float[] { options.BoxScoreThreshold, options.BoxNmsThreshold, options.BoxDetectionsPerImage };
