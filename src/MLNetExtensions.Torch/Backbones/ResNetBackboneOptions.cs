@@ -41,6 +41,12 @@ public sealed record ResNetBackboneOptions
     /// <summary>torchvision's resnet18 layout (BasicBlock, 2-2-2-2).</summary>
     public static ResNetBackboneOptions ResNet18 => new();
 
+    /// <summary>
+    /// The layout of ML.NET's ImageNet ResNet-18 (<see cref="Weights.PretrainedBackbone.ImageNetResNet18"/>): torchvision's
+    /// resnet18 with a third basic block in layer4 (2-2-2-3), as the CNTK graph has it. Up to layer3 it is resnet18.
+    /// </summary>
+    public static ResNetBackboneOptions ImageNetResNet18 => new() { Layers = [2, 2, 2, 3] };
+
     /// <summary>torchvision's resnet34 layout (BasicBlock, 3-4-6-3).</summary>
     public static ResNetBackboneOptions ResNet34 => new() { Layers = [3, 4, 6, 3] };
 

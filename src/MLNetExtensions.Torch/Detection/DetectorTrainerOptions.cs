@@ -1,6 +1,7 @@
 using MLNetExtensions.Data;
 using MLNetExtensions.Torch.Modules;
 using MLNetExtensions.Torch.Training;
+using MLNetExtensions.Torch.Weights;
 using static TorchSharp.torch;
 
 namespace MLNetExtensions.Torch.Detection;
@@ -26,10 +27,12 @@ public abstract record DetectorTrainerOptions : TrainerOptions
     /// <summary>Scales every backbone layer's channel count (1 = the published widths).</summary>
     public float WidthMultiplier { get; set; } = 1f;
     /// <summary>
-    /// ResNet18 backbone only: a .safetensors file with torchvision's resnet18 key names (e.g. ImageNet weights saved
-    /// with <c>safetensors.torch.save_file(resnet18(weights=...).state_dict(), path)</c>) loaded when the network is
-    /// created; its <c>fc.*</c> and <c>layer4.*</c> keys are skipped. Needs WidthMultiplier 1 and RGB input for
-    /// torchvision's weights. Null: random initialisation. A checkpoint being resumed replaces these weights.
+    /// ResNet18 backbone only: ImageNet weights loaded when the network is created, either
+    /// <see cref="PretrainedBackbone.ImageNetResNet18"/> (ML.NET's ResNet-18, an <c>.onnx</c> file; needs
+    /// <see cref="PixelNormalization.ImageNetMeanSubtraction"/>) or a .safetensors file with torchvision's resnet18 key
+    /// names (e.g. saved with <c>safetensors.torch.save_file(resnet18(weights=...).state_dict(), path)</c>; use
+    /// <see cref="PixelNormalization.ImageNet"/>). Its <c>fc.*</c> and <c>layer4.*</c> keys are skipped. Needs
+    /// WidthMultiplier 1 and RGB input. Null: random initialisation. A checkpoint being resumed replaces these weights.
     /// </summary>
     public string? BackboneWeightsPath { get; set; }
     public int InputWidth { get; set; } = 300;
@@ -54,8 +57,9 @@ public abstract record DetectorTrainerOptions : TrainerOptions
             if (Backbone != DetectorBackbone.ResNet18)
                 throw new ArgumentException($"{nameof(BackboneWeightsPath)} loads torchvision ResNet-18 weights, but {nameof(Backbone)} is {Backbone}; set {nameof(Backbone)} to {nameof(DetectorBackbone.ResNet18)} or leave {nameof(BackboneWeightsPath)} null.", nameof(BackboneWeightsPath));
             if (!File.Exists(BackboneWeightsPath))
-                throw new FileNotFoundException($"{nameof(BackboneWeightsPath)} '{BackboneWeightsPath}' does not exist. Give the path of a .safetensors file with torchvision resnet18 key names, or leave it null for random weights.", BackboneWeightsPath);
+                throw new FileNotFoundException($"{nameof(BackboneWeightsPath)} '{BackboneWeightsPath}' does not exist. Give PretrainedBackbone.ImageNetResNet18, the path of a .safetensors file with torchvision resnet18 key names, or leave it null for random weights.", BackboneWeightsPath);
         }
+        PretrainedBackbone.CheckTrainerOptions(BackboneWeightsPath, Backbone, Backbone == DetectorBackbone.ResNet18, Normalization, Grayscale);
         Check(InputWidth >= 32 && InputWidth <= 4096, nameof(InputWidth), InputWidth, "must be within 32..4096 pixels");
         Check(InputHeight >= 32 && InputHeight <= 4096, nameof(InputHeight), InputHeight, "must be within 32..4096 pixels");
     }

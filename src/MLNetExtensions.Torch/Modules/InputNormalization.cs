@@ -11,6 +11,15 @@ public enum PixelNormalization
     PerImageStandardization,
     /// <summary>x / 127.5 - 1, into [-1, 1].</summary>
     MinusOneToOne,
+    /// <summary>
+    /// x − (123.15, 115.90, 103.06) per RGB channel, no scaling: the input of ML.NET's ImageNet ResNet-18
+    /// (<see cref="Weights.PretrainedBackbone.ImageNetResNet18"/>), whose <c>ResNetPreprocess.onnx</c> subtracts a
+    /// 224×224 mean image; these are that image's per-channel averages, which apply at any input size.
+    /// </summary>
+    ImageNetMeanSubtraction,
+    /// <summary>(x / 255 − mean) / std with ImageNet's mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225): the
+    /// input of torchvision's ImageNet weights (a <c>.safetensors</c> file saved from torchvision).</summary>
+    ImageNet,
 }
 
 /// <summary>
@@ -19,6 +28,11 @@ public enum PixelNormalization
 /// </summary>
 public sealed class InputNormalization : nn.Module<Tensor, Tensor>, IOnnxExportable
 {
+    /// <summary>Per-channel (R, G, B) means of <see cref="PixelNormalization.ImageNetMeanSubtraction"/>, in [0, 255] units.</summary>
+    public static readonly float[] ImageNetMeanImageAverage = [123.15163f, 115.902885f, 103.06262f];
+    private static readonly float[] TorchvisionMean = [0.485f, 0.456f, 0.406f];
+    private static readonly float[] TorchvisionStd = [0.229f, 0.224f, 0.225f];
+
     public InputNormalization(PixelNormalization normalization) : base(nameof(InputNormalization))
     {
         Normalization = normalization;
@@ -33,6 +47,11 @@ public sealed class InputNormalization : nn.Module<Tensor, Tensor>, IOnnxExporta
         using var scope = NewDisposeScope();
         if (Normalization == PixelNormalization.MinusOneToOne)
             return (x / 127.5f - 1f).MoveToOuterDisposeScope();
+        if (ChannelAffine() is var (scale, shift))
+        {
+            var view = new long[] { 1, x.shape[1], 1, 1 };
+            return (x * torch.tensor(scale, view, device: x.device) + torch.tensor(shift, view, device: x.device)).MoveToOuterDisposeScope();
+        }
         long n = x.shape[1] * x.shape[2] * x.shape[3];
         var mean = x.mean(new long[] { 1, 2, 3 }, keepdim: true);                                    // (N, 1, 1, 1)
         var centred = x - mean;
@@ -50,6 +69,12 @@ public sealed class InputNormalization : nn.Module<Tensor, Tensor>, IOnnxExporta
             var shift = g.AddInitializer("shift", [-1f]);
             return OnnxOps.Add(g, OnnxOps.Mul(g, input, scale), shift);
         }
+        if (ChannelAffine() is var (channelScale, channelShift))
+        {
+            var scale = g.AddInitializer("scale", channelScale, [1, channelScale.Length, 1, 1]);
+            var shift = g.AddInitializer("shift", channelShift, [1, channelShift.Length, 1, 1]);
+            return OnnxOps.Add(g, OnnxOps.Mul(g, input, scale), shift);
+        }
         var mean = OnnxOps.ReduceMean(g, input, [1, 2, 3]);
         var centred = OnnxOps.Sub(g, input, mean);
         var variance = OnnxOps.ReduceMean(g, OnnxOps.Mul(g, centred, centred), [1, 2, 3]);
@@ -59,4 +84,12 @@ public sealed class InputNormalization : nn.Module<Tensor, Tensor>, IOnnxExporta
         var floor = OnnxOps.Div(g, g.AddInitializer("one", [1f]), OnnxOps.Sqrt(g, count));
         return OnnxOps.Div(g, centred, OnnxOps.Max(g, std, floor));
     }
+
+    /// <summary>The ImageNet normalisations as x · scale + shift per channel (RGB); null for the others.</summary>
+    private (float[] Scale, float[] Shift)? ChannelAffine() => Normalization switch
+    {
+        PixelNormalization.ImageNetMeanSubtraction => ([1f, 1f, 1f], [.. ImageNetMeanImageAverage.Select(m => -m)]),
+        PixelNormalization.ImageNet => ([.. TorchvisionStd.Select(s => 1f / (255f * s))], [.. TorchvisionMean.Zip(TorchvisionStd, (m, s) => -m / s)]),
+        _ => null,
+    };
 }

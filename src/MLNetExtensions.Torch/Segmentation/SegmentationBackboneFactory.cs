@@ -21,7 +21,9 @@ internal static class SegmentationBackboneFactory
         TorchvisionSegmentationBackbone torchvision = options.Backbone switch
         {
             SegmentationBackboneKind.MobileNetV2 => new MobileNetV2SegmentationBackbone(inChannels, os, w),
-            SegmentationBackboneKind.ResNet18 => ResNet(ResNetBackboneOptions.ResNet18),
+            // ML.NET's ImageNet ResNet-18 (an .onnx file) has a third block in layer4.
+            SegmentationBackboneKind.ResNet18 => ResNet(options.BackboneWeightsPath is { } path && Weights.PretrainedBackbone.IsOnnx(path)
+                ? ResNetBackboneOptions.ImageNetResNet18 : ResNetBackboneOptions.ResNet18),
             SegmentationBackboneKind.ResNet34 => ResNet(ResNetBackboneOptions.ResNet34),
             SegmentationBackboneKind.ResNet50 => ResNet(ResNetBackboneOptions.ResNet50),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Backbone, "Unknown backbone."),

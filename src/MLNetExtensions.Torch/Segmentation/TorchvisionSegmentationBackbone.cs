@@ -43,7 +43,7 @@ public abstract class TorchvisionSegmentationBackbone : nn.Module<Tensor, (Tenso
     /// </summary>
     /// <exception cref="WeightLoadException">Keys are missing or unexpected, or shapes differ (another layout or width).</exception>
     public WeightLoadReport LoadTorchvisionWeights(string path)
-        => SafetensorsWeights.LoadInto(Body, path, new WeightLoadOptions { IgnoredPrefixes = [_classifierPrefix] });
+        => BackboneWeights.LoadInto(Body, path, new WeightLoadOptions { IgnoredPrefixes = [_classifierPrefix] });
 
     /// <summary>(N, C, H, W) → low-level (N, C_low, H/4, W/4), the body's first map, and high-level (N, C_high, H/OS, W/OS), its last.</summary>
     public override (Tensor LowLevel, Tensor HighLevel) forward(Tensor input)

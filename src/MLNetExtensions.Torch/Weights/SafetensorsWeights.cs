@@ -27,16 +27,25 @@ public static class SafetensorsWeights
     public static WeightLoadReport LoadInto(nn.Module module, string path, WeightLoadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(module);
-        options ??= new WeightLoadOptions();
         TorchRuntime.EnsureLoaded();
         var file = SafetensorsFile.Open(path);
+        return Copy(module, file.Path, file.Entries.ToDictionary(e => e.Key, e => e.Value.Shape, StringComparer.Ordinal), file.ReadTensor, options);
+    }
+
+    /// <summary>
+    /// What <see cref="LoadInto"/> does for any source of named tensors (<paramref name="shapes"/>, read one by one with
+    /// <paramref name="read"/>, each result disposed here): all keys and shapes checked before anything is copied.
+    /// </summary>
+    internal static WeightLoadReport Copy(nn.Module module, string path, IReadOnlyDictionary<string, long[]> shapes, Func<string, Tensor> read, WeightLoadOptions? options)
+    {
+        options ??= new WeightLoadOptions();
         var state = module.state_dict();
 
         var skipped = new List<string>();
         var unexpected = new List<string>();
         var shapeMismatches = new List<string>();
         var toLoad = new List<string>();
-        foreach (var (key, entry) in file.Entries.OrderBy(e => e.Key, StringComparer.Ordinal))
+        foreach (var (key, shape) in shapes.OrderBy(e => e.Key, StringComparer.Ordinal))
         {
             if (!state.TryGetValue(key, out var target))
             {
@@ -44,19 +53,19 @@ public static class SafetensorsWeights
                 else unexpected.Add(key);
                 continue;
             }
-            if (!entry.Shape.SequenceEqual(target.shape))
+            if (!shape.SequenceEqual(target.shape))
             {
-                shapeMismatches.Add($"{key}: file [{string.Join(", ", entry.Shape)}] vs module [{string.Join(", ", target.shape)}]");
+                shapeMismatches.Add($"{key}: file [{string.Join(", ", shape)}] vs module [{string.Join(", ", target.shape)}]");
                 continue;
             }
             toLoad.Add(key);
         }
-        var missing = state.Keys.Where(k => !file.Entries.ContainsKey(k)).ToList();
+        var missing = state.Keys.Where(k => !shapes.ContainsKey(k)).ToList();
         var notAllowed = options.AllowMissing
             ? []
             : missing.Where(k => !options.AllowedMissingSuffixes.Any(s => k.EndsWith(s, StringComparison.Ordinal))).ToList();
         if (notAllowed.Count > 0 || unexpected.Count > 0 || shapeMismatches.Count > 0)
-            throw new WeightLoadException(file.Path, notAllowed, unexpected, shapeMismatches);
+            throw new WeightLoadException(path, notAllowed, unexpected, shapeMismatches);
 
         using (torch.no_grad())
         {
@@ -64,7 +73,8 @@ public static class SafetensorsWeights
             {
                 using var scope = torch.NewDisposeScope();
                 var target = state[key];
-                target.copy_(file.ReadTensor(key).to(target.dtype, target.device));
+                using var value = read(key);
+                target.copy_(value.to(target.dtype, target.device));
             }
         }
         return new WeightLoadReport(toLoad, skipped, missing);

@@ -69,7 +69,7 @@ public sealed class SsdBackboneWeightsTests
         var ml = new MLContext(1);
         var missing = Path.Combine(Path.GetTempPath(), "no-such-weights-" + Guid.NewGuid().ToString("N") + ".safetensors");
         var e = Assert.Throws<FileNotFoundException>(() => ml.Transforms.TrainSsdDetector(Options(missing)));
-        Assert.AreEqual($"BackboneWeightsPath '{missing}' does not exist. Give the path of a .safetensors file with torchvision resnet18 key names, or leave it null for random weights.", e.Message);
+        Assert.AreEqual($"BackboneWeightsPath '{missing}' does not exist. Give PretrainedBackbone.ImageNetResNet18, the path of a .safetensors file with torchvision resnet18 key names, or leave it null for random weights.", e.Message);
 
         using var folder = new TempFolder();
         File.WriteAllBytes(folder["w.safetensors"], [0]);

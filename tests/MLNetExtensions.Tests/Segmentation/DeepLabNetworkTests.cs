@@ -45,6 +45,8 @@ public sealed class DeepLabNetworkTests
     [TestMethod]
     [DataRow(16, PixelNormalization.MinusOneToOne, 64, 64)]
     [DataRow(8, PixelNormalization.PerImageStandardization, 72, 56)]
+    [DataRow(16, PixelNormalization.ImageNet, 64, 64)]
+    [DataRow(16, PixelNormalization.ImageNetMeanSubtraction, 48, 64)]
     public void OnnxExportMatchesTorchLogits(int outputStride, PixelNormalization normalization, int height, int width)
     {
         var net = OnnxTestKit.Randomize(Small(outputStride, normalization: normalization), seed: 11);

@@ -69,7 +69,7 @@ public sealed class SsdBackbone : FeatureExtractor
         {
             resnet = new ResNetBackbone(ResNetBackboneOptions.ResNet18 with { BaseWidth = W(64), InChannels = inChannels, Stages = 3 });
             if (resNetWeightsPath != null)
-                SafetensorsWeights.LoadInto(resnet, resNetWeightsPath, new WeightLoadOptions { IgnoredPrefixes = ["fc.", "layer4."] });
+                BackboneWeights.LoadInto(resnet, resNetWeightsPath, new WeightLoadOptions { IgnoredPrefixes = ["fc.", "layer4."] });
             c8 = resnet.OutChannels[1]; c16 = resnet.OutChannels[2];
         }
         if (topDownFusion)

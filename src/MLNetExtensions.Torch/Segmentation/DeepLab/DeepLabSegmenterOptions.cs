@@ -3,6 +3,7 @@ using MLNetExtensions.Data;
 using MLNetExtensions.Torch.Detection;
 using MLNetExtensions.Torch.Modules;
 using MLNetExtensions.Torch.Training;
+using MLNetExtensions.Torch.Weights;
 
 namespace MLNetExtensions.Torch.Segmentation;
 
@@ -67,7 +68,9 @@ public sealed record DeepLabSegmenterOptions : TrainerOptions
     /// </summary>
     public string? FreezeBackboneUpTo { get; set; }
     /// <summary>
-    /// ResNet18/34/50 and MobileNetV2 only: a .safetensors file with torchvision's key names (e.g. ImageNet weights
+    /// ResNet18/34/50 and MobileNetV2 only. For ResNet18, <see cref="Weights.PretrainedBackbone.ImageNetResNet18"/>
+    /// (ML.NET's ImageNet ResNet-18, an <c>.onnx</c> file, with <see cref="PixelNormalization.ImageNetMeanSubtraction"/>).
+    /// Otherwise a .safetensors file with torchvision's key names (e.g. ImageNet weights
     /// saved with <c>safetensors.torch.save_file(torchvision.models.resnet18(weights=...).state_dict(), path)</c>)
     /// loaded into the backbone when the network is created, before training; torchvision's classifier keys
     /// (<c>fc.*</c>, <c>classifier.*</c>) are skipped. Every other key must be there with the backbone's shape
@@ -114,6 +117,7 @@ public sealed record DeepLabSegmenterOptions : TrainerOptions
         Check(InputWidth >= 32 && InputWidth <= 4096, nameof(InputWidth), InputWidth, "must be within 32..4096 pixels");
         Check(InputHeight >= 32 && InputHeight <= 4096, nameof(InputHeight), InputHeight, "must be within 32..4096 pixels");
         Check(Enum.IsDefined(Normalization), nameof(Normalization), Normalization, "is unknown");
+        PretrainedBackbone.CheckTrainerOptions(BackboneWeightsPath, Backbone, Backbone == SegmentationBackboneKind.ResNet18, Normalization, Grayscale);
         if (FreezeBackboneUpTo != null && !FreezeBackbone)
             throw new ArgumentException($"{nameof(FreezeBackboneUpTo)} ('{FreezeBackboneUpTo}') is set but {nameof(FreezeBackbone)} is false; set both to freeze part of the backbone.", nameof(FreezeBackboneUpTo));
         Check(Enum.IsDefined(Loss), nameof(Loss), Loss, "is unknown");
