@@ -28,7 +28,8 @@ public sealed record NotebookRunResult(string Notebook, IReadOnlyList<NotebookOu
 /// variables, usings and types carry over. A cell's last expression value and every <c>display(...)</c> call are its
 /// outputs (as in the kernel), and so is text written to the console. The kernel's magic commands are translated:
 /// <c>#r "nuget: Name, Version"</c> references the freshly built <c>Name.dll</c> (and what it references) next to the
-/// tests, checking the version; <c>#i "nuget: folder"</c> (a package source) is dropped; <c>#!csharp</c> and
+/// tests, checking the version (for a package not built here, one the tests reference, its product version);
+/// <c>#i "nuget: folder"</c> (a package source) is dropped; <c>#!csharp</c> and
 /// <c>#!time</c> are dropped; any other <c>#!</c> command fails, since this runner cannot do what it asks.
 /// A cell tagged <c>parameters</c> (papermill's convention) may be followed by injected assignments; a cell tagged
 /// <c>expects-display</c>, or holding the comment <c>// expects-display</c>, fails when it shows nothing.
@@ -177,7 +178,15 @@ public sealed class NotebookRunner
         if (!File.Exists(file))
             throw new NotebookCellException($"{where}: package '{name}' is not built by this repository (no {name}.dll in {AssemblyFolder}).");
         var assemblyName = AssemblyName.GetAssemblyName(file);
-        if (version != null && (!Version.TryParse(version, out var wanted) || Normalize(wanted) != assemblyName.Version))
+        if (!name.StartsWith("MLNetExtensions", StringComparison.Ordinal))
+        {
+            // A package from the feed that the test project references too (e.g. the ImageNet weights): its assembly
+            // version is not the package's, the informational (product) version is.
+            var product = System.Diagnostics.FileVersionInfo.GetVersionInfo(file).ProductVersion?.Split('+')[0];
+            if (version != null && product != version)
+                throw new NotebookCellException($"{where}: the notebook asks for {name} {version} but the tests reference {product}; update the #r line.");
+        }
+        else if (version != null && (!Version.TryParse(version, out var wanted) || Normalize(wanted) != assemblyName.Version))
             throw new NotebookCellException($"{where}: the notebook asks for {name} {version} but the built assembly is {assemblyName.Version}; update the #r line.");
         var result = new List<Assembly>();
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);

@@ -74,9 +74,15 @@ public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>, ITrainableModel
     /// Freezes the backbone's stages from the first up to and including <paramref name="upToStage"/> (null: all):
     /// their parameters stop requiring gradients and they stay in eval mode from now on.
     /// </summary>
+    /// <param name="upToStage">The last stage to freeze; null for all.</param>
+    /// <param name="batchNormUsesBatchStatistics">For comparison only, what Keras before 2.1.3 did to a frozen
+    /// BatchNorm (<c>trainable = False</c>): in training it normalises with the mini-batch's statistics, at inference
+    /// with its running statistics (which stay untouched either way), so the layers after it are trained on features
+    /// they never see at inference. False (the default) keeps the frozen stages in eval mode.</param>
     /// <exception cref="ArgumentException">The backbone has no stage of that name; the message lists them.</exception>
-    public void Freeze(string? upToStage = null)
+    public void Freeze(string? upToStage = null, bool batchNormUsesBatchStatistics = false)
     {
+        FrozenBatchNormUsesBatchStatistics = batchNormUsesBatchStatistics;
         var stages = _backbone.StageNames;
         int last = upToStage is null ? stages.Count - 1 : stages.ToList().IndexOf(upToStage);
         if (last < 0)
@@ -87,25 +93,44 @@ public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>, ITrainableModel
             foreach (var module in _backbone.StageModules(stages[i]))
             {
                 foreach (var p in module.parameters()) p.requires_grad = false;
-                module.eval();
+                module.train(training && batchNormUsesBatchStatistics);
                 _frozen.Add(module);
             }
         }
         FrozenStages = stages.Take(last + 1).ToArray();
     }
 
+    /// <summary>Whether frozen stages normalise with mini-batch statistics in training (see <see cref="Freeze"/>).</summary>
+    public bool FrozenBatchNormUsesBatchStatistics { get; private set; }
+
     /// <summary>Switches training mode, keeping frozen stages in eval mode (see the remarks on the class).</summary>
     public override void train(bool on = true)
     {
         base.train(on);
-        foreach (var stage in _frozen) stage.eval();
+        if (!FrozenBatchNormUsesBatchStatistics)
+            foreach (var stage in _frozen) stage.eval();
     }
 
     /// <summary>(N, C, H, W) raw pixels → (N, K, H, W) logits.</summary>
     public override Tensor forward(Tensor images)
     {
         using var scope = NewDisposeScope();
+        // Keras's frozen BatchNorm: batch statistics in this forward, running statistics put back after it.
+        var kept = training && FrozenBatchNormUsesBatchStatistics
+            ? _frozen.SelectMany(m => m.modules().Prepend(m)).OfType<TorchSharp.Modules.BatchNorm2d>()
+                .Select(bn => (bn, Mean: bn.running_mean!.clone(), Var: bn.running_var!.clone(), Count: bn.num_batches_tracked?.clone())).ToList()
+            : null;
         var (low, high) = backbone.call(normalize.call(images));
+        if (kept != null)
+        {
+            using var noGrad = no_grad();
+            foreach (var (bn, mean, variance, count) in kept)
+            {
+                bn.running_mean!.copy_(mean);
+                bn.running_var!.copy_(variance);
+                if (count is not null) bn.num_batches_tracked!.copy_(count);
+            }
+        }
         var logits = decoder.call(low, aspp.call(high));                                          // (N, K, H/4, W/4)
         return nn.functional.interpolate(logits, size: [images.shape[2], images.shape[3]], mode: InterpolationMode.Bilinear, align_corners: false)
             .MoveToOuterDisposeScope();

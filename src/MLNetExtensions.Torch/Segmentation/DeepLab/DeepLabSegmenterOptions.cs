@@ -68,6 +68,13 @@ public sealed record DeepLabSegmenterOptions : TrainerOptions
     /// </summary>
     public string? FreezeBackboneUpTo { get; set; }
     /// <summary>
+    /// With <see cref="FreezeBackbone"/>, for comparison only: the frozen stages' BatchNorm normalises with mini-batch
+    /// statistics in training and with its (untouched) running statistics at inference, as Keras before 2.1.3 did for
+    /// <c>trainable = False</c> — the fine-tuning failure this library's frozen BatchNorm avoids. False: frozen stages
+    /// stay in eval mode.
+    /// </summary>
+    public bool FrozenBatchNormUsesBatchStatistics { get; set; }
+    /// <summary>
     /// ResNet18/34/50 and MobileNetV2 only. For ResNet18, <see cref="Weights.PretrainedBackbone.ImageNetResNet18"/>
     /// (ML.NET's ImageNet ResNet-18, an <c>.onnx</c> file, with <see cref="PixelNormalization.ImageNetMeanSubtraction"/>).
     /// Otherwise a .safetensors file with torchvision's key names (e.g. ImageNet weights
@@ -120,6 +127,8 @@ public sealed record DeepLabSegmenterOptions : TrainerOptions
         PretrainedBackbone.CheckTrainerOptions(BackboneWeightsPath, Backbone, Backbone == SegmentationBackboneKind.ResNet18, Normalization, Grayscale);
         if (FreezeBackboneUpTo != null && !FreezeBackbone)
             throw new ArgumentException($"{nameof(FreezeBackboneUpTo)} ('{FreezeBackboneUpTo}') is set but {nameof(FreezeBackbone)} is false; set both to freeze part of the backbone.", nameof(FreezeBackboneUpTo));
+        if (FrozenBatchNormUsesBatchStatistics && !FreezeBackbone)
+            throw new ArgumentException($"{nameof(FrozenBatchNormUsesBatchStatistics)} is set but {nameof(FreezeBackbone)} is false; it changes how frozen stages normalise, so set {nameof(FreezeBackbone)} too.", nameof(FrozenBatchNormUsesBatchStatistics));
         Check(Enum.IsDefined(Loss), nameof(Loss), Loss, "is unknown");
         Check(DiceWeight >= 0, nameof(DiceWeight), DiceWeight, "must be >= 0");
         if (ClassWeights != null && ClassNames != null && ClassWeights.Count != ClassNames.Count)
@@ -133,5 +142,5 @@ public sealed record DeepLabSegmenterOptions : TrainerOptions
     internal string Fingerprint(IReadOnlyList<string> classNames)
         => $"deeplabv3plus|{Backbone}|{WidthMultiplier}|os={OutputStride}|rates={string.Join(",", AtrousRates ?? DeepLabNetwork.DefaultRates(OutputStride))}|" +
            $"aspp={AsppChannels}|low={LowLevelChannels}|{InputWidth}x{InputHeight}|gray={Grayscale}|{Normalization}|" +
-           $"freeze={FreezeBackbone}:{FreezeBackboneUpTo}|{Loss}|{OptimizationFingerprint}|{(ModelEmaDecay is null ? "" : $"ema={ModelEmaDecay}|")}classes={string.Join(",", classNames)}";
+           $"freeze={FreezeBackbone}:{FreezeBackboneUpTo}{(FrozenBatchNormUsesBatchStatistics ? ":batch-statistics" : "")}|{Loss}|{OptimizationFingerprint}|{(ModelEmaDecay is null ? "" : $"ema={ModelEmaDecay}|")}classes={string.Join(",", classNames)}";
 }

@@ -43,7 +43,7 @@ internal sealed class DeepLabTrainingTask : ITrainingTask<DeepLabNetwork>
     {
         var network = new DeepLabNetwork(SegmentationBackboneFactory.Create(_o, _train.Input.Channels), _train.ClassNames.Length,
             _o.Normalization, _o.AtrousRates, _o.AsppChannels, _o.LowLevelChannels, _o.Dropout);
-        if (_o.FreezeBackbone) network.Freeze(_o.FreezeBackboneUpTo);
+        if (_o.FreezeBackbone) network.Freeze(_o.FreezeBackboneUpTo, _o.FrozenBatchNormUsesBatchStatistics);
         network.to(device);
         return network;
     }
