@@ -8,6 +8,8 @@ using MLNetExtensions.Evaluation;
 using MLNetExtensions.Scoring;
 using MLNetExtensions.Torch;
 using MLNetExtensions.Torch.Detection;
+using MLNetExtensions.Torch.Modules;
+using MLNetExtensions.Torch.Weights;
 using MLNetExtensions.Visualization;
 
 namespace Quickstart;
@@ -87,7 +89,8 @@ internal static class DetectionQuickstart
 
     private static (IEstimator<DetectionTransformer> Estimator, string Name, string[] LossParts) Ssd(MLContext ml, QuickstartSettings settings, IDataView validation)
     {
-        int epochs = settings.Epochs > 0 ? settings.Epochs : (DefaultSteps * BatchSize + TrainImages - 1) / TrainImages;
+        int defaultSteps = settings.Steps ?? DefaultSteps;
+        int epochs = settings.Epochs > 0 ? settings.Epochs : (defaultSteps * BatchSize + TrainImages - 1) / TrainImages;
         var options = new SsdDetectorOptions
         {
             Architecture = settings.Architecture,
@@ -96,7 +99,7 @@ internal static class DetectionQuickstart
             // and the ignore band stops near-miss default boxes (IoU 0.3-0.5, which hold most of a small object) from
             // being mined as background.
             TopDownFusion = settings.Architecture == DetectorArchitecture.Ssd, IgnoreIouThreshold = 0.3f,
-            BatchSize = BatchSize, Epochs = epochs, MaxSteps = settings.Epochs > 0 ? null : DefaultSteps, LearningRate = 3e-3, WarmupSteps = 100,
+            BatchSize = BatchSize, Epochs = epochs, MaxSteps = settings.Epochs > 0 ? null : defaultSteps, LearningRate = 3e-3, WarmupSteps = 100,
             // AdamW's decoupled decay at a usual AdamW value instead of SSD's SGD 5e-4, which barely regularises AdamW:
             // test mAP@0.5 0.863 -> 0.885 and COCO mAP 0.556 -> 0.606 (same seed, one thread).
             WeightDecay = 0.1,
@@ -110,6 +113,7 @@ internal static class DetectionQuickstart
             ScoreThreshold = 0.01f, Device = DeviceSelection.Auto, Seed = 1, CpuThreads = settings.Threads,
             Progress = new ConsoleProgressBar(),
         };
+        options = WithBackbone(options, settings);
         var name = $"a {options.Architecture} detector ({options.Backbone}, {options.InputWidth}×{options.InputHeight}, {(options.MaxSteps is int steps ? $"{steps} steps of {BatchSize}" : $"{options.Epochs} epochs")})";
         return (ml.Transforms.TrainSsdDetector(options), name, ["classification", "localization"]);
     }
@@ -121,21 +125,38 @@ internal static class DetectionQuickstart
     /// </summary>
     private static (IEstimator<DetectionTransformer> Estimator, string Name, string[] LossParts) FasterRcnn(MLContext ml, QuickstartSettings settings, IDataView validation)
     {
-        int epochs = settings.Epochs > 0 ? settings.Epochs : (FasterRcnnSteps * BatchSize + TrainImages - 1) / TrainImages;
+        int defaultSteps = settings.Steps ?? FasterRcnnSteps;
+        int epochs = settings.Epochs > 0 ? settings.Epochs : (defaultSteps * BatchSize + TrainImages - 1) / TrainImages;
         var options = new FasterRcnnDetectorOptions
         {
             InputWidth = 128, InputHeight = 128, WidthMultiplier = settings.WidthMultiplier, FeatureStride = 8,
             AnchorSizes = [12f, 24f, 48f],
             RpnPreNmsTopNTrain = 1000, RpnPostNmsTopNTrain = 300, RpnPreNmsTopNTest = 600, RpnPostNmsTopNTest = 100,
             BoxBatchSizePerImage = 128, RepresentationSize = 256,
-            BatchSize = BatchSize, Epochs = epochs, MaxSteps = settings.Epochs > 0 ? null : FasterRcnnSteps, LearningRate = 2e-3, WarmupSteps = 100,
+            BatchSize = BatchSize, Epochs = epochs, MaxSteps = settings.Epochs > 0 ? null : defaultSteps, LearningRate = 2e-3, WarmupSteps = 100,
             Augmentation = new MLNetExtensions.Torch.Training.DetectionAugmentation(),
             ValidationData = validation, ValidateEveryEpochs = Math.Max(1, epochs / 3), ReturnBestValidatedModel = false,
             CheckpointFolder = Path.Combine(settings.Output, "checkpoints"), CheckpointEverySteps = 500,
             BoxScoreThreshold = 0.01f, Device = DeviceSelection.Auto, Seed = 1, CpuThreads = settings.Threads,
             Progress = new ConsoleProgressBar("val mAP@0.5", ("rpn_objectness", "obj"), ("rpn_box", "rpn box"), ("roi_classification", "cls"), ("roi_box", "box"), ("rpn_accuracy", "rpn acc")),
         };
+        options = WithBackbone(options, settings);
         var name = $"a Faster R-CNN detector ({options.Backbone}, {options.InputWidth}×{options.InputHeight}, stride {options.FeatureStride}, {(options.MaxSteps is int steps ? $"{steps} steps of {BatchSize}" : $"{options.Epochs} epochs")})";
         return (ml.Transforms.TrainFasterRcnnDetector(options), name, ["rpn_objectness", "rpn_box", "roi_classification", "roi_box"]);
     }
+
+    /// <summary>
+    /// <c>--backbone resnet18</c>: torchvision's ResNet-18 (layer1..layer3) at full width, random weights;
+    /// <c>imagenet-resnet18</c>: the same from ML.NET's ImageNet ResNet-18, with the mean subtraction its weights expect.
+    /// </summary>
+    private static T WithBackbone<T>(T options, QuickstartSettings settings) where T : DetectorTrainerOptions => settings.Backbone switch
+    {
+        QuickstartBackbone.ResNet18 => (T)(options with { Backbone = DetectorBackbone.ResNet18, WidthMultiplier = 1f }),
+        QuickstartBackbone.ImageNetResNet18 => (T)(options with
+        {
+            Backbone = DetectorBackbone.ResNet18, WidthMultiplier = 1f,
+            BackboneWeightsPath = PretrainedBackbone.ImageNetResNet18, Normalization = PixelNormalization.ImageNetMeanSubtraction,
+        }),
+        _ => options,
+    };
 }

@@ -5,7 +5,14 @@ namespace Quickstart;
 /// <summary>What the quickstart trains.</summary>
 internal enum QuickstartTask { Detection, Segmentation }
 
-internal sealed record QuickstartSettings(QuickstartTask Task, DetectorArchitecture Architecture, int Epochs, string Output, string? DataFolder, float WidthMultiplier = 0.5f, int? Threads = null, bool FasterRcnn = false)
+/// <summary>
+/// The backbone: each task's own (Default), torchvision's ResNet-18 at full width from random weights (ResNet18), or
+/// the same network from ML.NET's ImageNet ResNet-18 (ImageNetResNet18, <c>PretrainedBackbone.ImageNetResNet18</c>).
+/// </summary>
+internal enum QuickstartBackbone { Default, ResNet18, ImageNetResNet18 }
+
+internal sealed record QuickstartSettings(QuickstartTask Task, DetectorArchitecture Architecture, int Epochs, string Output, string? DataFolder, float WidthMultiplier = 0.5f, int? Threads = null, bool FasterRcnn = false,
+    QuickstartBackbone Backbone = QuickstartBackbone.Default, int? Steps = null)
 {
     public static QuickstartSettings? Parse(string[] args)
     {
@@ -26,9 +33,22 @@ internal sealed record QuickstartSettings(QuickstartTask Task, DetectorArchitect
                 case "--output": s = s with { Output = Path.GetFullPath(Next()) }; break;
                 case "--data": s = s with { DataFolder = Path.GetFullPath(Next()) }; break;
                 case "--width": s = s with { WidthMultiplier = float.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) }; break;
+                case "--backbone":
+                    s = s with
+                    {
+                        Backbone = Next().ToLowerInvariant() switch
+                        {
+                            "default" => QuickstartBackbone.Default,
+                            "resnet18" => QuickstartBackbone.ResNet18,
+                            "imagenet-resnet18" => QuickstartBackbone.ImageNetResNet18,
+                            var other => throw new ArgumentException($"--backbone '{other}' is unknown: use default, resnet18 or imagenet-resnet18."),
+                        },
+                    };
+                    break;
+                case "--steps": s = s with { Steps = int.Parse(Next()) is >= 1 and var steps ? steps : throw new ArgumentException("--steps needs a positive number.") }; break;
                 case "--threads": s = s with { Threads = int.Parse(Next()) is >= 1 and var n ? n : throw new ArgumentException("--threads needs a positive number.") }; break;
                 default:
-                    Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: Quickstart [--task detection|segmentation] [--architecture ssd|grid|faster-rcnn] [--epochs N] [--output DIR] [--data DIR] [--width MULTIPLIER] [--threads N]");
+                    Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: Quickstart [--task detection|segmentation] [--architecture ssd|grid|faster-rcnn] [--epochs N] [--output DIR] [--data DIR] [--width MULTIPLIER] [--threads N] [--backbone default|resnet18|imagenet-resnet18] [--steps N]");
                     return null;
             }
         }

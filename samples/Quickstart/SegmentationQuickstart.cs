@@ -10,6 +10,8 @@ using MLNetExtensions.Evaluation;
 using MLNetExtensions.Scoring;
 using MLNetExtensions.Torch;
 using MLNetExtensions.Torch.Detection;
+using MLNetExtensions.Torch.Modules;
+using MLNetExtensions.Torch.Weights;
 using MLNetExtensions.Torch.Segmentation;
 using MLNetExtensions.Visualization;
 
@@ -58,12 +60,21 @@ internal static class SegmentationQuickstart
             Optimizer = OptimizerKind.Adam, LearningRate = 5e-3, WeightDecay = 1e-4,
             Loss = SegmentationLossKind.CrossEntropyAndDice,
             Augmentation = new SegmentationAugmentation(HorizontalFlip: true, MinScale: 1, MaxScale: 1, MaxRotation: 180),
-            BatchSize = 8, Epochs = settings.Epochs > 0 ? settings.Epochs : DefaultEpochs,
+            BatchSize = 8, Epochs = settings.Epochs > 0 ? settings.Epochs : DefaultEpochs, MaxSteps = settings.Steps,
             ValidationData = validation, ValidateEveryEpochs = 4,
             CheckpointFolder = Path.Combine(settings.Output, "checkpoints"), CheckpointEverySteps = 500,
             CpuThreads = settings.Threads, Device = DeviceSelection.Auto, Seed = 1,
             Progress = new ConsoleProgressBar("val mIoU", ("cross_entropy", "ce"), ("dice", "dice")),
         };
+        // --backbone resnet18: torchvision's ResNet-18 at full width from random weights; imagenet-resnet18: the same from
+        // ML.NET's ImageNet ResNet-18, frozen (eval-mode BatchNorm, ImageNet statistics kept; ImageNetFineTuningTests).
+        if (settings.Backbone != QuickstartBackbone.Default)
+            options = options with { Backbone = SegmentationBackboneKind.ResNet18, WidthMultiplier = 1f };
+        if (settings.Backbone == QuickstartBackbone.ImageNetResNet18)
+            options = options with
+            {
+                BackboneWeightsPath = PretrainedBackbone.ImageNetResNet18, Normalization = PixelNormalization.ImageNetMeanSubtraction, FreezeBackbone = true,
+            };
         string threads = settings.Threads is int t ? $"{t} (--threads)" : $"{Environment.ProcessorCount} cores, libtorch's default";
         Console.WriteLine($"Training DeepLab v3+ ({options.Backbone} ×{options.WidthMultiplier}, {options.InputWidth}×{options.InputHeight}, " +
                           $"output stride {options.OutputStride}, {options.Epochs} epochs, threads: {threads}) ...");

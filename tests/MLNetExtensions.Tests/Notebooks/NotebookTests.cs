@@ -55,7 +55,7 @@ public sealed class NotebookTests
     public void EveryNotebookIsANet_CSharpNotebookWithParameters()
     {
         var files = Directory.GetFiles(NotebookFolder, "*.ipynb").Select(Path.GetFileNameWithoutExtension).Order().ToArray();
-        CollectionAssert.IsSubsetOf(new[] { "00-bring-your-own-voc-dataset", "01-ssd-detector", "02-grid-detector", "03-deeplab-segmenter" }, files);
+        CollectionAssert.IsSubsetOf(new[] { "00-bring-your-own-voc-dataset", "01-ssd-detector", "02-grid-detector", "03-deeplab-segmenter", "05-fine-tuning" }, files);
         foreach (var file in files)
         {
             var notebook = NotebookDocument.Load(Notebook(file!));
@@ -163,6 +163,29 @@ public sealed class NotebookTests
         Assert.AreEqual(testImages.ToString(CultureInfo.InvariantCulture), saved.Groups[2].Value);
         Assert.AreEqual(saved.Groups[2].Value, saved.Groups[1].Value, "the loaded model predicts every mask as the trained one");
         Assert.AreEqual(saved.Groups[3].Value, saved.Groups[4].Value);
+    }
+
+    [TestMethod]
+    public async Task Notebook05Runs()
+    {
+        using var temp = new Data.TempFolder();
+        var result = await Run("05-fine-tuning", new()
+        {
+            ["dataset"] = "new SyntheticShapesOptions { ImageSize = 64, TrainImages = 48, ValidationImages = 16, TestImages = 0, MaxObjectsPerImage = 2, MinObjectSize = 14, Seed = 3 }",
+            ["trainImages"] = "48", ["inputSize"] = "64", ["steps"] = "12", ["workFolder"] = Literal(temp.Path),
+        });
+        var console = string.Concat(result.Console.Values);
+        foreach (var run in new[] { "ImageNet, frozen (eval-mode BatchNorm)", "ImageNet, frozen the Keras way", "from scratch" })
+            StringAssert.Contains(console, $"{run}: 12 steps in ", "each run reports its time");
+        StringAssert.Contains(string.Concat(result.Outputs.Select(o => o.Text)), "(110 tensors)", "the ImageNet file is found and imported");
+        var table = result.Html.Single(o => o.Text.StartsWith("<table><thead><tr><th>run</th><th>validation mean IoU</th>", StringComparison.Ordinal)).Text;
+        // The two frozen runs keep every ImageNet running statistic bit for bit; the from-scratch run starts from others.
+        foreach (var (run, kept) in new[] { ("ImageNet, frozen (eval-mode BatchNorm)", "yes"), ("ImageNet, frozen the Keras way", "yes"), ("from scratch", "no") })
+            Assert.IsTrue(Regex.IsMatch(table, $@"<tr><td>{Regex.Escape(run)}</td><td>\d\.\d{{3}}</td><td>\d\.\d{{3}}</td><td>\d+\.\d{{3}}</td><td>\d+</td><td>{kept}</td></tr>"), $"a table row for {run}: {table}");
+        // The loss chart (three panels), then two validation images: ground truth and the three predictions each.
+        Assert.HasCount(2, result.Images);
+        AssertPng(result.Images[0], 720, 480);
+        AssertPng(result.Images[1], CaptionedGrid(rows: 2));
     }
 
     private static void AssertPng(byte[] png, (int Width, int Height) size) => AssertPng(png, size.Width, size.Height);

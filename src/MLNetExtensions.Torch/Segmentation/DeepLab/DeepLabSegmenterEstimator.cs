@@ -28,8 +28,11 @@ public sealed class DeepLabSegmenterEstimator : IEstimator<SegmentationTransform
     /// <summary>Losses per step and validation mIoU per validated epoch of the last <see cref="Fit"/>.</summary>
     public TrainingHistory? LastHistory { get; private set; }
 
-    /// <summary>The network of the last <see cref="Fit"/>, in eval mode (for inspection).</summary>
-    internal DeepLabNetwork? LastNetwork { get; private set; }
+    /// <summary>
+    /// The TorchSharp network of the last <see cref="Fit"/> (the weights that were exported), in eval mode, for
+    /// inspection: e.g. that a frozen backbone's BatchNorm statistics are the pretrained file's. Scoring does not need it.
+    /// </summary>
+    public DeepLabNetwork? LastNetwork { get; private set; }
 
     public SegmentationTransformer Fit(IDataView input)
     {
