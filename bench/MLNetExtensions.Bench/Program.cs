@@ -16,6 +16,7 @@ IBenchmark[] all =
     new DeepLabBenchmark(),
     new RoiAlignBenchmark(),
     new FasterRcnnBenchmark(),
+    new BackboneCostBenchmark(),
     new SelectiveSearchBenchmark(),
 ];
 
