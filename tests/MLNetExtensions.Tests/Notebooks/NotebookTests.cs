@@ -55,7 +55,7 @@ public sealed class NotebookTests
     public void EveryNotebookIsANet_CSharpNotebookWithParameters()
     {
         var files = Directory.GetFiles(NotebookFolder, "*.ipynb").Select(Path.GetFileNameWithoutExtension).Order().ToArray();
-        CollectionAssert.IsSubsetOf(new[] { "00-bring-your-own-voc-dataset", "01-ssd-detector", "02-grid-detector", "03-deeplab-segmenter", "05-fine-tuning" }, files);
+        CollectionAssert.IsSubsetOf(new[] { "00-bring-your-own-voc-dataset", "01-ssd-detector", "02-grid-detector", "03-deeplab-segmenter", "04-faster-rcnn", "05-fine-tuning" }, files);
         foreach (var file in files)
         {
             var notebook = NotebookDocument.Load(Notebook(file!));
@@ -96,7 +96,16 @@ public sealed class NotebookTests
         Assert.IsTrue(result.Outputs.Any(o => Regex.IsMatch(o.Text, @"4×4 grid of 16-px cells: \d+ objects, \d+ of them")), "the one-object-per-cell count");
     }
 
-    private static async Task<NotebookRunResult> RunDetectorNotebook(string name, Dictionary<string, string> extra)
+    [TestMethod]
+    public async Task Notebook04Runs()
+    {
+        var result = await RunDetectorNotebook("04-faster-rcnn", new(), chartHeight: 480);
+        var console = string.Concat(result.Console.Values);
+        StringAssert.Matches(console, new Regex(@"rpn_objectness=\d+\.\d+ .*rpn_accuracy=\d\.\d+"), "the progress shows the four losses and the RPN accuracy");
+        Assert.IsTrue(Regex.IsMatch(console, @"RPN accuracy over the last 50 steps 0\.(9\d|8\d)"), "the RPN separates sampled anchors within 80 steps: " + console);
+    }
+
+    private static async Task<NotebookRunResult> RunDetectorNotebook(string name, Dictionary<string, string> extra, int chartHeight = 360)
     {
         using var temp = new Data.TempFolder();
         var parameters = new Dictionary<string, string>
@@ -111,9 +120,9 @@ public sealed class NotebookTests
 
         var console = string.Concat(result.Console.Values);
         StringAssert.Matches(console, new Regex(@"step (\d+)/\1 "), "training progress is printed, to the last step");
-        // The loss chart (720×360) and eight drawn validation images in one ImageGrid picture (two rows of four).
+        // The loss chart (720 wide) and eight drawn validation images in one ImageGrid picture (two rows of four).
         Assert.HasCount(2, result.Images);
-        AssertPng(result.Images[0], 720, 360);
+        AssertPng(result.Images[0], 720, chartHeight);
         AssertPng(result.Images[1], CaptionedGrid(rows: 2));
         var metrics = result.Html.Single(o => o.Text.StartsWith("<pre>Detection metrics:", StringComparison.Ordinal)).Text;
         StringAssert.Contains(metrics, "COCO (pycocotools bbox):");
