@@ -17,6 +17,7 @@ IBenchmark[] all =
     new RoiAlignBenchmark(),
     new FasterRcnnBenchmark(),
     new SelectiveSearchBenchmark(),
+    new TorchVisionOpsBenchmark(),
 ];
 
 var chosen = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name, StringComparer.OrdinalIgnoreCase)).ToArray();
