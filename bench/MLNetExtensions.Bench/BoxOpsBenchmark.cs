@@ -80,7 +80,7 @@ public sealed class BoxOpsBenchmark : IBenchmark
     }
 
     /// <summary>Detector-like output: jittered boxes around a few objects.</summary>
-    private static float[] Clustered(Random random, int count, int objects)
+    internal static float[] Clustered(Random random, int count, int objects)
     {
         var centers = Enumerable.Range(0, objects).Select(_ => (X: random.NextSingle() * 1000, Y: random.NextSingle() * 1000, W: 20 + random.NextSingle() * 150, H: 20 + random.NextSingle() * 150)).ToArray();
         var boxes = new float[count * 4];
@@ -94,7 +94,7 @@ public sealed class BoxOpsBenchmark : IBenchmark
         return boxes;
     }
 
-    private static float[] Uniform(Random random, int count)
+    internal static float[] Uniform(Random random, int count)
     {
         var boxes = new float[count * 4];
         for (int i = 0; i < count; i++)

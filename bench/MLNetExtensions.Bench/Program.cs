@@ -18,6 +18,7 @@ IBenchmark[] all =
     new FasterRcnnBenchmark(),
     new BackboneCostBenchmark(),
     new SelectiveSearchBenchmark(),
+    new TorchVisionOpsBenchmark(),
 ];
 
 var chosen = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name, StringComparer.OrdinalIgnoreCase)).ToArray();
