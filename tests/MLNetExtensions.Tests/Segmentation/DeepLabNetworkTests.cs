@@ -61,7 +61,10 @@ public sealed class DeepLabNetworkTests
             Tensor expected;
             using (no_grad()) expected = net.call(x);
             var (actual, shape) = OnnxTestKit.Run(session, ScoringColumns.OnnxPixels, x.data<float>().ToArray(), x.shape);
-            OnnxTestKit.AssertClose(expected, actual, shape, 1e-4, $"OS{outputStride} batch {batch}");
+            // ImageNet mean subtraction feeds the random network ±130 instead of ±1, so its logits reach ~1e3; float32
+            // sums in another order then differ by ~2e-6 of that (measured 0.0022 at 1050), hence 1e-5 of the scale.
+            double scale = expected.abs().max().item<float>();
+            OnnxTestKit.AssertClose(expected, actual, shape, Math.Max(1e-4, 1e-5 * scale), $"OS{outputStride} batch {batch}");
         }
         Assert.AreEqual(OnnxModelKind.Segmentation, OnnxModelMetadata.Read(new MemoryStream(bytes)).Kind);
         CollectionAssert.Contains(OnnxTestKit.OpTypes(bytes), "GlobalAveragePool");
