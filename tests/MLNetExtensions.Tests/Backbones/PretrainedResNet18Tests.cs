@@ -312,4 +312,15 @@ public sealed class PretrainedResNet18Tests
         Assert.AreEqual("BackboneWeightsPath", d.ParamName);
         StringAssert.StartsWith(d.Message, $"BackboneWeightsPath '{path}' is an ONNX file, read as ML.NET's ImageNet ResNet-18, but Backbone is MobileNetV2; set Backbone to ResNet18.");
     }
+
+    /// <summary>Both ImageNet normalisations export as the per-channel affine the network computes (the detector and
+    /// DeepLab parity tests run them inside whole networks too).</summary>
+    [TestMethod]
+    [DataRow(PixelNormalization.ImageNetMeanSubtraction)]
+    [DataRow(PixelNormalization.ImageNet)]
+    public void TheImageNetNormalisationsExportAsTheyCompute(PixelNormalization normalization)
+    {
+        using var module = new InputNormalization(normalization);
+        MLNetExtensions.Tests.Onnx.OnnxTestKit.AssertExportMatches(MLNetExtensions.Tests.Onnx.OnnxTestKit.Eval(module), 3, 8, 12);
+    }
 }

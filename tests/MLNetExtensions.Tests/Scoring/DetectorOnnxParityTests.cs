@@ -30,7 +30,6 @@ public sealed class DetectorOnnxParityTests
     [DataRow(DetectorArchitecture.Ssd, PixelNormalization.MinusOneToOne)]
     [DataRow(DetectorArchitecture.Grid, PixelNormalization.PerImageStandardization)]
     [DataRow(DetectorArchitecture.Grid, PixelNormalization.MinusOneToOne)]
-    [DataRow(DetectorArchitecture.Ssd, PixelNormalization.ImageNetMeanSubtraction)]
     [DataRow(DetectorArchitecture.Ssd, PixelNormalization.ImageNet)]
     public void OnnxRuntimeMatchesTorchSharp(DetectorArchitecture architecture, PixelNormalization normalization)
     {
