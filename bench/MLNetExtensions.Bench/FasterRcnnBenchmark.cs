@@ -54,7 +54,8 @@ public sealed class FasterRcnnBenchmark : IBenchmark
     }
 
     /// <summary>Training img/s and ONNX ms/image at 128 px: the quickstart's one stride-8 map against the FPN (strides 8,
-    /// 16 and the max-pooled 32, anchors 12/24/48 one per level, 128 channels), alternating.</summary>
+    /// 16 and the max-pooled 32, anchors 12/24/48 one per level) at its default 128 channels and at 64 (the stride-8
+    /// trunk map's width at ×0.5), alternating.</summary>
     private static void Pyramid(TextWriter output)
     {
         const int size = 128;
@@ -64,18 +65,21 @@ public sealed class FasterRcnnBenchmark : IBenchmark
             AnchorSizes = [12f, 24f, 48f], RepresentationSize = 256,
             RpnPreNmsTopNTrain = 1000, RpnPostNmsTopNTrain = 300, RpnPreNmsTopNTest = 600, RpnPostNmsTopNTest = 100, BoxBatchSizePerImage = 128,
         };
-        var fpnOptions = single with { Fpn = true };
         var data = SsdTrainingBenchmark.BuiltInTrainingSet(new SsdDetectorOptions { InputWidth = size, InputHeight = size, BatchSize = Batch });
-        manual_seed(1);
-        var oneMap = new FasterRcnnDetectorModel(single, data.ClassNames.Length, CPU);
-        var pyramid = new FasterRcnnDetectorModel(fpnOptions, data.ClassNames.Length, CPU);
         var (images, targets) = data.Batch(Enumerable.Range(0, Batch).ToArray(), null, new Random(1), CPU);
-        var (oneStep, pyramidStep) = StepSeconds(oneMap, pyramid, images, targets);
         long Parameters(FasterRcnnDetectorModel m) => m.Network.parameters().Sum(p => p.numel());
-        output.WriteLine($"  {size}×{size}, batch {Batch}, FPN: one stride-8 map (baseline) {Batch / oneStep:F1} img/s, {Parameters(oneMap) / 1e6:F2} M parameters; " +
-                         $"FPN (strides 8, 16, 32; {fpnOptions.FpnOutChannels} channels) {Batch / pyramidStep:F1} img/s, {Parameters(pyramid) / 1e6:F2} M parameters; ratio {oneStep / pyramidStep:F2}x");
-        var (oneMs, pyramidMs) = OnnxMilliseconds(oneMap, single, pyramid, fpnOptions, images[..1], data.ClassNames);
-        output.WriteLine($"    ONNX Runtime scoring, batch 1: one map (baseline) {oneMs:F1} ms/image, FPN {pyramidMs:F1} ms/image; ratio {oneMs / pyramidMs:F2}x");
+        foreach (int channels in new[] { 128, 64 })
+        {
+            var fpnOptions = single with { Fpn = true, FpnOutChannels = channels };
+            manual_seed(1);
+            var oneMap = new FasterRcnnDetectorModel(single, data.ClassNames.Length, CPU);
+            var pyramid = new FasterRcnnDetectorModel(fpnOptions, data.ClassNames.Length, CPU);
+            var (oneStep, pyramidStep) = StepSeconds(oneMap, pyramid, images, targets);
+            output.WriteLine($"  {size}×{size}, batch {Batch}, FPN: one stride-8 map (baseline) {Batch / oneStep:F1} img/s, {Parameters(oneMap) / 1e6:F2} M parameters; " +
+                             $"FPN (strides 8, 16, 32; {channels} channels) {Batch / pyramidStep:F1} img/s, {Parameters(pyramid) / 1e6:F2} M parameters; ratio {oneStep / pyramidStep:F2}x");
+            var (oneMs, pyramidMs) = OnnxMilliseconds(oneMap, single, pyramid, fpnOptions, images[..1], data.ClassNames);
+            output.WriteLine($"    ONNX Runtime scoring, batch 1: one map (baseline) {oneMs:F1} ms/image, FPN {pyramidMs:F1} ms/image; ratio {oneMs / pyramidMs:F2}x");
+        }
     }
 
     /// <summary>Median seconds of an AdamW training step of each model on the batch, alternating, so that a change in the
