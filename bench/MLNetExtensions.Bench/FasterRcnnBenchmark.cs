@@ -15,14 +15,15 @@ namespace MLNetExtensions.Bench;
 /// <summary>
 /// Faster R-CNN training and scoring against SSD on the same backbone (VggLite ×0.5), in one process, alternating:
 /// training images/s at 128 and 300 px with batch 4, the share of a Faster R-CNN step spent in RoI Align (forward and
-/// backward) and in proposal filtering (top-k, NMS on the host), and ONNX Runtime scoring ms per image.
+/// backward) and in proposal filtering (top-k, NMS on the host), and ONNX Runtime scoring ms per image; then at 128
+/// px Faster R-CNN with the feature pyramid (levels at strides 8, 16, 32) against the single stride-8 map.
 /// </summary>
 public sealed class FasterRcnnBenchmark : IBenchmark
 {
     private const int Batch = 4, Warmup = 2, Rounds = 5;
 
     public string Name => "faster-rcnn";
-    public string Description => "Faster R-CNN vs SSD (same backbone): training img/s at 128 and 300 px, RoI Align and NMS shares, ONNX ms/image";
+    public string Description => "Faster R-CNN vs SSD (same backbone): training img/s at 128 and 300 px, RoI Align and NMS shares, ONNX ms/image; FPN vs one map at 128 px";
 
     public void Run(TextWriter output)
     {
@@ -40,22 +41,8 @@ public sealed class FasterRcnnBenchmark : IBenchmark
             manual_seed(1);
             var ssd = new SsdDetectorModel(ssdOptions, data.ClassNames.Length, CPU);
             var frcnn = new FasterRcnnDetectorModel(frcnnOptions, data.ClassNames.Length, CPU);
-            var ssdOptimizer = optim.AdamW(ssd.Network.parameters(), 1e-3);
-            var frcnnOptimizer = optim.AdamW(frcnn.Network.parameters(), 1e-3);
-            ssd.Network.train();
-            frcnn.Network.train();
             var (images, targets) = data.Batch(Enumerable.Range(0, Batch).ToArray(), null, new Random(1), CPU);
-
-            var ssdTimes = new List<double>();
-            var frcnnTimes = new List<double>();
-            for (int round = 0; round < Warmup + Rounds; round++)
-            {
-                // Alternating, so that a change in the machine's speed falls on both.
-                double s = Seconds(() => Step(ssd, ssdOptimizer, images, targets));
-                double f = Seconds(() => Step(frcnn, frcnnOptimizer, images, targets));
-                if (round >= Warmup) { ssdTimes.Add(s); frcnnTimes.Add(f); }
-            }
-            double ssdStep = Median(ssdTimes), frcnnStep = Median(frcnnTimes);
+            var (ssdStep, frcnnStep) = StepSeconds(ssd, frcnn, images, targets);
             var (roiAlign, filter) = Parts(frcnn, frcnnOptions, images, targets);
             output.WriteLine($"  {size}×{size}, batch {Batch}: SSD (baseline) {Batch / ssdStep:F1} img/s, Faster R-CNN {Batch / frcnnStep:F1} img/s; " +
                              $"ratio {ssdStep / frcnnStep:F2}x (a Faster R-CNN step costs {frcnnStep / ssdStep:F2} SSD steps)");
@@ -63,6 +50,55 @@ public sealed class FasterRcnnBenchmark : IBenchmark
             var (ssdMs, frcnnMs) = OnnxMilliseconds(ssd, ssdOptions, frcnn, frcnnOptions, images[..1], data.ClassNames);
             output.WriteLine($"    ONNX Runtime scoring, batch 1: SSD (baseline) {ssdMs:F1} ms/image, Faster R-CNN {frcnnMs:F1} ms/image; ratio {ssdMs / frcnnMs:F2}x");
         }
+        Pyramid(output);
+    }
+
+    /// <summary>Training img/s and ONNX ms/image at 128 px: the quickstart's one stride-8 map against the FPN (strides 8,
+    /// 16 and the max-pooled 32, anchors 12/24/48 one per level) at its default 128 channels and at 64 (the stride-8
+    /// trunk map's width at ×0.5), alternating.</summary>
+    private static void Pyramid(TextWriter output)
+    {
+        const int size = 128;
+        var single = new FasterRcnnDetectorOptions
+        {
+            InputWidth = size, InputHeight = size, WidthMultiplier = 0.5f, BatchSize = Batch, FeatureStride = 8,
+            AnchorSizes = [12f, 24f, 48f], RepresentationSize = 256,
+            RpnPreNmsTopNTrain = 1000, RpnPostNmsTopNTrain = 300, RpnPreNmsTopNTest = 600, RpnPostNmsTopNTest = 100, BoxBatchSizePerImage = 128,
+        };
+        var data = SsdTrainingBenchmark.BuiltInTrainingSet(new SsdDetectorOptions { InputWidth = size, InputHeight = size, BatchSize = Batch });
+        var (images, targets) = data.Batch(Enumerable.Range(0, Batch).ToArray(), null, new Random(1), CPU);
+        long Parameters(FasterRcnnDetectorModel m) => m.Network.parameters().Sum(p => p.numel());
+        foreach (int channels in new[] { 128, 64 })
+        {
+            var fpnOptions = single with { Fpn = true, FpnOutChannels = channels };
+            manual_seed(1);
+            var oneMap = new FasterRcnnDetectorModel(single, data.ClassNames.Length, CPU);
+            var pyramid = new FasterRcnnDetectorModel(fpnOptions, data.ClassNames.Length, CPU);
+            var (oneStep, pyramidStep) = StepSeconds(oneMap, pyramid, images, targets);
+            output.WriteLine($"  {size}×{size}, batch {Batch}, FPN: one stride-8 map (baseline) {Batch / oneStep:F1} img/s, {Parameters(oneMap) / 1e6:F2} M parameters; " +
+                             $"FPN (strides 8, 16, 32; {channels} channels) {Batch / pyramidStep:F1} img/s, {Parameters(pyramid) / 1e6:F2} M parameters; ratio {oneStep / pyramidStep:F2}x");
+            var (oneMs, pyramidMs) = OnnxMilliseconds(oneMap, single, pyramid, fpnOptions, images[..1], data.ClassNames);
+            output.WriteLine($"    ONNX Runtime scoring, batch 1: one map (baseline) {oneMs:F1} ms/image, FPN {pyramidMs:F1} ms/image; ratio {oneMs / pyramidMs:F2}x");
+        }
+    }
+
+    /// <summary>Median seconds of an AdamW training step of each model on the batch, alternating, so that a change in the
+    /// machine's speed falls on both.</summary>
+    private static (double A, double B) StepSeconds(IDetectorModel a, IDetectorModel b, Tensor images, IReadOnlyList<DetectionTarget> targets)
+    {
+        var aOptimizer = optim.AdamW(a.Network.parameters(), 1e-3);
+        var bOptimizer = optim.AdamW(b.Network.parameters(), 1e-3);
+        a.Network.train();
+        b.Network.train();
+        var aTimes = new List<double>();
+        var bTimes = new List<double>();
+        for (int round = 0; round < Warmup + Rounds; round++)
+        {
+            double s = Seconds(() => Step(a, aOptimizer, images, targets));
+            double f = Seconds(() => Step(b, bOptimizer, images, targets));
+            if (round >= Warmup) { aTimes.Add(s); bTimes.Add(f); }
+        }
+        return (Median(aTimes), Median(bTimes));
     }
 
     private static void Step(IDetectorModel model, optim.Optimizer optimizer, Tensor images, IReadOnlyList<DetectionTarget> targets)
@@ -81,7 +117,7 @@ public sealed class FasterRcnnBenchmark : IBenchmark
         var net = model.Faster;
         using var scope = NewDisposeScope();
         Tensor features;
-        using (no_grad()) features = net.Features(images);
+        using (no_grad()) features = net.Features(images)[0];
         int rois = Batch * o.BoxBatchSizePerImage;
         var g = new Generator(5);
         var xy = rand(rois, 2, generator: g) * (o.InputWidth * 0.8f);
@@ -114,13 +150,23 @@ public sealed class FasterRcnnBenchmark : IBenchmark
 
     private static (double Ssd, double FasterRcnn) OnnxMilliseconds(SsdDetectorModel ssd, SsdDetectorOptions so, FasterRcnnDetectorModel frcnn, FasterRcnnDetectorOptions fo,
         Tensor image, string[] classes)
+        => OnnxMilliseconds(ssd, (so.ScoreThreshold, so.NmsIouThreshold, so.MaxDetections), frcnn, (fo.BoxScoreThreshold, fo.BoxNmsThreshold, fo.BoxDetectionsPerImage),
+            new NetworkInput(so.InputWidth, so.InputHeight, so.Grayscale), image, classes);
+
+    private static (double A, double B) OnnxMilliseconds(FasterRcnnDetectorModel a, FasterRcnnDetectorOptions ao, FasterRcnnDetectorModel b, FasterRcnnDetectorOptions bo,
+        Tensor image, string[] classes)
+        => OnnxMilliseconds(a, (ao.BoxScoreThreshold, ao.BoxNmsThreshold, ao.BoxDetectionsPerImage), b, (bo.BoxScoreThreshold, bo.BoxNmsThreshold, bo.BoxDetectionsPerImage),
+            new NetworkInput(ao.InputWidth, ao.InputHeight, ao.Grayscale), image, classes);
+
+    /// <summary>Median ms per image of ONNX Runtime scoring each model's exported graph, alternating.</summary>
+    private static (double A, double B) OnnxMilliseconds(IDetectorModel a, (float Score, float Iou, int Max) aPost, IDetectorModel b, (float Score, float Iou, int Max) bPost,
+        NetworkInput input, Tensor image, string[] classes)
     {
-        ssd.Network.eval();
-        frcnn.Network.eval();
-        var input = new NetworkInput(so.InputWidth, so.InputHeight, so.Grayscale);
+        a.Network.eval();
+        b.Network.eval();
         var metadata = new OnnxModelMetadata(OnnxModelKind.Detection, classes, input.Channels, input.Height, input.Width);
-        using var ssdSession = new InferenceSession(ssd.Export(input, metadata, so.ScoreThreshold, so.NmsIouThreshold, so.MaxDetections).ToBytes());
-        using var frcnnSession = new InferenceSession(frcnn.Export(input, metadata, fo.BoxScoreThreshold, fo.BoxNmsThreshold, fo.BoxDetectionsPerImage).ToBytes());
+        using var aSession = new InferenceSession(a.Export(input, metadata, aPost.Score, aPost.Iou, aPost.Max).ToBytes());
+        using var bSession = new InferenceSession(b.Export(input, metadata, bPost.Score, bPost.Iou, bPost.Max).ToBytes());
         var pixels = image.contiguous().data<float>().ToArray();
         using var value = OrtValue.CreateTensorValueFromMemory(pixels, image.shape);
         using var runOptions = new RunOptions();
@@ -129,14 +175,14 @@ public sealed class FasterRcnnBenchmark : IBenchmark
             using var outputs = session.Run(runOptions, [ScoringColumns.OnnxPixels], [value], [ScoringColumns.OnnxBoxes, ScoringColumns.OnnxScores]);
             return 0;
         }
-        var a = new List<double>();
-        var b = new List<double>();
+        var aTimes = new List<double>();
+        var bTimes = new List<double>();
         for (int round = 0; round < 3 + 10; round++)
         {
-            double s = Seconds(() => Run(ssdSession)), f = Seconds(() => Run(frcnnSession));
-            if (round >= 3) { a.Add(s); b.Add(f); }
+            double s = Seconds(() => Run(aSession)), f = Seconds(() => Run(bSession));
+            if (round >= 3) { aTimes.Add(s); bTimes.Add(f); }
         }
-        return (Median(a) * 1000, Median(b) * 1000);
+        return (Median(aTimes) * 1000, Median(bTimes) * 1000);
     }
 
     private static double Seconds(Action action)

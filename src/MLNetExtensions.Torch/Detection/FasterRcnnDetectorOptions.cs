@@ -20,11 +20,32 @@ public sealed record FasterRcnnDetectorOptions : DetectorTrainerOptions
 
     // Network.
     /// <summary>Stride of the feature map both stages use: 16 (the original C4 map), or 8 with the stride-16 features
-    /// added top-down (an FPN-style single level, for small objects).</summary>
+    /// added top-down (an FPN-style single level, for small objects). With <see cref="Fpn"/>: the finest pyramid level,
+    /// 8 or 16, or 4 for the ResNet18 backbone (its layer1).</summary>
     public int FeatureStride { get; set; } = 16;
 
+    /// <summary>
+    /// A feature pyramid (torchvision's <c>fasterrcnn_*_fpn</c>): the trunk maps from <see cref="FeatureStride"/> to 16
+    /// through an FPN (1×1 laterals, top-down nearest upsampling, 3×3 outputs, <see cref="FpnOutChannels"/> wide) and a
+    /// stride-2 max-pool of the coarsest output; the RPN's shared head runs on every level with one anchor size per
+    /// level (<see cref="AnchorSizes"/>), proposals are filtered per level, and each RoI is pooled from the level its size
+    /// maps to (<see cref="RoiCanonicalScale"/>). Off by default: one feature map.
+    /// </summary>
+    public bool Fpn { get; set; }
+
+    /// <summary>Channels of every FPN level, and so of the RPN head and the pooled RoIs (torchvision: 256; 128 halves the
+    /// box head's first layer for CPU training). Used with <see cref="Fpn"/> only.</summary>
+    public int FpnOutChannels { get; set; } = 128;
+
+    /// <summary>The √area (input pixels) of a RoI pooled from the stride-16 level (torchvision's MultiScaleRoIAlign
+    /// <c>canonical_scale</c>, 224; level k0 = 4); one of half that size comes from the level of half the stride, clamped
+    /// to the pyramid. With small inputs, lower it to use the coarser levels. Used with <see cref="Fpn"/> only.</summary>
+    public int RoiCanonicalScale { get; set; } = 224;
+
     // Anchors (torchvision's AnchorGenerator): sizes × aspect ratios per location.
-    /// <summary>Anchor sizes in input pixels (√area); three sizes × three ratios give the paper's 9 anchors per location.</summary>
+    /// <summary>Anchor sizes in input pixels (√area); three sizes × three ratios give the paper's 9 anchors per location.
+    /// With <see cref="Fpn"/>: one size per level, finest first (the default fits <see cref="FeatureStride"/> 8: strides
+    /// 8, 16 and the max-pooled 32), so 3 anchors per location.</summary>
     public float[] AnchorSizes { get; set; } = [32f, 64f, 128f];
     /// <summary>Anchor aspect ratios (height / width).</summary>
     public float[] AnchorAspectRatios { get; set; } = [0.5f, 1f, 2f];
@@ -66,9 +87,16 @@ public sealed record FasterRcnnDetectorOptions : DetectorTrainerOptions
     public override void Validate()
     {
         base.Validate();
-        Check(FeatureStride is 8 or 16, nameof(FeatureStride), FeatureStride, "must be 8 or 16");
+        if (!Fpn) Check(FeatureStride is 8 or 16, nameof(FeatureStride), FeatureStride, "must be 8 or 16 (4 with Fpn and the ResNet18 backbone)");
+        else if (Backbone == DetectorBackbone.ResNet18) Check(FeatureStride is 4 or 8 or 16, nameof(FeatureStride), FeatureStride, "must be 4, 8 or 16 with Fpn (the finest pyramid level)");
+        else Check(FeatureStride is 8 or 16, nameof(FeatureStride), FeatureStride, $"must be 8 or 16 with Fpn on {Backbone} (4 needs the ResNet18 backbone's layer1)");
+        Check(FpnOutChannels >= 1, nameof(FpnOutChannels), FpnOutChannels, "must be at least 1");
+        Check(RoiCanonicalScale >= 1, nameof(RoiCanonicalScale), RoiCanonicalScale, "must be at least 1 pixel");
         if (AnchorSizes is null || AnchorSizes.Length == 0 || AnchorSizes.Any(s => !(s > 0) || !float.IsFinite(s)))
             throw new ArgumentException($"{nameof(AnchorSizes)} needs at least one positive size in input pixels; got [{string.Join(", ", AnchorSizes ?? [])}].", nameof(AnchorSizes));
+        if (Fpn && FasterRcnnNetwork.FpnStrides(FeatureStride) is var strides && AnchorSizes.Length != strides.Length)
+            throw new ArgumentException($"With {nameof(Fpn)}, {nameof(AnchorSizes)} gives one size per pyramid level: {nameof(FeatureStride)} {FeatureStride} has {strides.Length} levels " +
+                $"(strides {string.Join(", ", strides)}, the last max-pooled), so {strides.Length} sizes, e.g. [{string.Join(", ", strides.Select(s => 4 * s))}]; got {AnchorSizes.Length} ([{string.Join(", ", AnchorSizes)}]).", nameof(AnchorSizes));
         if (AnchorAspectRatios is null || AnchorAspectRatios.Length == 0 || AnchorAspectRatios.Any(r => !(r > 0) || !float.IsFinite(r)))
             throw new ArgumentException($"{nameof(AnchorAspectRatios)} needs at least one positive ratio (height / width); got [{string.Join(", ", AnchorAspectRatios ?? [])}].", nameof(AnchorAspectRatios));
         foreach (var (name, value) in new[] { (nameof(RpnPreNmsTopNTrain), RpnPreNmsTopNTrain), (nameof(RpnPreNmsTopNTest), RpnPreNmsTopNTest),
@@ -90,7 +118,7 @@ public sealed record FasterRcnnDetectorOptions : DetectorTrainerOptions
 
     /// <summary>What a checkpoint must agree with to be resumed: everything that shapes the network or the run.</summary>
     internal override string Fingerprint(IReadOnlyList<string> classNames)
-        => $"faster-rcnn|{Backbone}|{WidthMultiplier}|stride={FeatureStride}|{InputWidth}x{InputHeight}|gray={Grayscale}|{Normalization}|" +
+        => $"faster-rcnn|{Backbone}|{WidthMultiplier}|stride={FeatureStride}|{(Fpn ? $"fpn={FpnOutChannels}:{RoiCanonicalScale}|" : "")}{InputWidth}x{InputHeight}|gray={Grayscale}|{Normalization}|" +
            $"anchors={string.Join(",", AnchorSizes)}:{string.Join(",", AnchorAspectRatios)}|rep={RepresentationSize}|roi={RoiOutputSize}:{RoiSamplingRatio}|" +
            $"{OptimizationFingerprint}|ema={ModelEmaDecay}|classes={string.Join(",", classNames)}";
 
@@ -98,21 +126,26 @@ public sealed record FasterRcnnDetectorOptions : DetectorTrainerOptions
         RpnNmsThreshold, RpnFgIouThreshold, RpnBgIouThreshold, RpnBatchSizePerImage, RpnPositiveFraction);
 
     internal RoiHeads.RoiSettings RoiSettings => new(RoiOutputSize, RoiSamplingRatio, Aligned: true, RepresentationSize,
-        BoxFgIouThreshold, BoxBgIouThreshold, BoxBatchSizePerImage, BoxPositiveFraction);
+        BoxFgIouThreshold, BoxBgIouThreshold, BoxBatchSizePerImage, BoxPositiveFraction, CanonicalScale: RoiCanonicalScale);
 
     internal override string LogSource => nameof(FasterRcnnDetectorEstimator);
     internal override float DetectionScoreThreshold => BoxScoreThreshold;
     internal override float DetectionNmsThreshold => BoxNmsThreshold;
     internal override int DetectionsPerImage => BoxDetectionsPerImage;
 
-    internal override Dictionary<string, string> ExportMetadata() => new()
+    internal override Dictionary<string, string> ExportMetadata()
     {
-        ["architecture"] = "FasterRcnn",
-        ["backbone"] = Backbone.ToString(),
-        ["normalization"] = Normalization.ToString(),
-        ["feature_stride"] = FeatureStride.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["max_detections"] = BoxDetectionsPerImage.ToString(System.Globalization.CultureInfo.InvariantCulture),
-    };
+        var metadata = new Dictionary<string, string>
+        {
+            ["architecture"] = "FasterRcnn",
+            ["backbone"] = Backbone.ToString(),
+            ["normalization"] = Normalization.ToString(),
+            ["feature_stride"] = FeatureStride.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["max_detections"] = BoxDetectionsPerImage.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        if (Fpn) metadata["fpn_strides"] = string.Join(",", FasterRcnnNetwork.FpnStrides(FeatureStride));
+        return metadata;
+    }
 
     internal override IDetectorModel CreateModel(int classCount, Device device) => new FasterRcnnDetectorModel(this, classCount, device);
 }

@@ -15,11 +15,7 @@ internal static class ConvExport
     /// </summary>
     public static string Emit(OnnxGraphBuilder g, Conv2d conv, string convName, BatchNorm2d? bn, string? bnName, string x)
     {
-        OnnxModuleExport.RequireEval(conv, OnnxModuleExport.PathOf(g, convName));
-        if (conv.padding_mode != PaddingModes.Zeros)
-            throw new OnnxExportException($"Conv2d '{OnnxModuleExport.PathOf(g, convName)}' pads with {conv.padding_mode}; ONNX export supports zero padding only. Pad explicitly (OnnxOps.Pad in an IOnnxExportable block) and use padding 0.");
-        var pads = Pads(conv);
-
+        var pads = CheckedPads(g, conv, convName);
         float[] weight;
         float[]? bias;
         if (bn != null)
@@ -37,11 +33,41 @@ internal static class ConvExport
             weight = TensorExport.Floats(conv.weight);
             bias = conv.bias is null ? null : TensorExport.Floats(conv.bias);
         }
+        return Initializers(g, conv, convName, weight, bias, pads)(x);
+    }
 
-        using var convScope = convName.Length == 0 ? null : g.BeginScope(convName);
-        var w = g.AddInitializer("weight", weight, conv.weight.shape);
-        var b = bias is null ? null : g.AddInitializer("bias", bias, conv.out_channels);
-        return OnnxOps.Conv(g, x, w, b, conv.stride.ToArray(), pads, conv.dilation.ToArray(), conv.groups);
+    /// <summary>
+    /// Emits the initializers of <paramref name="conv"/> (no BatchNorm) once, named as <see cref="Emit"/> names them,
+    /// and returns what applies the convolution to an input: one set of weights for a head shared by several maps.
+    /// </summary>
+    public static Func<string, string> Shared(OnnxGraphBuilder g, Conv2d conv, string convName)
+    {
+        var pads = CheckedPads(g, conv, convName);
+        return Initializers(g, conv, convName, TensorExport.Floats(conv.weight), conv.bias is null ? null : TensorExport.Floats(conv.bias), pads);
+    }
+
+    private static long[] CheckedPads(OnnxGraphBuilder g, Conv2d conv, string convName)
+    {
+        OnnxModuleExport.RequireEval(conv, OnnxModuleExport.PathOf(g, convName));
+        if (conv.padding_mode != PaddingModes.Zeros)
+            throw new OnnxExportException($"Conv2d '{OnnxModuleExport.PathOf(g, convName)}' pads with {conv.padding_mode}; ONNX export supports zero padding only. Pad explicitly (OnnxOps.Pad in an IOnnxExportable block) and use padding 0.");
+        return Pads(conv);
+    }
+
+    private static Func<string, string> Initializers(OnnxGraphBuilder g, Conv2d conv, string convName, float[] weight, float[]? bias, long[] pads)
+    {
+        string w;
+        string? b;
+        using (convName.Length == 0 ? null : g.BeginScope(convName))
+        {
+            w = g.AddInitializer("weight", weight, conv.weight.shape);
+            b = bias is null ? null : g.AddInitializer("bias", bias, conv.out_channels);
+        }
+        return x =>
+        {
+            using var convScope = convName.Length == 0 ? null : g.BeginScope(convName);
+            return OnnxOps.Conv(g, x, w, b, conv.stride.ToArray(), pads, conv.dilation.ToArray(), conv.groups);
+        };
     }
 
     /// <summary>ONNX pads (begins, then ends) for the convolution's padding setting.</summary>

@@ -73,6 +73,9 @@ public static partial class OnnxOps
     /// <summary>Elementwise a &gt;= b (bool).</summary>
     public static string GreaterOrEqual(OnnxGraphBuilder g, string a, string b) => Binary(g, "GreaterOrEqual", a, b);
 
+    /// <summary>Elementwise a == b (bool).</summary>
+    public static string Equal(OnnxGraphBuilder g, string a, string b) => Binary(g, "Equal", a, b);
+
     /// <summary>Elementwise logical and.</summary>
     public static string And(OnnxGraphBuilder g, string a, string b) => Binary(g, "And", a, b);
 

@@ -320,6 +320,12 @@ public static partial class OnnxOps
     /// <summary>Elementwise square root.</summary>
     public static string Sqrt(OnnxGraphBuilder g, string x) => Unary(g, "Sqrt", x);
 
+    /// <summary>Elementwise natural logarithm.</summary>
+    public static string Log(OnnxGraphBuilder g, string x) => Unary(g, "Log", x);
+
+    /// <summary>Elementwise floor.</summary>
+    public static string Floor(OnnxGraphBuilder g, string x) => Unary(g, "Floor", x);
+
     /// <summary>Mean over <paramref name="axes"/> (opset 17: axes is an attribute), like torch's <c>mean(dims, keepdim)</c>.</summary>
     public static string ReduceMean(OnnxGraphBuilder g, string x, long[] axes, bool keepDims = true)
     {

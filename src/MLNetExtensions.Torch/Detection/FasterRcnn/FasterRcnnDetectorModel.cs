@@ -20,7 +20,8 @@ internal sealed class FasterRcnnDetectorModel : IDetectorModel
         _width = o.InputWidth;
         _height = o.InputHeight;
         _network = new FasterRcnnNetwork(o.Backbone, o.Grayscale ? 1 : 3, classCount, o.Normalization, o.WidthMultiplier, o.BackboneWeightsPath,
-            o.FeatureStride, o.InputHeight, o.InputWidth, new AnchorGenerator(o.AnchorSizes, o.AnchorAspectRatios), o.RpnSettings, o.RoiSettings);
+            o.FeatureStride, o.InputHeight, o.InputWidth, new AnchorGenerator(o.AnchorSizes, o.AnchorAspectRatios), o.RpnSettings, o.RoiSettings,
+            o.Fpn ? o.FpnOutChannels : null);
         _network.to(device);
     }
 

@@ -12,37 +12,76 @@ public sealed record FasterRcnnLosses(Tensor RpnObjectness, Tensor RpnBox, Tenso
 /// <summary>
 /// Faster R-CNN (Ren et al. 2015) as torchvision's <c>GeneralizedRCNN</c> composes it: normalisation inside the
 /// network, a backbone giving one feature map (stride 16, or stride 8 with the stride-16 features added top-down, an
-/// FPN-style single level), the <see cref="RegionProposalNetwork"/> and the <see cref="RoiHeads"/>. The input size is
-/// fixed (the scoring chain resizes to it), so the anchors are constants of the exported graph.
+/// FPN-style single level) or, with an FPN (torchvision's <c>BackboneWithFPN</c>), the trunk maps from the feature
+/// stride to 16 through a <see cref="FeaturePyramidNetwork"/>; the <see cref="RegionProposalNetwork"/> (on every
+/// pyramid level, the max-pooled one included) and the <see cref="RoiHeads"/> (on the pyramid's own levels). The
+/// input size is fixed (the scoring chain resizes to it), so the anchors are constants of the exported graph.
 /// </summary>
 public sealed class FasterRcnnNetwork : nn.Module
 {
     private readonly InputNormalization normalize;
     private readonly SsdBackbone backbone;
+    private readonly FeaturePyramidNetwork? fpn;
     private readonly RegionProposalNetwork rpn;
     private readonly RoiHeads roi_heads;
-    private readonly int _level;
+    private readonly int _level;            // one map: the backbone output used (0 stride 8, 1 stride 16)
+    private readonly int[] _trunkMaps;      // FPN: the trunk maps it builds on
 
+    /// <param name="featureStride">One map: 8 or 16. With an FPN: its finest level, 4 (ResNet18 only), 8 or 16; the
+    /// levels are the trunk's strides from it to 16, and 32 (max-pooled, for the RPN).</param>
+    /// <param name="anchors">One map: all its sizes × ratios at every location. With an FPN: one size per level (finest
+    /// first, the max-pooled level last) × the ratios.</param>
+    /// <param name="fpnOutChannels">Null for one map; the channels of every pyramid level for an FPN.</param>
     public FasterRcnnNetwork(DetectorBackbone backboneKind, int inChannels, int classCount, PixelNormalization normalization, float widthMultiplier,
         string? backboneWeightsPath, int featureStride, int inputHeight, int inputWidth, AnchorGenerator anchors,
-        RegionProposalNetwork.RpnSettings rpnSettings, RoiHeads.RoiSettings roiSettings) : base(nameof(FasterRcnnNetwork))
+        RegionProposalNetwork.RpnSettings rpnSettings, RoiHeads.RoiSettings roiSettings, int? fpnOutChannels = null) : base(nameof(FasterRcnnNetwork))
     {
-        if (featureStride is not (8 or 16)) throw new ArgumentOutOfRangeException(nameof(featureStride), featureStride, "The feature stride must be 8 or 16.");
         ClassCount = classCount;
         InputHeight = inputHeight;
         InputWidth = inputWidth;
-        _level = featureStride == 8 ? 0 : 1;
         normalize = new InputNormalization(normalization);
-        backbone = new SsdBackbone(backboneKind, inChannels, widthMultiplier, backboneWeightsPath, topDownFusion: featureStride == 8, extraBlocks: 0);
-        long channels = backbone.OutChannels[_level];
-        var (fh, fw) = FeatureSize(inChannels, inputHeight, inputWidth);
-        rpn = new RegionProposalNetwork(channels, anchors, fh, fw, inputHeight, inputWidth, rpnSettings);
-        // torchvision's MultiScaleRoIAlign infers the scale as a power of two: 2^round(log2(feature / image)).
-        float scale = MathF.Pow(2, MathF.Round(MathF.Log2((float)fh / inputHeight)));
-        roi_heads = new RoiHeads(channels, classCount, scale, inputHeight, inputWidth, roiSettings);
-        ProposalCount = Math.Min(rpnSettings.PostNmsTopNTest, Math.Min(rpnSettings.PreNmsTopNTest, rpn.AnchorCount));
+        AnchorGenerator[] levelAnchors;
+        long channels;
+        if (fpnOutChannels is not { } fpnChannels)
+        {
+            if (featureStride is not (8 or 16)) throw new ArgumentOutOfRangeException(nameof(featureStride), featureStride, "The feature stride must be 8 or 16.");
+            _level = featureStride == 8 ? 0 : 1;
+            _trunkMaps = [];
+            backbone = new SsdBackbone(backboneKind, inChannels, widthMultiplier, backboneWeightsPath, topDownFusion: featureStride == 8, extraBlocks: 0);
+            channels = backbone.OutChannels[_level];
+            levelAnchors = [anchors];
+        }
+        else
+        {
+            backbone = new SsdBackbone(backboneKind, inChannels, widthMultiplier, backboneWeightsPath, topDownFusion: false, extraBlocks: 0);
+            var strides = backbone.TrunkStrides;
+            if (!strides.Contains(featureStride))
+                throw new ArgumentOutOfRangeException(nameof(featureStride), featureStride, $"With an FPN the finest level's stride must be one of the {backboneKind} trunk's: {string.Join(", ", strides)}.");
+            _trunkMaps = Enumerable.Range(0, strides.Length).Where(i => strides[i] >= featureStride).ToArray();
+            fpn = new FeaturePyramidNetwork(_trunkMaps.Select(i => backbone.TrunkChannels[i]).ToArray(), fpnChannels);
+            if (anchors.Sizes.Count != fpn.LevelCount)
+                throw new ArgumentException($"With an FPN the anchors need one size per level; the {fpn.LevelCount} levels (strides {string.Join(", ", FpnStrides(featureStride))}) got {anchors.Sizes.Count} sizes.", nameof(anchors));
+            levelAnchors = anchors.Sizes.Select(size => new AnchorGenerator([size], anchors.AspectRatios)).ToArray();
+            channels = fpnChannels;
+        }
+        var sizes = FeatureSizes(inChannels, inputHeight, inputWidth);
+        rpn = new RegionProposalNetwork(channels, levelAnchors, sizes, inputHeight, inputWidth, rpnSettings);
+        // torchvision's MultiScaleRoIAlign infers each scale as a power of two: 2^round(log2(feature / image)); the
+        // max-pooled level is the RPN's only.
+        var scales = sizes.Take(fpn is null ? 1 : sizes.Length - 1).Select(sz => MathF.Pow(2, MathF.Round(MathF.Log2((float)sz.Height / inputHeight)))).ToArray();
+        roi_heads = new RoiHeads(channels, classCount, scales, inputHeight, inputWidth, roiSettings);
+        ProposalCount = rpn.ProposalCount;
         RegisterComponents();
     }
+
+    /// <summary>Strides of the FPN levels for a finest stride (4, 8 or 16): up to 16, then 32 (max-pooled).</summary>
+    public static int[] FpnStrides(int featureStride) => featureStride switch
+    {
+        4 => [4, 8, 16, 32],
+        8 => [8, 16, 32],
+        16 => [16, 32],
+        _ => throw new ArgumentOutOfRangeException(nameof(featureStride), featureStride, "An FPN's finest stride is 4, 8 or 16."),
+    };
 
     public int ClassCount { get; }
     public int InputHeight { get; }
@@ -54,19 +93,37 @@ public sealed class FasterRcnnNetwork : nn.Module
     public RegionProposalNetwork Rpn => rpn;
     public RoiHeads RoiHeads => roi_heads;
 
-    private (int Height, int Width) FeatureSize(int channels, int height, int width)
+    /// <summary>The pyramid, or null for one feature map.</summary>
+    public FeaturePyramidNetwork? Fpn => fpn;
+
+    private (int Height, int Width)[] FeatureSizes(int channels, int height, int width)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         bool wasTraining = backbone.training;
         backbone.eval();
-        var map = backbone.call(zeros(1, channels, height, width))[_level];
+        fpn?.eval();
+        var maps = Maps(zeros(1, channels, height, width));
         backbone.train(wasTraining);
-        return ((int)map.shape[2], (int)map.shape[3]);
+        fpn?.train(wasTraining);
+        return maps.Select(m => ((int)m.shape[2], (int)m.shape[3])).ToArray();
     }
 
-    /// <summary>The feature map the two stages share: (N, C, H', W').</summary>
-    public Tensor Features(Tensor images) => backbone.call(normalize.call(images))[_level];
+    private Tensor[] Maps(Tensor normalized)
+    {
+        if (fpn is null) return [backbone.call(normalized)[_level]];
+        var trunk = backbone.Trunk(normalized);
+        return fpn.call(_trunkMaps.Select(i => trunk[i]).ToArray());
+    }
+
+    /// <summary>
+    /// The feature maps the two stages share, (N, C, H_l, W_l) finest first: the one map, or the FPN's levels and the
+    /// max-pooled one last (the RPN uses all, the RoI heads all but the max-pooled).
+    /// </summary>
+    public Tensor[] Features(Tensor images) => Maps(normalize.call(images));
+
+    /// <summary>The maps the RoI heads pool from: all but an FPN's max-pooled level.</summary>
+    private Tensor[] RoiMaps(Tensor[] features) => fpn is null ? features : features[..^1];
 
     /// <summary>Training losses of a batch: (N, C, H, W) raw pixels, per image (G, 4) pixel boxes and (G) 1-based labels.</summary>
     public FasterRcnnLosses Loss(Tensor images, IReadOnlyList<Tensor> boxes, IReadOnlyList<Tensor> labels, Generator generator)
@@ -74,7 +131,7 @@ public sealed class FasterRcnnNetwork : nn.Module
         using var scope = NewDisposeScope();
         var features = Features(images);
         var proposals = rpn.Forward(features, boxes, generator);
-        var (classLoss, boxLoss) = roi_heads.Loss(features, proposals.Boxes, boxes, labels, generator);
+        var (classLoss, boxLoss) = roi_heads.Loss(RoiMaps(features), proposals.Boxes, boxes, labels, generator);
         var result = new FasterRcnnLosses(proposals.ObjectnessLoss!, proposals.BoxLoss!, classLoss, boxLoss, proposals.Accuracy!);
         foreach (var t in new[] { result.RpnObjectness, result.RpnBox, result.RoiClassification, result.RoiBox, result.RpnAccuracy }) t.MoveToOuterDisposeScope();
         return result;
@@ -101,14 +158,15 @@ public sealed class FasterRcnnNetwork : nn.Module
             padded[i, ..(int)m] = proposals.Boxes[i][..(int)m];
             valid[i, ..(int)m] = 1f;
         }
-        var (boxes, scores) = roi_heads.Predict(features, padded, valid);
+        var (boxes, scores) = roi_heads.Predict(RoiMaps(features), padded, valid);
         return (boxes.MoveToOuterDisposeScope(), scores.MoveToOuterDisposeScope());
     }
 
     /// <summary>
-    /// The whole two-stage model in one ONNX graph: raw pixels in; backbone, RPN head, proposal decoding, TopK,
-    /// NonMaxSuppression, RoiAlign, the box head and per-class decoding; out the candidates' boxes (N, K·C, 4) relative
-    /// to the input, their scores (N, K·C, C) and the final NMS settings, which the scoring chain's mapping applies.
+    /// The whole two-stage model in one ONNX graph: raw pixels in; backbone (and FPN), RPN head, proposal decoding, TopK,
+    /// NonMaxSuppression, RoiAlign (per level, the mapped one kept), the box head and per-class decoding; out the
+    /// candidates' boxes (N, K·C, 4) relative to the input, their scores (N, K·C, C) and the final NMS settings, which
+    /// the scoring chain's mapping applies.
     /// </summary>
     public OnnxGraphBuilder ExportGraph(NetworkInput input, OnnxModelMetadata metadata, float scoreThreshold, float iouThreshold, int maxDetections)
     {
@@ -116,14 +174,21 @@ public sealed class FasterRcnnNetwork : nn.Module
         var x = g.AddInput(ScoringColumns.OnnxPixels, OnnxGraphBuilder.BatchDimension, input.Channels, input.Height, input.Width);
         string normalized;
         using (g.BeginScope("normalize")) normalized = normalize.Export(g, x);
-        string features;
-        using (g.BeginScope("backbone")) features = backbone.Export(g, normalized)[_level];
+        string[] features;
+        if (fpn is null)
+            using (g.BeginScope("backbone")) features = [backbone.Export(g, normalized)[_level]];
+        else
+        {
+            string[] trunk;
+            using (g.BeginScope("backbone")) trunk = backbone.ExportTrunk(g, normalized);
+            using (g.BeginScope("fpn")) features = fpn.Export(g, _trunkMaps.Select(i => trunk[i]).ToArray());
+        }
         string proposals, valid;
         int k;
         using (g.BeginScope("rpn")) (proposals, valid, k) = rpn.Export(g, features);
         var batchSize = OnnxOps.Squeeze(g, OnnxOps.Shape(g, x, 0, 1), [0]);
         string boxes, scores;
-        using (g.BeginScope("roi_heads")) (boxes, scores) = roi_heads.Export(g, features, proposals, valid, batchSize, k);
+        using (g.BeginScope("roi_heads")) (boxes, scores) = roi_heads.Export(g, fpn is null ? features : features[..^1], proposals, valid, batchSize, k);
         var post = OnnxOps.Identity(g, g.AddInitializer("postprocess", [scoreThreshold, iouThreshold, maxDetections], 3));
         g.AddOutput(boxes, ScoringColumns.OnnxBoxes, OnnxGraphBuilder.BatchDimension, k * ClassCount, 4);
         g.AddOutput(scores, ScoringColumns.OnnxScores, OnnxGraphBuilder.BatchDimension, k * ClassCount, ClassCount);

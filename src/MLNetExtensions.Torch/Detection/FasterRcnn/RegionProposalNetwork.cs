@@ -16,15 +16,18 @@ namespace MLNetExtensions.Torch.Detection.FasterRcnn;
 public sealed record RpnOutput(Tensor[] Boxes, Tensor[] Scores, Tensor? ObjectnessLoss = null, Tensor? BoxLoss = null, Tensor? Accuracy = null);
 
 /// <summary>
-/// torchvision's <c>RegionProposalNetwork</c> on one feature map: the head's objectness and deltas at every anchor,
-/// proposals decoded and filtered (top-k, clip, small boxes, NMS, top-k), and in training the anchors labelled by
+/// torchvision's <c>RegionProposalNetwork</c> on one feature map or on the levels of a feature pyramid (one head shared
+/// by all, each level with its own anchors, concatenated level by level): the head's objectness and deltas at every
+/// anchor, proposals decoded and filtered (top-k per level, clip, small boxes, NMS per level, top-k), and in training the anchors labelled by
 /// <see cref="Matcher"/> (IoU ≥ fg → 1, &lt; bg → 0, between → −1 neutral; each ground truth's best anchors positive),
 /// sampled by <see cref="BalancedPositiveNegativeSampler"/> and scored with the two losses.
 /// </summary>
 public sealed class RegionProposalNetwork : nn.Module
 {
     private readonly RpnHead head;
-    private readonly float[] _anchorValues;           // (A, 4) pixels; a float[] so that it is no buffer of the module
+    private readonly float[] _anchorValues;           // (A, 4) pixels, level by level; a float[] so that it is no buffer of the module
+    private readonly int[] _levelAnchors;             // anchors of each level, Σ = A
+    private readonly (int Height, int Width)[] _levelSizes;
     private readonly BoxCoder _coder = BoxCoder.Rpn();
     private readonly Matcher _matcher;
     private readonly RpnSettings _s;
@@ -42,27 +45,51 @@ public sealed class RegionProposalNetwork : nn.Module
     /// <param name="imageWidth">Network input columns.</param>
     /// <param name="settings">Proposal counts and thresholds.</param>
     public RegionProposalNetwork(long inChannels, AnchorGenerator anchors, int featureHeight, int featureWidth, int imageHeight, int imageWidth, RpnSettings settings)
-        : base(nameof(RegionProposalNetwork))
+        : this(inChannels, [anchors], [(featureHeight, featureWidth)], imageHeight, imageWidth, settings) { }
+
+    /// <summary>The proposal stage over several maps (torchvision's FPN setting), all with <paramref name="inChannels"/> channels.</summary>
+    /// <param name="anchors">One generator per level, all with the same anchors per location (the head is shared).</param>
+    /// <param name="featureSizes">Rows and columns of each level's map, finest first.</param>
+    public RegionProposalNetwork(long inChannels, IReadOnlyList<AnchorGenerator> anchors, IReadOnlyList<(int Height, int Width)> featureSizes,
+        int imageHeight, int imageWidth, RpnSettings settings) : base(nameof(RegionProposalNetwork))
     {
+        ArgumentNullException.ThrowIfNull(anchors);
+        ArgumentNullException.ThrowIfNull(featureSizes);
+        if (anchors.Count == 0 || anchors.Count != featureSizes.Count)
+            throw new ArgumentException($"One anchor generator per feature map: got {anchors.Count} generators for {featureSizes.Count} maps.", nameof(anchors));
+        if (anchors.Any(a => a.AnchorsPerLocation != anchors[0].AnchorsPerLocation))
+            throw new ArgumentException($"The levels share one head, so they need the same anchors per location; got [{string.Join(", ", anchors.Select(a => a.AnchorsPerLocation))}].", nameof(anchors));
         _s = settings;
         ImageHeight = imageHeight;
         ImageWidth = imageWidth;
-        FeatureHeight = featureHeight;
-        FeatureWidth = featureWidth;
-        head = new RpnHead(inChannels, anchors.AnchorsPerLocation);
+        _levelSizes = featureSizes.ToArray();
+        head = new RpnHead(inChannels, anchors[0].AnchorsPerLocation);
         // torchvision's stride: image size // feature size.
-        _anchorValues = anchors.Generate(featureHeight, featureWidth, imageHeight / featureHeight, imageWidth / featureWidth);
+        var levels = anchors.Select((a, l) => a.Generate(_levelSizes[l].Height, _levelSizes[l].Width,
+            imageHeight / _levelSizes[l].Height, imageWidth / _levelSizes[l].Width)).ToArray();
+        _anchorValues = levels.Length == 1 ? levels[0] : levels.SelectMany(v => v).ToArray();
+        _levelAnchors = levels.Select(v => v.Length / 4).ToArray();
         _matcher = new Matcher(settings.FgIouThreshold, settings.BgIouThreshold, allowLowQualityMatches: true);
         RegisterComponents();
     }
 
     public int ImageHeight { get; }
     public int ImageWidth { get; }
-    public int FeatureHeight { get; }
-    public int FeatureWidth { get; }
 
-    /// <summary>Anchors in all: A = H·W·anchors per location.</summary>
+    /// <summary>Rows and columns of each level's map, finest first.</summary>
+    public IReadOnlyList<(int Height, int Width)> FeatureSizes => _levelSizes;
+
+    /// <summary>Anchors in all: A = Σ H_l·W_l·anchors per location.</summary>
     public int AnchorCount => _anchorValues.Length / 4;
+
+    /// <summary>Anchors of each level, in the order of <see cref="Anchors"/>.</summary>
+    public IReadOnlyList<int> AnchorsPerLevel => _levelAnchors;
+
+    /// <summary>Proposals per image at inference at most: the post-NMS count, or fewer when the levels' pre-NMS top-k give fewer.</summary>
+    public int ProposalCount => Math.Min(_s.PostNmsTopNTest, PreNmsCount(_levelAnchors, _s.PreNmsTopNTest));
+
+    /// <summary>Candidates entering NMS: each level's top-k.</summary>
+    private static int PreNmsCount(IReadOnlyList<int> anchorsPerLevel, int preNmsTopN) => anchorsPerLevel.Sum(a => Math.Min(preNmsTopN, a));
 
     /// <summary>All anchors, (A, 4) corners in input pixels, on <paramref name="device"/>.</summary>
     public Tensor Anchors(Device device) => tensor(_anchorValues, device: device).reshape(-1, 4);
@@ -110,16 +137,22 @@ public sealed class RegionProposalNetwork : nn.Module
     /// <paramref name="groundTruth"/> (per image (G, 4) pixels) the losses of the anchors drawn with <paramref name="generator"/>.
     /// </summary>
     public RpnOutput Forward(Tensor features, IReadOnlyList<Tensor>? groundTruth = null, Generator? generator = null)
+        => Forward(new[] { features }, groundTruth, generator);
+
+    /// <summary><see cref="Forward(Tensor, IReadOnlyList{Tensor}?, Generator?)"/> on one map per level, finest first.</summary>
+    public RpnOutput Forward(IReadOnlyList<Tensor> features, IReadOnlyList<Tensor>? groundTruth = null, Generator? generator = null)
     {
+        if (features.Count != _levelSizes.Length)
+            throw new ArgumentException($"The RPN was built for {_levelSizes.Length} feature maps, but got {features.Count}.", nameof(features));
         using var scope = NewDisposeScope();
-        var (objectness, deltas) = head.call(features);                                         // (N, A), (N, A, 4)
+        var (objectness, deltas) = Head(features);                                              // (N, A), (N, A, 4)
         long n = objectness.shape[0], a = objectness.shape[1];
-        var anchors = Anchors(features.device);
+        var anchors = Anchors(features[0].device);
         Tensor proposals;
         using (no_grad())
             proposals = _coder.Decode(deltas.detach().reshape(-1, 4), anchors.repeat(n, 1)).view(n, a, 4);   // (N, A, 4)
         bool training = groundTruth != null;
-        var (boxes, scores) = FilterProposals(proposals, objectness.detach(), ImageHeight, ImageWidth,
+        var (boxes, scores) = FilterProposals(proposals, objectness.detach(), _levelAnchors, ImageHeight, ImageWidth,
             training ? _s.PreNmsTopNTrain : _s.PreNmsTopNTest, training ? _s.PostNmsTopNTrain : _s.PostNmsTopNTest,
             _s.NmsThreshold, _s.MinSize, _s.ScoreThreshold);
         foreach (var t in boxes.Concat(scores)) t.MoveToOuterDisposeScope();
@@ -137,6 +170,15 @@ public sealed class RegionProposalNetwork : nn.Module
         return new RpnOutput(boxes, scores, objectnessLoss.MoveToOuterDisposeScope(), boxLoss.MoveToOuterDisposeScope(), accuracy.MoveToOuterDisposeScope());
     }
 
+    /// <summary>The shared head on each level: objectness (N, A) and deltas (N, A, 4), level by level.</summary>
+    private (Tensor Objectness, Tensor Deltas) Head(IReadOnlyList<Tensor> features)
+    {
+        if (features.Count == 1) return head.call(features[0]);
+        using var scope = NewDisposeScope();
+        var levels = features.Select(f => head.call(f)).ToList();
+        return (cat(levels.Select(l => l.Objectness).ToList(), 1).MoveToOuterDisposeScope(), cat(levels.Select(l => l.Deltas).ToList(), 1).MoveToOuterDisposeScope());
+    }
+
     /// <summary>
     /// torchvision's <c>filter_proposals</c> for one feature level: per image the <paramref name="preNmsTopN"/> best
     /// anchors by objectness, their proposals clipped to the image, boxes under <paramref name="minSize"/> and scores
@@ -147,14 +189,43 @@ public sealed class RegionProposalNetwork : nn.Module
     /// <returns>Per image (K_i, 4) boxes and (K_i) sigmoid scores, best first.</returns>
     public static (Tensor[] Boxes, Tensor[] Scores) FilterProposals(Tensor proposals, Tensor objectness, int imageHeight, int imageWidth,
         int preNmsTopN, int postNmsTopN, float nmsThreshold, float minSize, float scoreThreshold)
+        => FilterProposals(proposals, objectness, [(int)proposals.shape[1]], imageHeight, imageWidth, preNmsTopN, postNmsTopN, nmsThreshold, minSize, scoreThreshold);
+
+    /// <summary>
+    /// torchvision's <c>filter_proposals</c> over several levels: the <paramref name="preNmsTopN"/> best anchors of each
+    /// level, then clip, small boxes and scores as for one level, NMS within each level (torchvision's
+    /// <c>batched_nms</c> with the level as the class), and the best <paramref name="postNmsTopN"/> of all levels kept.
+    /// </summary>
+    /// <param name="proposals">(N, A, 4) decoded boxes in pixels, level by level.</param>
+    /// <param name="objectness">(N, A) logits.</param>
+    /// <param name="anchorsPerLevel">How many of the A anchors each level has, in order.</param>
+    /// <returns>Per image (K_i, 4) boxes and (K_i) sigmoid scores, best first.</returns>
+    public static (Tensor[] Boxes, Tensor[] Scores) FilterProposals(Tensor proposals, Tensor objectness, IReadOnlyList<int> anchorsPerLevel,
+        int imageHeight, int imageWidth, int preNmsTopN, int postNmsTopN, float nmsThreshold, float minSize, float scoreThreshold)
     {
+        if (anchorsPerLevel.Sum() != proposals.shape[1])
+            throw new ArgumentException($"The levels' anchors ({string.Join(" + ", anchorsPerLevel)}) must add up to the {proposals.shape[1]} proposals per image.", nameof(anchorsPerLevel));
         using var scope = NewDisposeScope();
-        long n = proposals.shape[0], a = proposals.shape[1];
-        // A stable sort, so that equal scores (flat image regions give many) keep the lower anchor first, as ONNX's TopK does.
-        int take = (int)Math.Min(preNmsTopN, a);
-        var (sorted, order) = objectness.sort(dim: 1, descending: true, stable: true);
-        var top = sorted[.., ..take];                                                            // (N, k)
-        var index = order[.., ..take];                                                           // (N, k)
+        long n = proposals.shape[0];
+        // Each level's top-k by a stable sort, so that equal scores (flat image regions give many) keep the lower
+        // anchor first, as ONNX's TopK does.
+        var tops = new List<Tensor>(anchorsPerLevel.Count);
+        var indices = new List<Tensor>(anchorsPerLevel.Count);
+        var levelOfCandidate = new List<int>();
+        long offset = 0;
+        for (int l = 0; l < anchorsPerLevel.Count; l++)
+        {
+            int a = anchorsPerLevel[l], take = Math.Min(preNmsTopN, a);
+            var (sorted, order) = objectness.narrow(1, offset, a).sort(dim: 1, descending: true, stable: true);
+            tops.Add(sorted[.., ..take]);                                                         // (N, k_l)
+            using Scalar shift = offset;
+            indices.Add(offset == 0 ? order[.., ..take] : order[.., ..take].add(shift));         // (N, k_l)
+            levelOfCandidate.AddRange(Enumerable.Repeat(l, take));
+            offset += a;
+        }
+        var top = tops.Count == 1 ? tops[0] : cat(tops, 1);                                      // (N, k)
+        var index = indices.Count == 1 ? indices[0] : cat(indices, 1);                           // (N, k)
+        var candidateLevels = tensor(levelOfCandidate.ToArray(), device: proposals.device);      // (k)
         var picked = proposals.gather(1, index.unsqueeze(2).expand(-1, -1, 4));                 // (N, k, 4)
         var probability = top.sigmoid();                                                         // (N, k)
         var boxes = new Tensor[n];
@@ -177,7 +248,10 @@ public sealed class RegionProposalNetwork : nn.Module
             }
             var hostBoxes = b.cpu().data<float>().ToArray();
             var hostScores = s.cpu().data<float>().ToArray();
-            var kept = NonMaxSuppression.Apply(hostBoxes, hostScores, new NmsOptions(nmsThreshold, maxTotal: Math.Max(1, postNmsTopN)));
+            var nms = new NmsOptions(nmsThreshold, maxTotal: Math.Max(1, postNmsTopN));
+            var kept = anchorsPerLevel.Count == 1
+                ? NonMaxSuppression.Apply(hostBoxes, hostScores, nms)
+                : NonMaxSuppression.ApplyClassAware(hostBoxes, hostScores, candidateLevels.index_select(0, keep).cpu().data<int>().ToArray(), nms);
             var k = tensor(kept.Select(x => (long)x).ToArray(), ScalarType.Int64).to(b.device);
             boxes[i] = b.index_select(0, k).MoveToOuterDisposeScope();
             scores[i] = s.index_select(0, k).MoveToOuterDisposeScope();
@@ -194,13 +268,20 @@ public sealed class RegionProposalNetwork : nn.Module
     /// small boxes and NMS as <see cref="FilterProposals"/> does, then the kept proposals in score order padded to the fixed count.
     /// </summary>
     /// <returns>(N, K, 4) proposals in pixels and (N, K) 1 for a real proposal, 0 for padding.</returns>
-    public (string Proposals, string Valid, int Count) Export(OnnxGraphBuilder g, string features)
+    public (string Proposals, string Valid, int Count) Export(OnnxGraphBuilder g, string features) => Export(g, new[] { features });
+
+    /// <summary>
+    /// <see cref="Export(OnnxGraphBuilder, string)"/> on one map per level: each level's TopK, and NMS per level
+    /// (the levels as NonMaxSuppression's classes), the kept proposals of all levels ranked together.
+    /// </summary>
+    public (string Proposals, string Valid, int Count) Export(OnnxGraphBuilder g, IReadOnlyList<string> features)
     {
-        var (objectness, deltas) = head.Export(g, features, FeatureHeight, FeatureWidth);
+        if (features.Count != _levelSizes.Length)
+            throw new ArgumentException($"The RPN was built for {_levelSizes.Length} feature maps, but got {features.Count}.", nameof(features));
+        var (objectness, deltas) = head.Export(g, features.Select((f, l) => (f, (long)_levelSizes[l].Height, (long)_levelSizes[l].Width)).ToList());
         long a = AnchorCount;
-        int preN = (int)Math.Min(_s.PreNmsTopNTest, a);
-        int k = Math.Min(_s.PostNmsTopNTest, preN);
-        var (top, index) = OnnxOps.TopK(g, objectness, preN, axis: 1);                          // (N, preN)
+        int k = ProposalCount;
+        var (top, index) = ExportTopKPerLevel(g, objectness);                                    // (N, preN)
         var scores = OnnxOps.Sigmoid(g, top);                                                    // (N, preN)
         var index4 = OnnxOps.Expand(g, OnnxOps.Unsqueeze(g, index, [2]), [1, 1, 4]);              // (N, preN, 4)
         var pickedDeltas = OnnxOps.GatherElements(g, deltas, index4, axis: 1);                    // (N, preN, 4)
@@ -215,8 +296,8 @@ public sealed class RegionProposalNetwork : nn.Module
         var keep = OnnxOps.And(g, OnnxOps.And(g, wide, tall), OnnxOps.GreaterOrEqual(g, scores, g.AddInitializer("score_threshold", [_s.ScoreThreshold])));
         var minusOne = g.AddInitializer("dropped", [-1f]);
         var candidates = OnnxOps.Where(g, keep, scores, minusOne);                               // (N, preN), dropped = −1
-        // NMS drops scores not above −0.5, i.e. the dropped boxes; selected rows are (batch, class 0, box).
-        var selected = OnnxOps.NonMaxSuppression(g, boxes, OnnxOps.Unsqueeze(g, candidates, [1]), k, _s.NmsThreshold, -0.5f);
+        // NMS drops scores not above −0.5, i.e. the dropped boxes; selected rows are (batch, level, box).
+        var selected = OnnxOps.NonMaxSuppression(g, boxes, ExportScoresPerLevel(g, candidates, minusOne), k, _s.NmsThreshold, -0.5f);
         var where = OnnxOps.Gather(g, selected, g.AddInitializer("batch_and_box", [0L, 2L], 2), axis: 1);   // (M, 2)
         var zero = g.AddInitializer("zero", [0f]);
         var ones = OnnxOps.Add(g, OnnxOps.Mul(g, OnnxOps.Cast(g, OnnxOps.Gather(g, selected, g.AddInitializer("column0", [0L]), axis: 1), OnnxElementType.Float), zero),
@@ -227,6 +308,39 @@ public sealed class RegionProposalNetwork : nn.Module
         var proposals = OnnxOps.GatherElements(g, boxes, OnnxOps.Expand(g, OnnxOps.Unsqueeze(g, order, [2]), [1, 1, 4]), axis: 1);  // (N, K, 4)
         var valid = OnnxOps.Cast(g, OnnxOps.Greater(g, best, g.AddInitializer("minus_half", [-0.5f])), OnnxElementType.Float);     // (N, K)
         return (proposals, valid, k);
+    }
+
+    /// <summary>Each level's <c>PreNmsTopNTest</c> best of (N, A) <paramref name="objectness"/>: values and indices into A, (N, preN), level by level.</summary>
+    private (string Values, string Indices) ExportTopKPerLevel(OnnxGraphBuilder g, string objectness)
+    {
+        if (_levelAnchors.Length == 1) return OnnxOps.TopK(g, objectness, Math.Min(_s.PreNmsTopNTest, _levelAnchors[0]), axis: 1);
+        var values = new List<string>(_levelAnchors.Length);
+        var indices = new List<string>(_levelAnchors.Length);
+        long offset = 0;
+        foreach (int count in _levelAnchors)
+        {
+            var level = OnnxOps.Slice(g, objectness, [offset], [offset + count], [1]);            // (N, A_l)
+            var (v, i) = OnnxOps.TopK(g, level, Math.Min(_s.PreNmsTopNTest, count), axis: 1);    // (N, k_l)
+            values.Add(v);
+            indices.Add(OnnxOps.Add(g, i, g.AddInitializer("level_offset", [offset])));
+            offset += count;
+        }
+        return (OnnxOps.Concat(g, values, axis: 1), OnnxOps.Concat(g, indices, axis: 1));
+    }
+
+    /// <summary>NonMaxSuppression's scores (N, L, preN): level l's row keeps the <paramref name="candidates"/> (N, preN)
+    /// of level l and has <paramref name="dropped"/> elsewhere, so that NMS runs within each level.</summary>
+    private string ExportScoresPerLevel(OnnxGraphBuilder g, string candidates, string dropped)
+    {
+        var rows = OnnxOps.Unsqueeze(g, candidates, [1]);                                        // (N, 1, preN)
+        if (_levelAnchors.Length == 1) return rows;
+        var counts = _levelAnchors.Select(c => Math.Min(_s.PreNmsTopNTest, c)).ToArray();
+        int preN = counts.Sum(), levels = counts.Length;
+        var mask = new float[levels * preN];
+        for (int l = 0, start = 0; l < levels; start += counts[l], l++)
+            Array.Fill(mask, 1f, l * preN + start, counts[l]);
+        var inLevel = OnnxOps.Greater(g, g.AddInitializer("level_mask", mask, 1, levels, preN), g.AddInitializer("half", [0.5f]));   // (1, L, preN)
+        return OnnxOps.Where(g, inLevel, rows, dropped);                                          // (N, L, preN)
     }
 
     /// <summary>Emits <see cref="BoxCoder.Decode"/> for codes and anchors of the same shape (…, 4).</summary>

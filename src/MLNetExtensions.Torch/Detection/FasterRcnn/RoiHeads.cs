@@ -9,7 +9,8 @@ using F = TorchSharp.torch.nn.functional;
 namespace MLNetExtensions.Torch.Detection.FasterRcnn;
 
 /// <summary>
-/// torchvision's <c>RoIHeads</c> for boxes: each proposal pooled by <see cref="RoiAlign"/>, a two-layer MLP
+/// torchvision's <c>RoIHeads</c> for boxes: each proposal pooled by <see cref="RoiAlign"/> (from one map, or with an FPN
+/// from the level <see cref="MultiScaleRoiAlign"/> maps it to), a two-layer MLP
 /// (<c>box_head.fc6</c>, <c>box_head.fc7</c>), and <see cref="FastRcnnPredictor"/>. In training the ground truth joins
 /// the proposals, <see cref="Matcher"/> labels them (IoU ≥ fg → the object's class, &lt; bg → background),
 /// <see cref="BalancedPositiveNegativeSampler"/> draws a batch per image, and the class cross-entropy and the smooth L1
@@ -21,12 +22,15 @@ public sealed class RoiHeads : nn.Module
     private readonly FastRcnnPredictor box_predictor;
     private readonly BoxCoder _coder = BoxCoder.RoiHeads();
     private readonly Matcher _matcher;
+    private readonly MultiScaleRoiAlign _pooler;
     private readonly RoiSettings _s;
     private readonly int _classes;
 
-    /// <summary>The settings of the box stage (torchvision's <c>box_*</c> arguments and the RoI pooling).</summary>
+    /// <summary>The settings of the box stage (torchvision's <c>box_*</c> arguments and the RoI pooling; the canonical
+    /// scale and level are <see cref="LevelMapper"/>'s, used with several maps only).</summary>
     public sealed record RoiSettings(int OutputSize = 7, int SamplingRatio = 2, bool Aligned = true, int RepresentationSize = 1024,
-        float FgIouThreshold = 0.5f, float BgIouThreshold = 0.5f, int BatchSizePerImage = 512, float PositiveFraction = 0.25f);
+        float FgIouThreshold = 0.5f, float BgIouThreshold = 0.5f, int BatchSizePerImage = 512, float PositiveFraction = 0.25f,
+        int CanonicalScale = 224, int CanonicalLevel = 4);
 
     /// <param name="inChannels">Channels of the feature map.</param>
     /// <param name="classCount">Object classes (background not counted).</param>
@@ -34,11 +38,16 @@ public sealed class RoiHeads : nn.Module
     /// <param name="imageHeight">Network input rows.</param>
     /// <param name="imageWidth">Network input columns.</param>
     /// <param name="settings">Pooling, head size and sampling.</param>
-    public RoiHeads(long inChannels, int classCount, float spatialScale, int imageHeight, int imageWidth, RoiSettings settings) : base(nameof(RoiHeads))
+    public RoiHeads(long inChannels, int classCount, float spatialScale, int imageHeight, int imageWidth, RoiSettings settings)
+        : this(inChannels, classCount, [spatialScale], imageHeight, imageWidth, settings) { }
+
+    /// <summary>Box heads over one map per pyramid level (all of <paramref name="inChannels"/> channels).</summary>
+    /// <param name="spatialScales">Feature pixels per input pixel of each map, finest first (powers of two).</param>
+    public RoiHeads(long inChannels, int classCount, IReadOnlyList<float> spatialScales, int imageHeight, int imageWidth, RoiSettings settings) : base(nameof(RoiHeads))
     {
         _s = settings;
         _classes = classCount;
-        SpatialScale = spatialScale;
+        _pooler = new MultiScaleRoiAlign(spatialScales, settings.OutputSize, settings.SamplingRatio, settings.Aligned, settings.CanonicalScale, settings.CanonicalLevel);
         ImageHeight = imageHeight;
         ImageWidth = imageWidth;
         long pooled = inChannels * settings.OutputSize * settings.OutputSize;
@@ -50,14 +59,19 @@ public sealed class RoiHeads : nn.Module
         RegisterComponents();
     }
 
-    public float SpatialScale { get; }
+    /// <summary>Feature pixels per input pixel of the (finest) map.</summary>
+    public float SpatialScale => _pooler.SpatialScales[0];
+
+    /// <summary>The pooler: the maps' scales and, with several, the level mapper.</summary>
+    public MultiScaleRoiAlign Pooler => _pooler;
+
     public int ImageHeight { get; }
     public int ImageWidth { get; }
 
     /// <summary>(R, 5) RoIs → (R, C+1) logits and (R, 4(C+1)) deltas.</summary>
-    private (Tensor ClassLogits, Tensor BoxRegression) Heads(Tensor features, Tensor rois)
+    private (Tensor ClassLogits, Tensor BoxRegression) Heads(IReadOnlyList<Tensor> features, Tensor rois)
     {
-        var pooled = RoiAlign.Apply(features, rois, _s.OutputSize, _s.OutputSize, SpatialScale, _s.SamplingRatio, _s.Aligned);  // (R, C, s, s)
+        var pooled = _pooler.Apply(features, rois);                                                 // (R, C, s, s)
         return box_predictor.call(box_head.call(pooled.flatten(1)));
     }
 
@@ -77,9 +91,10 @@ public sealed class RoiHeads : nn.Module
 
     /// <summary>
     /// The box stage's losses: per image the <paramref name="proposals"/> (K_i, 4) with the ground truth added,
-    /// labelled and sampled; <paramref name="groundTruth"/> (G_i, 4) pixels and <paramref name="groundTruthLabels"/> (G_i) 1-based classes.
+    /// labelled and sampled; <paramref name="groundTruth"/> (G_i, 4) pixels and <paramref name="groundTruthLabels"/> (G_i) 1-based classes;
+    /// <paramref name="features"/> one map per pooler level.
     /// </summary>
-    public (Tensor ClassLoss, Tensor BoxLoss) Loss(Tensor features, IReadOnlyList<Tensor> proposals, IReadOnlyList<Tensor> groundTruth,
+    public (Tensor ClassLoss, Tensor BoxLoss) Loss(IReadOnlyList<Tensor> features, IReadOnlyList<Tensor> proposals, IReadOnlyList<Tensor> groundTruth,
         IReadOnlyList<Tensor> groundTruthLabels, Generator generator)
     {
         using var scope = NewDisposeScope();
@@ -114,7 +129,7 @@ public sealed class RoiHeads : nn.Module
     /// <paramref name="valid"/> (N, K) 1/0: per image K·C candidates, candidate k·C + c being proposal k's box for class
     /// c as corners relative to the input, (N, K·C, 4), with its class-c probability in column c and 0 elsewhere, (N, K·C, C).
     /// </summary>
-    public (Tensor Boxes, Tensor Scores) Predict(Tensor features, Tensor proposals, Tensor valid)
+    public (Tensor Boxes, Tensor Scores) Predict(IReadOnlyList<Tensor> features, Tensor proposals, Tensor valid)
     {
         using var scope = NewDisposeScope();
         long n = proposals.shape[0], k = proposals.shape[1];
@@ -131,12 +146,12 @@ public sealed class RoiHeads : nn.Module
     }
 
     /// <summary>Emits <see cref="Predict"/> for (N, K, 4) <paramref name="proposals"/> and (N, K) <paramref name="valid"/>.</summary>
-    public (string Boxes, string Scores) Export(OnnxGraphBuilder g, string features, string proposals, string valid, string batchSize, int k)
+    public (string Boxes, string Scores) Export(OnnxGraphBuilder g, IReadOnlyList<string> features, string proposals, string valid, string batchSize, int k)
     {
         int c = _classes;
         var flat = OnnxOps.Reshape(g, proposals, [-1, 4]);                                          // (N·K, 4)
         var batch = OnnxOps.Reshape(g, OnnxOps.Expand(g, OnnxOps.Unsqueeze(g, OnnxOps.Range(g, batchSize), [1]), [1, k]), [-1]);   // (N·K)
-        var pooled = OnnxOps.RoiAlign(g, features, flat, batch, _s.OutputSize, _s.OutputSize, SpatialScale, _s.SamplingRatio, _s.Aligned);
+        var pooled = _pooler.Export(g, features, flat, batch);                                      // (N·K, C, s, s)
         string x;
         using (g.BeginScope("box_head")) x = OnnxModuleExport.Export(g, box_head, OnnxOps.Flatten(g, pooled, 1));
         string logits, regression;

@@ -31,7 +31,8 @@ public sealed class RpnHead : nn.Module<Tensor, (Tensor Objectness, Tensor Delta
         RegisterComponents();
     }
 
-    /// <summary>(N, C, H, W) → objectness logits (N, H·W·A) and deltas (N, H·W·A, 4), in the anchors' order.</summary>
+    /// <summary>(N, C, H, W) → objectness logits (N, H·W·A) and deltas (N, H·W·A, 4), in the anchors' order (one map;
+    /// with an FPN the RPN calls it on each level and concatenates).</summary>
     public override (Tensor Objectness, Tensor Deltas) forward(Tensor features)
     {
         using var scope = NewDisposeScope();
@@ -44,13 +45,26 @@ public sealed class RpnHead : nn.Module<Tensor, (Tensor Objectness, Tensor Delta
 
     /// <summary>Emits the head; returns objectness (N, H·W·A) and deltas (N, H·W·A, 4).</summary>
     public (string Objectness, string Deltas) Export(OnnxGraphBuilder g, string features, long height, long width)
+        => Export(g, [(features, height, width)]);
+
+    /// <summary>
+    /// Emits the head shared by several maps (one set of weights), each (N, C, H_l, W_l); returns the levels'
+    /// objectness (N, Σ H_l·W_l·A) and deltas (N, Σ H_l·W_l·A, 4), concatenated in level order.
+    /// </summary>
+    public (string Objectness, string Deltas) Export(OnnxGraphBuilder g, IReadOnlyList<(string Features, long Height, long Width)> levels)
     {
-        var t = OnnxOps.Relu(g, ConvExport.Emit(g, conv, "conv", null, null, features));
-        var o = ConvExport.Emit(g, cls_logits, "cls_logits", null, null, t);
-        var objectness = OnnxOps.Reshape(g, OnnxOps.Transpose(g, o, [0, 2, 3, 1]), [0, -1]);                       // (N, H·W·A)
-        var d = ConvExport.Emit(g, bbox_pred, "bbox_pred", null, null, t);
-        d = OnnxOps.Reshape(g, d, [0, _anchors, 4, height, width]);
-        var deltas = OnnxOps.Reshape(g, OnnxOps.Transpose(g, d, [0, 3, 4, 1, 2]), [0, -1, 4]);                      // (N, H·W·A, 4)
-        return (objectness, deltas);
+        var convolve = ConvExport.Shared(g, conv, "conv");
+        var classify = ConvExport.Shared(g, cls_logits, "cls_logits");
+        var regress = ConvExport.Shared(g, bbox_pred, "bbox_pred");
+        var objectness = new List<string>(levels.Count);
+        var deltas = new List<string>(levels.Count);
+        foreach (var (features, height, width) in levels)
+        {
+            var t = OnnxOps.Relu(g, convolve(features));
+            objectness.Add(OnnxOps.Reshape(g, OnnxOps.Transpose(g, classify(t), [0, 2, 3, 1]), [0, -1]));              // (N, H·W·A)
+            var d = OnnxOps.Reshape(g, regress(t), [0, _anchors, 4, height, width]);
+            deltas.Add(OnnxOps.Reshape(g, OnnxOps.Transpose(g, d, [0, 3, 4, 1, 2]), [0, -1, 4]));                     // (N, H·W·A, 4)
+        }
+        return levels.Count == 1 ? (objectness[0], deltas[0]) : (OnnxOps.Concat(g, objectness, axis: 1), OnnxOps.Concat(g, deltas, axis: 1));
     }
 }

@@ -93,23 +93,40 @@ public sealed class SsdBackbone : FeatureExtractor
 
     public override long[] OutChannels => _channels;
 
+    /// <summary>Input pixels per map pixel of the <see cref="Trunk"/> maps: 4, 8, 16 for ResNet18 (layer1..layer3), 8, 16 for VggLite.</summary>
+    public int[] TrunkStrides => resnet != null ? [4, 8, 16] : [8, 16];
+
+    /// <summary>Channels of the <see cref="Trunk"/> maps.</summary>
+    public long[] TrunkChannels => resnet != null ? resnet.OutChannels : [_channels[0], _channels[1]];
+
+    /// <summary>
+    /// The trunk's own maps, before any top-down fusion and extras: (N, C_k, H / s_k, W / s_k) at the
+    /// <see cref="TrunkStrides"/>, largest first; what a feature pyramid network builds on.
+    /// </summary>
+    public Tensor[] Trunk(Tensor input)
+    {
+        if (resnet != null) return resnet.call(input);        // layer1 (stride 4), layer2 (8), layer3 (16)
+        var x8 = body!.call(input);
+        return [x8, stage4!.call(x8)];
+    }
+
+    /// <summary>Emits <see cref="Trunk"/>; returns the names of its maps, largest first.</summary>
+    public string[] ExportTrunk(OnnxGraphBuilder g, string input)
+    {
+        if (resnet != null)
+            using (g.BeginScope("resnet")) return resnet.Export(g, input);
+        string x8, x16;
+        using (g.BeginScope("body")) x8 = OnnxModuleExport.Export(g, body!, input);
+        using (g.BeginScope("stage4")) x16 = OnnxModuleExport.Export(g, stage4!, x8);
+        return [x8, x16];
+    }
+
     /// <summary>(N, C, H, W) → six maps (N, C_k, H_k, W_k), largest first.</summary>
     public override Tensor[] forward(Tensor input)
     {
-        var maps = new List<Tensor>(6);
-        Tensor x;
-        if (resnet != null)
-        {
-            var stages = resnet.call(input);      // layer1 (stride 4), layer2 (8), layer3 (16)
-            maps.Add(stages[1]);
-            x = stages[2];
-        }
-        else
-        {
-            x = body!.call(input);
-            maps.Add(x);
-            x = stage4!.call(x);
-        }
+        var trunk = Trunk(input);
+        var maps = new List<Tensor>(6) { trunk[^2] };
+        var x = trunk[^1];
         maps.Add(x);
         if (lateral != null)
         {
@@ -126,21 +143,9 @@ public sealed class SsdBackbone : FeatureExtractor
 
     public override string[] Export(OnnxGraphBuilder g, string input)
     {
-        var maps = new List<string>(6);
-        string x;
-        if (resnet != null)
-        {
-            string[] stages;
-            using (g.BeginScope("resnet")) stages = resnet.Export(g, input);
-            maps.Add(stages[1]);
-            x = stages[2];
-        }
-        else
-        {
-            using (g.BeginScope("body")) x = OnnxModuleExport.Export(g, body!, input);
-            maps.Add(x);
-            using (g.BeginScope("stage4")) x = OnnxModuleExport.Export(g, stage4!, x);
-        }
+        var trunk = ExportTrunk(g, input);
+        var maps = new List<string>(6) { trunk[^2] };
+        var x = trunk[^1];
         maps.Add(x);
         if (lateral != null)
         {
