@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using MLNetExtensions.Torch;
 using MLNetExtensions.Torch.Detection;
 using MLNetExtensions.Torch.Modules;
@@ -35,7 +34,7 @@ public sealed class BackboneCostBenchmark : IBenchmark
         var (images, targets) = data.Batch(Enumerable.Range(0, Batch).ToArray(), null, new Random(1), CPU);
         manual_seed(1);
         var ssd = new[] { ("VggLite ×0.5 (quickstart)", new SsdDetectorModel(vgg, data.ClassNames.Length, CPU)), ("ResNet-18 ×1", new SsdDetectorModel(resnet, data.ClassNames.Length, CPU)) };
-        var ssdSteps = Alternate(ssd.Select(m => Stepper(m.Item2.Network, () => m.Item2.Loss(images, targets, new Random(3)).Total)).ToArray());
+        var ssdSteps = TrainingStepTimer.AlternatingMedians(ssd.Select(m => TrainingStepTimer.Stepper(m.Item2.Network, () => m.Item2.Loss(images, targets, new Random(3)).Total)).ToArray(), Warmup, Rounds);
         output.WriteLine($"SSD, 128×128, batch {Batch}:");
         for (int i = 0; i < ssd.Length; i++)
             output.WriteLine($"  {ssd[i].Item1,-36} {Batch / ssdSteps[i],6:F1} img/s  {Parameters(ssd[i].Item2.Network) / 1e6,5:F2} M parameters  step cost {ssdSteps[i] / ssdSteps[0]:F2}x the quickstart's");
@@ -49,7 +48,7 @@ public sealed class BackboneCostBenchmark : IBenchmark
         manual_seed(2);
         var pixels = rand(Batch, 3, 64, 64) * 255;
         var masks = randint(0, 6, [Batch, 64, 64]);
-        var segSteps = Alternate(nets.Select(n => Stepper(n.Item2, () => nn.functional.cross_entropy(n.Item2.call(pixels), masks))).ToArray());
+        var segSteps = TrainingStepTimer.AlternatingMedians(nets.Select(n => TrainingStepTimer.Stepper(n.Item2, () => nn.functional.cross_entropy(n.Item2.call(pixels), masks))).ToArray(), Warmup, Rounds);
         output.WriteLine($"DeepLab v3+, 64×64, batch {Batch}, output stride 16:");
         for (int i = 0; i < nets.Length; i++)
             output.WriteLine($"  {nets[i].Item1,-36} {Batch / segSteps[i],6:F1} img/s  {Parameters(nets[i].Item2) / 1e6,5:F2} M parameters ({Trainable(nets[i].Item2) / 1e6:F2} M trained)  step cost {segSteps[i] / segSteps[0]:F2}x the quickstart's");
@@ -61,34 +60,6 @@ public sealed class BackboneCostBenchmark : IBenchmark
         var net = new DeepLabNetwork(SegmentationBackboneFactory.Create(o, 3), o.ClassNames!.Count, o.Normalization, o.AtrousRates, o.AsppChannels, o.LowLevelChannels, o.Dropout);
         if (o.FreezeBackbone) net.Freeze();
         return net;
-    }
-
-    /// <summary>One optimizer step (AdamW) of <paramref name="loss"/> on <paramref name="network"/>'s trainable parameters.</summary>
-    private static Action Stepper(nn.Module network, Func<Tensor> loss)
-    {
-        network.train();
-        var optimizer = optim.AdamW(network.parameters().Where(p => p.requires_grad), 1e-3);
-        return () =>
-        {
-            using var scope = NewDisposeScope();
-            optimizer.zero_grad();
-            loss().backward();
-            optimizer.step();
-        };
-    }
-
-    /// <summary>Median seconds per step of each, run in turns so that a change in the machine's speed falls on all.</summary>
-    private static double[] Alternate(Action[] steps)
-    {
-        var times = steps.Select(_ => new List<double>()).ToArray();
-        for (int round = 0; round < Warmup + Rounds; round++)
-            for (int i = 0; i < steps.Length; i++)
-            {
-                var clock = Stopwatch.StartNew();
-                steps[i]();
-                if (round >= Warmup) times[i].Add(clock.Elapsed.TotalSeconds);
-            }
-        return times.Select(t => t.Order().ElementAt(t.Count / 2)).ToArray();
     }
 
     private static long Parameters(nn.Module m) => m.parameters().Sum(p => p.numel());

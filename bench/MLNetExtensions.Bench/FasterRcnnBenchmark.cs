@@ -86,28 +86,9 @@ public sealed class FasterRcnnBenchmark : IBenchmark
     /// machine's speed falls on both.</summary>
     private static (double A, double B) StepSeconds(IDetectorModel a, IDetectorModel b, Tensor images, IReadOnlyList<DetectionTarget> targets)
     {
-        var aOptimizer = optim.AdamW(a.Network.parameters(), 1e-3);
-        var bOptimizer = optim.AdamW(b.Network.parameters(), 1e-3);
-        a.Network.train();
-        b.Network.train();
-        var aTimes = new List<double>();
-        var bTimes = new List<double>();
-        for (int round = 0; round < Warmup + Rounds; round++)
-        {
-            double s = Seconds(() => Step(a, aOptimizer, images, targets));
-            double f = Seconds(() => Step(b, bOptimizer, images, targets));
-            if (round >= Warmup) { aTimes.Add(s); bTimes.Add(f); }
-        }
-        return (Median(aTimes), Median(bTimes));
-    }
-
-    private static void Step(IDetectorModel model, optim.Optimizer optimizer, Tensor images, IReadOnlyList<DetectionTarget> targets)
-    {
-        using var scope = NewDisposeScope();
-        var loss = model.Loss(images, targets, new Random(3));
-        optimizer.zero_grad();
-        loss.Total.backward();
-        optimizer.step();
+        var t = TrainingStepTimer.AlternatingMedians(
+            [.. new[] { a, b }.Select(m => TrainingStepTimer.Stepper(m.Network, () => m.Loss(images, targets, new Random(3)).Total))], Warmup, Rounds);
+        return (t[0], t[1]);
     }
 
     /// <summary>Median seconds of RoI Align (forward + backward, the RoI count a training step pools) and of the

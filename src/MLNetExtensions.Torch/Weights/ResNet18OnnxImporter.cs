@@ -80,9 +80,6 @@ public static class ResNet18OnnxImporter
 
         private GraphProto Graph { get; }
 
-        /// <summary>Blocks found in layer1..layer4.</summary>
-        public int[] Blocks { get; private set; } = [];
-
         public Dictionary<string, Tensor> Run()
         {
             var inputs = Graph.Input.Where(i => !_initializers.ContainsKey(i.Name)).ToList();
@@ -102,8 +99,7 @@ public static class ResNet18OnnxImporter
             // Blocks until the pooling: a block whose input is also read by a 1×1 convolution (the downsample) starts
             // the next layer, as in torchvision; layer1 starts with the first block.
             long inChannels = 64;
-            int layer = 1, block = 0;
-            Blocks = [0, 0, 0, 0];
+            int layer = 1, block = 0, blocks = 0;
             while (true)
             {
                 var readers = _consumers[x].ToList();
@@ -112,10 +108,10 @@ public static class ResNet18OnnxImporter
                 var main = convs.FirstOrDefault(n => Ints(n, "kernel_shape").SequenceEqual([3L, 3]));
                 var shortcut = convs.FirstOrDefault(n => Ints(n, "kernel_shape").SequenceEqual([1L, 1]));
                 bool downsample = shortcut != null;
-                if (downsample && Blocks[0] > 0) { layer++; block = 0; }
+                if (downsample && blocks > 0) { layer++; block = 0; }
                 string key = $"layer{layer}.{block}";
                 if (main is null || readers.Count != convs.Count + (downsample ? 0 : 1) || convs.Count != (downsample ? 2 : 1) || layer > 4 || (layer > 1 && block == 0 && !downsample))
-                    throw Fail($"after {(Blocks[0] == 0 ? "the stem" : $"layer{layer}.{block - 1}")} '{x}' is read by [{string.Join(", ", readers.Select(r => $"{r.Name} ({r.OpType})"))}], " +
+                    throw Fail($"after {(blocks == 0 ? "the stem" : $"layer{layer}.{block - 1}")} '{x}' is read by [{string.Join(", ", readers.Select(r => $"{r.Name} ({r.OpType})"))}], " +
                                "where a ResNet has the next block's 3×3 conv1 (with a 1×1 downsample when a layer starts) and the residual Add, or the final average pooling");
                 long planes = Widths[layer - 1];
                 long stride = layer > 1 && block == 0 ? 2 : 1;
@@ -135,7 +131,7 @@ public static class ResNet18OnnxImporter
                     throw Fail($"node '{add.Name}' ({key}'s residual sum) does not add the block's {(downsample ? "downsampled " : "")}input");
                 x = Single(add.Output[0], "Relu", $"{key}'s last ReLU").Output[0];
                 inChannels = planes;
-                Blocks[layer - 1]++;
+                blocks++;
                 block++;
             }
             if (layer != 4)

@@ -29,6 +29,7 @@ public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>, ITrainableModel
     private readonly DeepLabDecoder decoder;
     private readonly ISegmentationBackbone _backbone;
     private readonly List<nn.Module> _frozen = new();
+    private readonly List<TorchSharp.Modules.BatchNorm2d> _frozenBatchNorms = new();
 
     /// <summary>Creates the network.</summary>
     /// <param name="backbone">The backbone; an <c>nn.Module&lt;Tensor, (Tensor, Tensor)&gt;</c> implementing <see cref="ISegmentationBackbone"/>.</param>
@@ -88,6 +89,7 @@ public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>, ITrainableModel
         if (last < 0)
             throw new ArgumentException($"The backbone has no stage '{upToStage}'. Its stages are: {string.Join(", ", stages)}.", nameof(upToStage));
         _frozen.Clear();
+        _frozenBatchNorms.Clear();
         for (int i = 0; i <= last; i++)
         {
             foreach (var module in _backbone.StageModules(stages[i]))
@@ -95,6 +97,7 @@ public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>, ITrainableModel
                 foreach (var p in module.parameters()) p.requires_grad = false;
                 module.train(training && batchNormUsesBatchStatistics);
                 _frozen.Add(module);
+                _frozenBatchNorms.AddRange(module.modules().Prepend(module).OfType<TorchSharp.Modules.BatchNorm2d>());
             }
         }
         FrozenStages = stages.Take(last + 1).ToArray();
@@ -117,8 +120,7 @@ public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>, ITrainableModel
         using var scope = NewDisposeScope();
         // Keras's frozen BatchNorm: batch statistics in this forward, running statistics put back after it.
         var kept = training && FrozenBatchNormUsesBatchStatistics
-            ? _frozen.SelectMany(m => m.modules().Prepend(m)).OfType<TorchSharp.Modules.BatchNorm2d>()
-                .Select(bn => (bn, Mean: bn.running_mean!.clone(), Var: bn.running_var!.clone(), Count: bn.num_batches_tracked?.clone())).ToList()
+            ? _frozenBatchNorms.Select(bn => (bn, Mean: bn.running_mean!.clone(), Var: bn.running_var!.clone(), Count: bn.num_batches_tracked?.clone())).ToList()
             : null;
         var (low, high) = backbone.call(normalize.call(images));
         if (kept != null)
