@@ -6,10 +6,12 @@ namespace Quickstart;
 internal enum QuickstartTask { Detection, Segmentation }
 
 /// <summary>
-/// The backbone: each task's own (Default), torchvision's ResNet-18 at full width from random weights (ResNet18), or
-/// the same network from ML.NET's ImageNet ResNet-18 (ImageNetResNet18, <c>PretrainedBackbone.ImageNetResNet18</c>).
+/// The backbone: each architecture's default (Default: Lite for SSD, grid and DeepLab, ImageNetResNet18 for Faster
+/// R-CNN), the small from-scratch network of each task (Lite: VggLite or ResNetLite at the --width multiplier),
+/// torchvision's ResNet-18 at full width from random weights (ResNet18), or the same network from ML.NET's ImageNet
+/// ResNet-18 (ImageNetResNet18, <c>PretrainedBackbone.ImageNetResNet18</c>).
 /// </summary>
-internal enum QuickstartBackbone { Default, ResNet18, ImageNetResNet18 }
+internal enum QuickstartBackbone { Default, Lite, ResNet18, ImageNetResNet18 }
 
 internal sealed record QuickstartSettings(QuickstartTask Task, DetectorArchitecture Architecture, int Epochs, string Output, string? DataFolder, float WidthMultiplier = 0.5f, int? Threads = null, bool FasterRcnn = false,
     QuickstartBackbone Backbone = QuickstartBackbone.Default, int? Steps = null)
@@ -39,16 +41,17 @@ internal sealed record QuickstartSettings(QuickstartTask Task, DetectorArchitect
                         Backbone = Next().ToLowerInvariant() switch
                         {
                             "default" => QuickstartBackbone.Default,
+                            "lite" => QuickstartBackbone.Lite,
                             "resnet18" => QuickstartBackbone.ResNet18,
                             "imagenet-resnet18" => QuickstartBackbone.ImageNetResNet18,
-                            var other => throw new ArgumentException($"--backbone '{other}' is unknown: use default, resnet18 or imagenet-resnet18."),
+                            var other => throw new ArgumentException($"--backbone '{other}' is unknown: use default, lite, resnet18 or imagenet-resnet18."),
                         },
                     };
                     break;
                 case "--steps": s = s with { Steps = int.Parse(Next()) is >= 1 and var steps ? steps : throw new ArgumentException("--steps needs a positive number.") }; break;
                 case "--threads": s = s with { Threads = int.Parse(Next()) is >= 1 and var n ? n : throw new ArgumentException("--threads needs a positive number.") }; break;
                 default:
-                    Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: Quickstart [--task detection|segmentation] [--architecture ssd|grid|faster-rcnn] [--epochs N] [--output DIR] [--data DIR] [--width MULTIPLIER] [--threads N] [--backbone default|resnet18|imagenet-resnet18] [--steps N]");
+                    Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: Quickstart [--task detection|segmentation] [--architecture ssd|grid|faster-rcnn] [--epochs N] [--output DIR] [--data DIR] [--width MULTIPLIER] [--threads N] [--backbone default|lite|resnet18|imagenet-resnet18] [--steps N]");
                     return null;
             }
         }
