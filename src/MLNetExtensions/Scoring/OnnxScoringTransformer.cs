@@ -141,10 +141,6 @@ public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDis
     }
 
     /// <summary>
-    /// Reads a model saved with <c>mlContext.Model.Save</c>: the ONNX network of <paramref name="kind"/> first (a
-    /// truncated zip fails there, with a message of our own rather than one from deep inside ML.NET's loader), then the chain.
-    /// </summary>
-    /// <summary>
     /// The image path column a loaded chain reads: of the text columns of the schema saved with it, the one its first
     /// step (the copy of the image path) accepts; <paramref name="defaultColumn"/> when the model was saved without a schema.
     /// </summary>
@@ -167,6 +163,11 @@ public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDis
         return defaultColumn;
     }
 
+    /// <summary>
+    /// Reads a model saved with <c>mlContext.Model.Save</c>: the ONNX network of <paramref name="kind"/> first (a
+    /// truncated zip fails there, with a message of our own rather than one from deep inside ML.NET's loader), then the chain
+    /// and the input schema saved with it.
+    /// </summary>
     private protected static (byte[] Onnx, OnnxModelMetadata Metadata, TransformerChain<ITransformer> Chain, DataViewSchema? InputSchema) LoadSaved(MLContext mlContext, string path,
         OnnxModelKind kind, string what, string typeName)
     {
