@@ -79,7 +79,7 @@ internal static class DetectionQuickstart
         Console.WriteLine($"Wrote {zip}, {onnx}, loss.png, {drawn} images with predicted (coloured) and ground-truth (dashed) boxes in predictions/ and eight of them in predictions.png, in {settings.Output}.");
 
         var reloaded = DetectionTransformer.Load(new MLContext(seed: 2), zip);
-        var one = Drawings.FirstRow(ml, reloaded.Transform(test));
+        var one = Drawings.FirstRow(ml, reloaded.Transform(test), reloaded.ClassNames);
         Console.WriteLine($"Reloaded model.zip and scored {Path.GetFileName(one.ImagePath)}: " +
                           string.Join(", ", one.Detections.Select(d => $"{reloaded.ClassNames[d.ClassIndex]} {d.Score:0.00} at [{d.XMin:0},{d.YMin:0},{d.XMax:0},{d.YMax:0}]")));
 

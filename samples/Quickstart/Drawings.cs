@@ -1,6 +1,6 @@
 using Microsoft.ML;
-using Microsoft.ML.Data;
 using MLNetExtensions.Data;
+using MLNetExtensions.Scoring;
 using MLNetExtensions.Visualization;
 
 namespace Quickstart;
@@ -10,37 +10,30 @@ internal static class Drawings
 {
     internal sealed record ScoredImage(string ImagePath, List<DrawnBox> Detections, List<DrawnBox> Truth);
 
-    public static IEnumerable<ScoredImage> Rows(MLContext ml, IDataView scored)
+    /// <summary>A scored row: the typed prediction, the image path and, on labelled data, the ground truth.</summary>
+    private sealed class Row : DetectionPrediction
     {
-        var schema = scored.Schema;
-        bool hasTruth = schema.GetColumnOrNull(DetectionColumns.Boxes) != null;
-        var cols = new List<DataViewSchema.Column> { schema[DetectionColumns.ImagePath], schema[DetectionColumns.PredictedBoxes], schema[DetectionColumns.PredictedLabels], schema[DetectionColumns.Scores] };
-        if (hasTruth) { cols.Add(schema[DetectionColumns.Boxes]); cols.Add(schema[DetectionColumns.Labels]); }
-        using var cursor = scored.GetRowCursor(cols);
-        var path = cursor.GetGetter<ReadOnlyMemory<char>>(schema[DetectionColumns.ImagePath]);
-        var boxes = cursor.GetGetter<VBuffer<float>>(schema[DetectionColumns.PredictedBoxes]);
-        var labels = cursor.GetGetter<VBuffer<uint>>(schema[DetectionColumns.PredictedLabels]);
-        var scores = cursor.GetGetter<VBuffer<float>>(schema[DetectionColumns.Scores]);
-        var gtBoxes = hasTruth ? cursor.GetGetter<VBuffer<float>>(schema[DetectionColumns.Boxes]) : null;
-        var gtLabels = hasTruth ? cursor.GetGetter<VBuffer<uint>>(schema[DetectionColumns.Labels]) : null;
-        ReadOnlyMemory<char> p = default; VBuffer<float> b = default, s = default, gb = default; VBuffer<uint> l = default, gl = default;
-        while (cursor.MoveNext())
-        {
-            path(ref p); boxes(ref b); labels(ref l); scores(ref s);
-            var bv = b.DenseValues().ToArray(); var lv = l.DenseValues().ToArray(); var sv = s.DenseValues().ToArray();
-            var dets = Enumerable.Range(0, lv.Length).Select(i => new DrawnBox(bv[4 * i], bv[4 * i + 1], bv[4 * i + 2], bv[4 * i + 3], (int)lv[i] - 1, sv[i])).ToList();
-            var truth = new List<DrawnBox>();
-            if (hasTruth)
-            {
-                gtBoxes!(ref gb); gtLabels!(ref gl);
-                var gbv = gb.DenseValues().ToArray(); var glv = gl.DenseValues().ToArray();
-                truth = Enumerable.Range(0, glv.Length).Select(i => new DrawnBox(gbv[4 * i], gbv[4 * i + 1], gbv[4 * i + 2], gbv[4 * i + 3], (int)glv[i] - 1)).ToList();
-            }
-            yield return new ScoredImage(p.ToString(), dets, truth);
-        }
+        public string ImagePath { get; set; } = "";
+        public float[] Boxes { get; set; } = [];
+        public uint[] Labels { get; set; } = [];
     }
 
-    public static ScoredImage FirstRow(MLContext ml, IDataView scored) => Rows(ml, scored).First();
+    private sealed class UnlabelledRow : DetectionPrediction
+    {
+        public string ImagePath { get; set; } = "";
+    }
+
+    public static IEnumerable<ScoredImage> Rows(MLContext ml, IDataView scored, IReadOnlyList<string> classNames)
+    {
+        var visualizer = new DetectionVisualizer(classNames);
+        if (scored.Schema.GetColumnOrNull(DetectionColumns.Boxes) == null)
+            return ml.Data.CreateEnumerable<UnlabelledRow>(scored, reuseRowObject: false)
+                .Select(r => new ScoredImage(r.ImagePath, visualizer.Boxes(r).ToList(), []));
+        return ml.Data.CreateEnumerable<Row>(scored, reuseRowObject: false).Select(r => new ScoredImage(r.ImagePath, visualizer.Boxes(r).ToList(),
+            Enumerable.Range(0, r.Labels.Length).Select(i => new DrawnBox(r.Boxes[4 * i], r.Boxes[4 * i + 1], r.Boxes[4 * i + 2], r.Boxes[4 * i + 3], (int)r.Labels[i] - 1)).ToList()));
+    }
+
+    public static ScoredImage FirstRow(MLContext ml, IDataView scored, IReadOnlyList<string> classNames) => Rows(ml, scored, classNames).First();
 
     /// <summary>Draws the first <paramref name="count"/> images (detections with score ≥ 0.4) into <paramref name="folder"/>,
     /// and the first eight of them side by side, captioned, into <c>predictions.png</c> next to that folder.</summary>
@@ -50,7 +43,7 @@ internal static class Drawings
         var visualizer = new DetectionVisualizer(classNames, lineWidth: 2, scale: 3);
         var pictures = new List<byte[]>();
         var captions = new List<string>();
-        foreach (var row in Rows(ml, scored).Take(count))
+        foreach (var row in Rows(ml, scored, classNames).Take(count))
         {
             var shown = row.Detections.Where(d => d.Score >= 0.4f).ToList();
             var png = visualizer.Draw(row.ImagePath, shown, row.Truth);

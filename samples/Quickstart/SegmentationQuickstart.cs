@@ -79,26 +79,16 @@ internal static class SegmentationQuickstart
         return 0;
     }
 
+    /// <summary>A scored row of the segmentation schema: the typed prediction and the paths it came from.</summary>
+    private sealed class ScoredImage : SegmentationPrediction
+    {
+        public string ImagePath { get; set; } = "";
+        public string MaskPath { get; set; } = "";
+    }
+
     /// <summary>(image path, ground-truth mask path, predicted mask) of every scored row.</summary>
     private static IEnumerable<(string ImagePath, string MaskPath, byte[] Mask)> Rows(IDataView scored)
-    {
-        var path = scored.Schema[SegmentationColumns.ImagePath];
-        var maskPath = scored.Schema[SegmentationColumns.MaskPath];
-        var predicted = scored.Schema[SegmentationColumns.PredictedMask];
-        using var cursor = scored.GetRowCursor([path, maskPath, predicted]);
-        var getPath = cursor.GetGetter<ReadOnlyMemory<char>>(path);
-        var getMaskPath = cursor.GetGetter<ReadOnlyMemory<char>>(maskPath);
-        var getMask = cursor.GetGetter<VBuffer<byte>>(predicted);
-        ReadOnlyMemory<char> p = default, mp = default;
-        VBuffer<byte> m = default;
-        while (cursor.MoveNext())
-        {
-            getPath(ref p);
-            getMaskPath(ref mp);
-            getMask(ref m);
-            yield return (p.ToString(), mp.ToString(), m.DenseValues().ToArray());
-        }
-    }
+        => new MLContext().Data.CreateEnumerable<ScoredImage>(scored, reuseRowObject: false).Select(r => (r.ImagePath, r.MaskPath, r.PredictedMask));
 
     /// <summary>The quickstart's DeepLab v3+ recipe for <paramref name="settings"/> (its budget and backbone options); also
     /// trained for a few steps by <c>SegmentationQuickstartRecipeTests</c>, which pins its first losses.</summary>

@@ -1,3 +1,4 @@
+using MLNetExtensions.Scoring;
 using SkiaSharp;
 
 namespace MLNetExtensions.Visualization;
@@ -32,6 +33,35 @@ public sealed class DetectionVisualizer
         using var bitmap = SKBitmap.Decode(imagePath)
             ?? throw new InvalidDataException($"Image '{imagePath}' cannot be decoded. Check that it is a PNG, JPEG, BMP, GIF or WebP file.");
         return Draw(bitmap, predictions, groundTruth);
+    }
+
+    /// <summary>Draws a detector's typed prediction (<c>detector.Detect(imagePath)</c>, a <c>PredictionEngine</c>'s) on the image it came from.</summary>
+    /// <exception cref="ArgumentException">A predicted label is not one of this visualizer's class names.</exception>
+    public byte[] Draw(string imagePath, DetectionPrediction prediction, IEnumerable<DrawnBox>? groundTruth = null)
+    {
+        ArgumentNullException.ThrowIfNull(prediction);
+        return Draw(imagePath, Boxes(prediction), groundTruth);
+    }
+
+    /// <summary>The boxes of a typed prediction, with the class indices of this visualizer's class names.</summary>
+    /// <exception cref="ArgumentException">A predicted label is not one of this visualizer's class names.</exception>
+    public IReadOnlyList<DrawnBox> Boxes(DetectionPrediction prediction)
+    {
+        ArgumentNullException.ThrowIfNull(prediction);
+        return prediction.Detections.Select(d =>
+        {
+            int index = IndexOf(d.Label);
+            return index < 0
+                ? throw new ArgumentException($"The predicted label '{d.Label}' is not one of the visualizer's classes ({string.Join(", ", _classNames)}).", nameof(prediction))
+                : new DrawnBox(d.XMin, d.YMin, d.XMax, d.YMax, index, d.Score);
+        }).ToList();
+    }
+
+    private int IndexOf(string label)
+    {
+        for (int i = 0; i < _classNames.Count; i++)
+            if (_classNames[i] == label) return i;
+        return -1;
     }
 
     /// <summary>Draws one image's predictions and ground truth read by <see cref="ImageDetections.Read"/>.</summary>

@@ -6,6 +6,7 @@ public sealed class HostResult
 {
     public List<ScoredColumn> Columns { get; set; } = [];
     public List<EnginePrediction> Engine { get; set; } = [];
+    public List<EnginePrediction> Helper { get; set; } = [];
     public List<string> ClassNames { get; set; } = [];
     public List<string> LoadedAssemblies { get; set; } = [];
 }
@@ -19,13 +20,15 @@ public sealed class ScoredColumn
     public List<List<string>> Rows { get; set; } = [];
 }
 
-/// <summary>One PredictionEngine output: a detector's boxes, labels and scores, or a segmenter's mask.</summary>
+/// <summary>One typed PredictionEngine output: a detector's boxes, class names and scores, or a segmenter's mask and its size.</summary>
 public sealed class EnginePrediction
 {
     public float[] Boxes { get; set; } = [];
-    public uint[] Labels { get; set; } = [];
+    public string[] LabelNames { get; set; } = [];
     public float[] Scores { get; set; } = [];
     public byte[] Mask { get; set; } = [];
+    public int Width { get; set; }
+    public int Height { get; set; }
 }
 
 /// <summary>Reads every visible column of a view as text ("R" round-trip format for floats), so two processes'
@@ -51,7 +54,9 @@ public static class ScoredColumns
                 (true, var t) when t == typeof(float) => Vector<float>(cursor, column, x => x.ToString("R", System.Globalization.CultureInfo.InvariantCulture)),
                 (true, var t) when t == typeof(uint) => Vector<uint>(cursor, column, x => x.ToString(System.Globalization.CultureInfo.InvariantCulture)),
                 (true, var t) when t == typeof(byte) => Vector<byte>(cursor, column, x => x.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                (true, var t) when t == typeof(ReadOnlyMemory<char>) => Vector<ReadOnlyMemory<char>>(cursor, column, x => x.ToString()),
                 (false, var t) when t == typeof(ReadOnlyMemory<char>) => Scalar<ReadOnlyMemory<char>>(cursor, column, x => x.ToString()),
+                (false, var t) when t == typeof(int) => Scalar<int>(cursor, column, x => x.ToString(System.Globalization.CultureInfo.InvariantCulture)),
                 _ => throw new NotSupportedException($"Column '{column.Name}' has type {column.Type}, which the host does not read."),
             };
             while (cursor.MoveNext()) scored.Rows.Add(read());

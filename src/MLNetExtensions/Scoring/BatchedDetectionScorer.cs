@@ -64,9 +64,12 @@ internal static class BatchedDetectionScorer
             catch (OperationCanceledException) when (cancel.IsCancellationRequested) { }
         }
 
-        // The three columns in the chain's order, with its types and annotations (PredictedLabels' key values).
+        // The four columns in the chain's order, with its types and annotations (PredictedLabels' key values).
+        var classNames = metadata.ClassNames;
+        var labelNames = labels.Select(row => row.Select(k => classNames[(int)k - 1].AsMemory()).ToArray()).ToList();
         var values = new Dictionary<string, Func<DataViewSchema.Column, AppendedColumn>>
         {
+            [DetectionColumns.PredictedLabelNames] = col => AppendedColumn.Vector(col.Name, ItemType(col), labelNames, col.Annotations),
             [DetectionColumns.PredictedBoxes] = col => AppendedColumn.Vector(col.Name, ItemType(col), boxes, col.Annotations),
             [DetectionColumns.PredictedLabels] = col => AppendedColumn.Vector(col.Name, ItemType(col), labels, col.Annotations),
             [DetectionColumns.Scores] = col => AppendedColumn.Vector(col.Name, ItemType(col), scores, col.Annotations),

@@ -8,7 +8,8 @@ namespace MLNetExtensions.Scoring;
 
 /// <summary>
 /// A trained detector as an ML.NET transformer: reads the image path column and adds <c>PredictedBoxes</c> (N×4 pixels
-/// of the original image), <c>PredictedLabels</c> (keys whose values are the class names) and <c>Scores</c>.
+/// of the original image), <c>PredictedLabels</c> (keys whose values are the class names), <c>Scores</c> and
+/// <c>PredictedLabelNames</c> (the class names as text). Read them with <see cref="DetectionPrediction"/>.
 /// </summary>
 /// <remarks>
 /// It is a chain of public ML.NET pieces (the network runs in <c>ApplyOnnxModel</c>, whose ONNX bytes are stored in
@@ -22,11 +23,13 @@ public sealed class DetectionTransformer : OnnxScoringTransformer
     // ONNX Runtime's first runs on a new session cost several steady runs (memory planning, arena growth), so the
     // batched path keeps one session for the transformer's lifetime instead of one per ScoreBatched call.
     private readonly Lazy<InferenceSession> _session;
+    private readonly PerThreadPredictionEngine<DetectionPrediction> _engines;
 
-    private DetectionTransformer(byte[] onnxModel, OnnxModelMetadata metadata, TransformerChain<ITransformer> chain)
-        : base(onnxModel, metadata, chain)
+    private DetectionTransformer(byte[] onnxModel, OnnxModelMetadata metadata, TransformerChain<ITransformer> chain, string imagePathColumn, ScoringDevice device)
+        : base(onnxModel, metadata, chain, imagePathColumn, device)
     {
-        _session = new Lazy<InferenceSession>(() => new InferenceSession(onnxModel), LazyThreadSafetyMode.ExecutionAndPublication);
+        _session = new Lazy<InferenceSession>(() => device.CreateSession(onnxModel), LazyThreadSafetyMode.ExecutionAndPublication);
+        _engines = new PerThreadPredictionEngine<DetectionPrediction>(chain, ImagePathColumn);
     }
 
     /// <summary>Builds the scoring chain for an exported detector.</summary>
@@ -34,30 +37,65 @@ public sealed class DetectionTransformer : OnnxScoringTransformer
     /// <param name="onnxModel">An ONNX detector written by this library (metadata kind Detection).</param>
     /// <param name="imagePathColumn">The input column holding image paths.</param>
     public static DetectionTransformer Create(MLContext mlContext, byte[] onnxModel, string imagePathColumn = DetectionColumns.ImagePath)
+        => Create(mlContext, onnxModel, ScoringOptions.ForColumn(imagePathColumn));
+
+    /// <summary>Builds the scoring chain for an exported detector, with the image column and device of <paramref name="options"/>.</summary>
+    /// <param name="mlContext">The context; a GPU fallback is logged to its <c>Log</c>.</param>
+    /// <param name="onnxModel">An ONNX detector written by this library (metadata kind Detection).</param>
+    /// <param name="options">Image column and device.</param>
+    public static DetectionTransformer Create(MLContext mlContext, byte[] onnxModel, ScoringOptions options)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
+        ArgumentNullException.ThrowIfNull(options);
         var metadata = ReadMetadata(onnxModel, OnnxModelKind.Detection, "detector");
+        var device = ScoringDevice.Resolve(mlContext, onnxModel, options);
         var classNames = metadata.ClassNames;
-        var chain = BuildChain(mlContext, onnxModel, metadata, imagePathColumn,
+        string imagePathColumn = options.ImagePathColumnOr(DetectionColumns.ImagePath);
+        var chain = BuildChain(mlContext, onnxModel, metadata, imagePathColumn, device,
             [ScoringColumns.OnnxBoxes, ScoringColumns.OnnxScores, ScoringColumns.OnnxPostProcess],
             [
                 mlContext.Transforms.CustomMapping(new DetectionOutputMapping().GetMapping(), DetectionOutputMapping.ContractName),
-                mlContext.Transforms.Conversion.MapValue(ScoringColumns.LabelNames,
+                mlContext.Transforms.Conversion.MapValue(DetectionColumns.PredictedLabelNames,
                     classNames.Select((n, i) => new KeyValuePair<uint, string>((uint)(i + 1), n)), ScoringColumns.LabelIndices),
-                mlContext.Transforms.Conversion.MapValueToKey(DetectionColumns.PredictedLabels, ScoringColumns.LabelNames,
+                mlContext.Transforms.Conversion.MapValueToKey(DetectionColumns.PredictedLabels, DetectionColumns.PredictedLabelNames,
                     keyData: mlContext.Data.LoadFromEnumerable(classNames.Select(n => new ClassNameRow { Name = n }))),
             ],
-            [ScoringColumns.LabelIndices, ScoringColumns.LabelNames]);
-        return new DetectionTransformer(onnxModel, metadata, chain);
+            [ScoringColumns.LabelIndices]);
+        return new DetectionTransformer(onnxModel, metadata, chain, imagePathColumn, device);
     }
 
     /// <summary>Loads a detector saved with <c>mlContext.Model.Save</c> (of this transformer or its <see cref="OnnxScoringTransformer.Chain"/>).</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is truncated, not a saved model, or holds no detector.</exception>
-    public static DetectionTransformer Load(MLContext mlContext, string path)
+    public static DetectionTransformer Load(MLContext mlContext, string path) => Load(mlContext, path, ScoringOptions.Default);
+
+    /// <summary>
+    /// Loads a detector saved with <c>mlContext.Model.Save</c> to run on the device of <paramref name="options"/>
+    /// (the saved chain is rebuilt from its ONNX network for a GPU or another image column).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is truncated, not a saved model, or holds no detector.</exception>
+    public static DetectionTransformer Load(MLContext mlContext, string path, ScoringOptions options)
     {
-        var (onnx, metadata, chain) = LoadSaved(mlContext, path, OnnxModelKind.Detection, "detector", nameof(DetectionTransformer));
-        return new DetectionTransformer(onnx, metadata, chain);
+        ArgumentNullException.ThrowIfNull(options);
+        var (onnx, metadata, chain, savedInput) = LoadSaved(mlContext, path, OnnxModelKind.Detection, "detector", nameof(DetectionTransformer));
+        string savedColumn = SavedImagePathColumn(chain, savedInput, DetectionColumns.ImagePath);
+        // The saved chain runs on the CPU and reads the column it was built for; another device or column rebuilds it
+        // from its ONNX network (the same steps Create makes).
+        return options.GpuDeviceId != null || (options.ImagePathColumn ?? savedColumn) != savedColumn
+            ? Create(mlContext, onnx, options with { ImagePathColumn = options.ImagePathColumn ?? savedColumn })
+            : new DetectionTransformer(onnx, metadata, chain, savedColumn, ScoringDevice.Cpu);
+    }
+
+    /// <summary>
+    /// Detects the objects in one image file: a <c>PredictionEngine&lt;ImageInput, DetectionPrediction&gt;</c> of this
+    /// transformer, one per calling thread, so it may be called from several threads at once.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The image does not exist.</exception>
+    public DetectionPrediction Detect(string imagePath)
+    {
+        ThrowIfDisposed();
+        return _engines.Predict(imagePath);
     }
 
     /// <summary>
@@ -79,10 +117,11 @@ public sealed class DetectionTransformer : OnnxScoringTransformer
 
     private protected override void DisposeSessions()
     {
+        _engines.Dispose();
         if (_session.IsValueCreated) _session.Value.Dispose();
     }
 
-    /// <summary>The shapes of the three prediction columns, for estimators' <c>GetOutputSchema</c>.</summary>
+    /// <summary>The shapes of the four prediction columns, for estimators' <c>GetOutputSchema</c>.</summary>
     public static IEnumerable<SchemaShape.Column> OutputColumnsShape()
     {
         var schema = SchemaDefinition.Create(typeof(PredictionRow));
@@ -96,6 +135,7 @@ public sealed class DetectionTransformer : OnnxScoringTransformer
         public float[] PredictedBoxes = [];
         public uint[] PredictedLabels = [];
         public float[] Scores = [];
+        public string[] PredictedLabelNames = [];
     }
 
     private sealed class ClassNameRow { public string Name = ""; }

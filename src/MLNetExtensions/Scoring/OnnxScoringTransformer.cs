@@ -11,17 +11,40 @@ namespace MLNetExtensions.Scoring;
 /// <c>mlContext.Model.Load</c> in any process gives it back; the derived types' <c>Load</c> re-wraps it. Scoring needs
 /// neither TorchSharp nor libtorch.
 /// </summary>
+/// <remarks>
+/// <b>Threads.</b> <c>Transform</c> and <c>GetOutputSchema</c> may be called from any number of threads at once, and
+/// the views they return may be read from several threads at once (each cursor on one thread): the chain holds no
+/// per-row state, and ONNX Runtime's session runs concurrent calls. A <c>PredictionEngine</c> is not thread-safe:
+/// create one per thread (or use <c>PredictionEnginePool</c> in ASP.NET); the one-call helpers
+/// (<see cref="DetectionTransformer.Detect"/>, <see cref="SegmentationTransformer.Segment"/>) keep one per calling thread.
+/// </remarks>
 public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDisposable
 {
     private readonly TransformerChain<ITransformer> _chain;
     private bool _disposed;
 
-    private protected OnnxScoringTransformer(byte[] onnxModel, OnnxModelMetadata metadata, TransformerChain<ITransformer> chain)
+    private protected OnnxScoringTransformer(byte[] onnxModel, OnnxModelMetadata metadata, TransformerChain<ITransformer> chain, string imagePathColumn, ScoringDevice device)
     {
         OnnxModel = onnxModel;
         Metadata = metadata;
         _chain = chain;
+        ImagePathColumn = imagePathColumn;
+        Device = device;
     }
+
+    /// <summary>The input column of image paths this transformer reads.</summary>
+    public string ImagePathColumn { get; }
+
+    /// <summary>Where the network runs: <c>CPU</c>, or <c>CUDA:n</c> for <see cref="ScoringOptions.GpuDeviceId"/> n.</summary>
+    public string ExecutionDevice => Device.Name;
+
+    /// <summary>
+    /// Why a requested GPU is not used (the CUDA session could not be made, and <see cref="ScoringOptions.FallbackToCpu"/>
+    /// scored on the CPU instead; the same text went to the <c>MLContext</c>'s log); <see langword="null"/> otherwise.
+    /// </summary>
+    public string? GpuFallbackReason => Device.FallbackReason;
+
+    private protected ScoringDevice Device { get; }
 
     /// <summary>The exported network, as written by <see cref="ExportOnnx(string)"/>.</summary>
     public byte[] OnnxModel { get; }
@@ -95,7 +118,7 @@ public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDis
     /// working columns and <paramref name="dropAfter"/> dropped.
     /// </summary>
     private protected static TransformerChain<ITransformer> BuildChain(MLContext mlContext, byte[] onnxModel, OnnxModelMetadata metadata,
-        string imagePathColumn, string[] onnxOutputs, IEstimator<ITransformer>[] postProcess, string[] dropAfter)
+        string imagePathColumn, ScoringDevice device, string[] onnxOutputs, IEstimator<ITransformer>[] postProcess, string[] dropAfter)
     {
         var input = new NetworkInput(metadata.InputWidth, metadata.InputHeight, metadata.InputChannels == 1);
         RegisterComponents(mlContext);
@@ -106,7 +129,7 @@ public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDis
             input.PixelPipeline(mlContext, ScoringColumns.ImagePath, ScoringColumns.OnnxPixels, asFloat: true),
             mlContext.Transforms.ApplyOnnxModel(onnxOutputs, [ScoringColumns.OnnxPixels], new MemoryStream(onnxModel),
                 new Dictionary<string, int[]> { [ScoringColumns.OnnxPixels] = [1, input.Channels, input.Height, input.Width] },
-                gpuDeviceId: null, fallbackToCpu: true),
+                gpuDeviceId: device.GpuDeviceId, fallbackToCpu: true),
             .. postProcess,
             mlContext.Transforms.DropColumns([ScoringColumns.ImagePath, ScoringColumns.Image, ScoringColumns.OriginalWidth,
                 ScoringColumns.OriginalHeight, ScoringColumns.OnnxPixels, .. onnxOutputs, .. dropAfter]),
@@ -118,10 +141,34 @@ public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDis
     }
 
     /// <summary>
-    /// Reads a model saved with <c>mlContext.Model.Save</c>: the ONNX network of <paramref name="kind"/> first (a
-    /// truncated zip fails there, with a message of our own rather than one from deep inside ML.NET's loader), then the chain.
+    /// The image path column a loaded chain reads: of the text columns of the schema saved with it, the one its first
+    /// step (the copy of the image path) accepts; <paramref name="defaultColumn"/> when the model was saved without a schema.
     /// </summary>
-    private protected static (byte[] Onnx, OnnxModelMetadata Metadata, TransformerChain<ITransformer> Chain) LoadSaved(MLContext mlContext, string path,
+    private protected static string SavedImagePathColumn(TransformerChain<ITransformer> chain, DataViewSchema? savedInput, string defaultColumn)
+    {
+        var first = chain.FirstOrDefault();
+        if (first == null || savedInput == null) return defaultColumn;
+        foreach (var column in savedInput.Where(c => !c.IsHidden && c.Type is TextDataViewType))
+        {
+            var builder = new DataViewSchema.Builder();
+            builder.AddColumn(column.Name, TextDataViewType.Instance);
+            try
+            {
+                first.GetOutputSchema(builder.ToSchema());
+                return column.Name;
+            }
+            catch (ArgumentOutOfRangeException) { }
+            catch (InvalidOperationException) { }
+        }
+        return defaultColumn;
+    }
+
+    /// <summary>
+    /// Reads a model saved with <c>mlContext.Model.Save</c>: the ONNX network of <paramref name="kind"/> first (a
+    /// truncated zip fails there, with a message of our own rather than one from deep inside ML.NET's loader), then the chain
+    /// and the input schema saved with it.
+    /// </summary>
+    private protected static (byte[] Onnx, OnnxModelMetadata Metadata, TransformerChain<ITransformer> Chain, DataViewSchema? InputSchema) LoadSaved(MLContext mlContext, string path,
         OnnxModelKind kind, string what, string typeName)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
@@ -132,9 +179,10 @@ public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDis
             ?? throw new InvalidDataException($"The model file '{path}' holds no {what} ONNX model. Save a {typeName} (or its Chain) with mlContext.Model.Save.");
         RegisterComponents(mlContext);
         ITransformer loaded;
+        DataViewSchema? inputSchema;
         try
         {
-            loaded = mlContext.Model.Load(path, out _);
+            loaded = mlContext.Model.Load(path, out inputSchema);
         }
         catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException or InvalidOperationException)
         {
@@ -142,7 +190,7 @@ public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDis
         }
         if (loaded is not TransformerChain<ITransformer> chain)
             throw new InvalidDataException($"The model file '{path}' holds a {loaded.GetType().Name}, not a {what}'s transformer chain.");
-        return (onnx, OnnxModelMetadata.Read(new MemoryStream(onnx), path), chain);
+        return (onnx, OnnxModelMetadata.Read(new MemoryStream(onnx), path), chain, inputSchema);
     }
 
     private sealed class PathRow

@@ -17,12 +17,14 @@ public sealed class SegmentationOutputInput
 public sealed class SegmentationOutputRow
 {
     [ColumnName(SegmentationColumns.PredictedMask)] public byte[] PredictedMask = [];
+    [ColumnName(SegmentationColumns.PredictedMaskWidth)] public int Width;
+    [ColumnName(SegmentationColumns.PredictedMaskHeight)] public int Height;
 }
 
 /// <summary>
 /// Turns a segmenter's logits (K, h, w) at the network's input size into <c>PredictedMask</c>: the arg-max class per
 /// pixel, resized to the original image by nearest neighbour (pixel-centre sampling, as training resized its masks),
-/// H×W row-major. Stateless: the logits' shape comes from the ONNX graph's <see cref="ScoringColumns.OnnxLogitsShape"/>.
+/// H×W row-major, with its width and height. Stateless: the logits' shape comes from the ONNX graph's <see cref="ScoringColumns.OnnxLogitsShape"/>.
 /// </summary>
 [CustomMappingFactoryAttribute(ContractName)]
 public sealed class SegmentationOutputMapping : CustomMappingFactory<SegmentationOutputInput, SegmentationOutputRow>
@@ -51,6 +53,8 @@ public sealed class SegmentationOutputMapping : CustomMappingFactory<Segmentatio
             }
         }
         output.PredictedMask = mask;
+        output.Width = width;
+        output.Height = height;
     }
 
     /// <summary>Per pixel of (K, P) planar logits, the class with the largest logit (the first on ties).</summary>

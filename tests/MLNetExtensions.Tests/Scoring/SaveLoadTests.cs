@@ -33,7 +33,7 @@ public sealed class SaveLoadTests
         var expected = ScoredColumns.Read(detector.Transform(data));
         var host = RunHost([zip, json, onnx, .. images]);
 
-        CollectionAssert.AreEqual(new[] { "ImagePath", "PredictedBoxes", "Scores", "PredictedLabels" }, expected.Select(c => c.Name).ToArray());
+        CollectionAssert.AreEqual(new[] { "ImagePath", "PredictedBoxes", "Scores", "PredictedLabelNames", "PredictedLabels" }, expected.Select(c => c.Name).ToArray());
         Assert.IsGreaterThan(0, expected.Single(c => c.Name == "Scores").Rows.Sum(r => r.Count), "the detector found nothing, so the comparison proves little");
         Assert.HasCount(expected.Count, host.Columns);
         for (int i = 0; i < expected.Count; i++)
@@ -48,13 +48,18 @@ public sealed class SaveLoadTests
         }
         CollectionAssert.AreEqual(detector.ClassNames.ToArray(), expected.Single(c => c.Name == "PredictedLabels").KeyValues, "PredictedLabels' key values are the class names");
 
-        // The PredictionEngine on the loaded model gives the same rows.
-        Assert.HasCount(images.Length, host.Engine);
-        for (int r = 0; r < images.Length; r++)
+        // The typed PredictionEngine<ImageInput, DetectionPrediction> on the loaded model, and Detect on
+        // DetectionTransformer.Load's, give the same rows; the class names are those of the keys.
+        var keyNames = expected.Single(c => c.Name == "PredictedLabels").KeyValues!;
+        foreach (var (what, predictions) in new[] { ("engine", host.Engine), ("Detect", host.Helper) })
         {
-            CollectionAssert.AreEqual(Row(expected, "PredictedBoxes", r), host.Engine[r].Boxes.Select(Format).ToList(), $"engine boxes, row {r}");
-            CollectionAssert.AreEqual(Row(expected, "PredictedLabels", r), host.Engine[r].Labels.Select(l => l.ToString()).ToList(), $"engine labels, row {r}");
-            CollectionAssert.AreEqual(Row(expected, "Scores", r), host.Engine[r].Scores.Select(Format).ToList(), $"engine scores, row {r}");
+            Assert.HasCount(images.Length, predictions, what);
+            for (int r = 0; r < images.Length; r++)
+            {
+                CollectionAssert.AreEqual(Row(expected, "PredictedBoxes", r), predictions[r].Boxes.Select(Format).ToList(), $"{what} boxes, row {r}");
+                CollectionAssert.AreEqual(Row(expected, "PredictedLabels", r).Select(k => keyNames[int.Parse(k) - 1]).ToList(), predictions[r].LabelNames, $"{what} labels, row {r}");
+                CollectionAssert.AreEqual(Row(expected, "Scores", r), predictions[r].Scores.Select(Format).ToList(), $"{what} scores, row {r}");
+            }
         }
 
         // DetectionTransformer.Load re-wraps the chain there.

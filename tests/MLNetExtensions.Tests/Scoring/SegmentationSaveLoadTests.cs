@@ -16,28 +16,11 @@ namespace MLNetExtensions.Tests.Scoring;
 [TestClass]
 public sealed class SegmentationSaveLoadTests
 {
-    private static SegmentationTransformer? _segmenter;
-
-    /// <summary>
-    /// The tiny segmenter after 10 steps on the tiny shapes (64 px): enough to move every weight and BatchNorm
-    /// statistic off its initial value. Background weighs little in its loss, so that so early it already predicts
-    /// several classes (unweighted, it first learns to say "background" everywhere) and equal masks say something.
-    /// Trained once for the class.
-    /// </summary>
-    private static SegmentationTransformer Trained()
-    {
-        if (_segmenter == null)
-        {
-            var ml = new MLContext(1);
-            _segmenter = ml.Transforms.TrainDeepLabSegmenter(DeepLabTrainingTests.TinyOptions() with { MaxSteps = 10, ClassWeights = [0.05f, 1, 1, 1, 1, 1] })
-                .Fit(DeepLabTrainingTests.Load(ml, "train"));
-        }
-        return _segmenter;
-    }
+    private static SegmentationTransformer Trained() => TinyTrainedSegmenter.Get();
 
     /// <summary>Four validation images of the tiny set plus one of them stretched to 80×48, so the mask's
     /// nearest-neighbour resize back to a non-square original size is compared too.</summary>
-    private static string[] Images(TempFolder folder)
+    internal static string[] Images(TempFolder folder)
     {
         var images = TinyTrainedDetector.Images(4);
         string stretched = folder["stretched.png"];
@@ -62,7 +45,10 @@ public sealed class SegmentationSaveLoadTests
         var expected = ScoredColumns.Read(segmenter.Transform(data));
         var host = SaveLoadTests.RunHost(["--segmentation", zip, json, onnx, .. images]);
 
-        CollectionAssert.AreEqual(new[] { "ImagePath", SegmentationColumns.PredictedMask }, expected.Select(c => c.Name).ToArray());
+        CollectionAssert.AreEqual(new[] { "ImagePath", SegmentationColumns.PredictedMask, SegmentationColumns.PredictedMaskWidth, SegmentationColumns.PredictedMaskHeight },
+            expected.Select(c => c.Name).ToArray());
+        CollectionAssert.AreEqual(new[] { "64", "64", "64", "64", "80" }, expected[2].Rows.Select(r => r.Single()).ToArray(), "mask widths");
+        CollectionAssert.AreEqual(new[] { "64", "64", "64", "64", "48" }, expected[3].Rows.Select(r => r.Single()).ToArray(), "mask heights");
         var masks = expected[1].Rows;
         CollectionAssert.AreEqual(new[] { 64 * 64, 64 * 64, 64 * 64, 64 * 64, 80 * 48 }, masks.Select(r => r.Count).ToArray(), "masks have their image's size");
         var classes = masks.SelectMany(r => r).Distinct().Order().ToList();
@@ -79,10 +65,18 @@ public sealed class SegmentationSaveLoadTests
                 CollectionAssert.AreEqual(e.Rows[r], a.Rows[r], $"column {e.Name}, row {r}");
         }
 
-        // The PredictionEngine on the loaded model gives the same masks.
-        Assert.HasCount(images.Length, host.Engine);
-        for (int r = 0; r < images.Length; r++)
-            CollectionAssert.AreEqual(masks[r], host.Engine[r].Mask.Select(b => b.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList(), $"engine mask, row {r}");
+        // The typed PredictionEngine<ImageInput, SegmentationPrediction> on the loaded model, and Segment on
+        // SegmentationTransformer.Load's, give the same masks and sizes.
+        foreach (var (what, predictions) in new[] { ("engine", host.Engine), ("Segment", host.Helper) })
+        {
+            Assert.HasCount(images.Length, predictions, what);
+            for (int r = 0; r < images.Length; r++)
+            {
+                CollectionAssert.AreEqual(masks[r], predictions[r].Mask.Select(b => b.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList(), $"{what} mask, row {r}");
+                Assert.AreEqual(expected[2].Rows[r].Single(), predictions[r].Width.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{what} width, row {r}");
+                Assert.AreEqual(expected[3].Rows[r].Single(), predictions[r].Height.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{what} height, row {r}");
+            }
+        }
 
         // SegmentationTransformer.Load re-wraps the chain there, without TorchSharp.
         CollectionAssert.AreEqual(segmenter.ClassNames.ToArray(), host.ClassNames);
