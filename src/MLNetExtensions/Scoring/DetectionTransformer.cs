@@ -80,10 +80,8 @@ public sealed class DetectionTransformer : OnnxScoringTransformer
         ArgumentNullException.ThrowIfNull(options);
         var (onnx, metadata, chain, savedInput) = LoadSaved(mlContext, path, OnnxModelKind.Detection, "detector", nameof(DetectionTransformer));
         string savedColumn = SavedImagePathColumn(chain, savedInput, DetectionColumns.ImagePath);
-        // The saved chain runs on the CPU and reads the column it was built for; another device or column rebuilds it
-        // from its ONNX network (the same steps Create makes).
-        return options.GpuDeviceId != null || (options.ImagePathColumn ?? savedColumn) != savedColumn
-            ? Create(mlContext, onnx, options with { ImagePathColumn = options.ImagePathColumn ?? savedColumn })
+        return RebuildOptions(options, savedColumn) is { } rebuild
+            ? Create(mlContext, onnx, rebuild)
             : new DetectionTransformer(onnx, metadata, chain, savedColumn, ScoringDevice.Cpu);
     }
 

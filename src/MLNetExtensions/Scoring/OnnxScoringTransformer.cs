@@ -164,6 +164,15 @@ public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDis
     }
 
     /// <summary>
+    /// The options to rebuild a loaded model with from its ONNX network (the same steps <c>Create</c> makes), or null when
+    /// the saved chain serves <paramref name="options"/> as it is: it runs on the CPU and reads the column it was built for.
+    /// </summary>
+    private protected static ScoringOptions? RebuildOptions(ScoringOptions options, string savedColumn)
+        => options.GpuDeviceId != null || (options.ImagePathColumn ?? savedColumn) != savedColumn
+            ? options with { ImagePathColumn = options.ImagePathColumn ?? savedColumn }
+            : null;
+
+    /// <summary>
     /// Reads a model saved with <c>mlContext.Model.Save</c>: the ONNX network of <paramref name="kind"/> first (a
     /// truncated zip fails there, with a message of our own rather than one from deep inside ML.NET's loader), then the chain
     /// and the input schema saved with it.

@@ -67,10 +67,8 @@ public sealed class SegmentationTransformer : OnnxScoringTransformer
         ArgumentNullException.ThrowIfNull(options);
         var (onnx, metadata, chain, savedInput) = LoadSaved(mlContext, path, OnnxModelKind.Segmentation, "segmenter", nameof(SegmentationTransformer));
         string savedColumn = SavedImagePathColumn(chain, savedInput, SegmentationColumns.ImagePath);
-        // The saved chain runs on the CPU and reads the column it was built for; another device or column rebuilds it
-        // from its ONNX network (the same steps Create makes).
-        return options.GpuDeviceId != null || (options.ImagePathColumn ?? savedColumn) != savedColumn
-            ? Create(mlContext, onnx, options with { ImagePathColumn = options.ImagePathColumn ?? savedColumn })
+        return RebuildOptions(options, savedColumn) is { } rebuild
+            ? Create(mlContext, onnx, rebuild)
             : new SegmentationTransformer(onnx, metadata, chain, savedColumn, ScoringDevice.Cpu);
     }
 
