@@ -28,6 +28,7 @@ public sealed class FasterRcnnBenchmark : IBenchmark
     public void Run(TextWriter output)
     {
         TorchRuntime.EnsureLoaded();
+        if (Environment.GetEnvironmentVariable("FASTER_RCNN_BENCH_QUICKSTART_ONLY") == "1") { QuickstartResNet18(output); return; }
         foreach (int size in new[] { 128, 300 })
         {
             var ssdOptions = new SsdDetectorOptions { InputWidth = size, InputHeight = size, WidthMultiplier = 0.5f, BatchSize = Batch, TopDownFusion = true };
@@ -50,7 +51,41 @@ public sealed class FasterRcnnBenchmark : IBenchmark
             var (ssdMs, frcnnMs) = OnnxMilliseconds(ssd, ssdOptions, frcnn, frcnnOptions, images[..1], data.ClassNames);
             output.WriteLine($"    ONNX Runtime scoring, batch 1: SSD (baseline) {ssdMs:F1} ms/image, Faster R-CNN {frcnnMs:F1} ms/image; ratio {ssdMs / frcnnMs:F2}x");
         }
+        QuickstartResNet18(output);
         Pyramid(output);
+    }
+
+    /// <summary>The Faster R-CNN quickstart's step (ResNet-18 layer1..layer3, stride 8 with stride 16 added top-down,
+    /// 128 px, batch 8; random weights, which cost what ImageNet's do) against SSD on the same trunk, and its RoI Align
+    /// and proposal-filtering shares.</summary>
+    private static void QuickstartResNet18(TextWriter output)
+    {
+        const int size = 128, batch = 8;
+        var ssdOptions = new SsdDetectorOptions
+        {
+            InputWidth = size, InputHeight = size, BatchSize = batch, TopDownFusion = true, Backbone = DetectorBackbone.ResNet18, WidthMultiplier = 1f,
+        };
+        var frcnnOptions = new FasterRcnnDetectorOptions
+        {
+            InputWidth = size, InputHeight = size, BatchSize = batch, FeatureStride = 8, Backbone = DetectorBackbone.ResNet18, WidthMultiplier = 1f,
+            AnchorSizes = [12f, 24f, 48f], RepresentationSize = 256,
+            RpnPreNmsTopNTrain = 1000, RpnPostNmsTopNTrain = 300, RpnPreNmsTopNTest = 600, RpnPostNmsTopNTest = 100, BoxBatchSizePerImage = 128,
+        };
+        var data = SsdTrainingBenchmark.BuiltInTrainingSet(ssdOptions);
+        manual_seed(1);
+        var ssd = new SsdDetectorModel(ssdOptions, data.ClassNames.Length, CPU);
+        var frcnn = new FasterRcnnDetectorModel(frcnnOptions, data.ClassNames.Length, CPU);
+        var (images, targets) = data.Batch(Enumerable.Range(0, batch).ToArray(), null, new Random(1), CPU);
+        var (ssdStep, frcnnStep) = StepSeconds(ssd, frcnn, images, targets);
+        var (roiAlign, filter) = Parts(frcnn, frcnnOptions, images, targets);
+        // The quickstart freezes the stem and layer1 (torchvision's trainable_backbone_layers=3).
+        var frozen = new FasterRcnnDetectorModel(frcnnOptions, data.ClassNames.Length, CPU);
+        frozen.Network.modules().OfType<SsdBackbone>().Single().Freeze("layer1");
+        var (allStep, frozenStep) = StepSeconds(frcnn, frozen, images, targets);
+        output.WriteLine($"  quickstart ResNet-18, {size}×{size}, batch {batch}: SSD (baseline) {batch / ssdStep:F1} img/s, Faster R-CNN {batch / frcnnStep:F1} img/s; " +
+                         $"ratio {ssdStep / frcnnStep:F2}x (a Faster R-CNN step costs {frcnnStep / ssdStep:F2} SSD steps)");
+        output.WriteLine($"    shares of a Faster R-CNN step: RoI Align forward+backward {roiAlign / frcnnStep:P0}, proposal filtering (top-k, host NMS) {filter / frcnnStep:P0}");
+        output.WriteLine($"    Faster R-CNN, every stage trained (baseline) {batch / allStep:F1} img/s, stem and layer1 frozen {batch / frozenStep:F1} img/s; ratio {allStep / frozenStep:F2}x");
     }
 
     /// <summary>Training img/s and ONNX ms/image at 128 px: the quickstart's one stride-8 map against the FPN (strides 8,
@@ -95,22 +130,23 @@ public sealed class FasterRcnnBenchmark : IBenchmark
     /// proposal filtering, on the model's own feature map.</summary>
     private static (double RoiAlign, double Filter) Parts(FasterRcnnDetectorModel model, FasterRcnnDetectorOptions o, Tensor images, IReadOnlyList<DetectionTarget> targets)
     {
+        int batch = (int)images.shape[0];
         var net = model.Faster;
         using var scope = NewDisposeScope();
         Tensor features;
         using (no_grad()) features = net.Features(images)[0];
-        int rois = Batch * o.BoxBatchSizePerImage;
+        int rois = batch * o.BoxBatchSizePerImage;
         var g = new Generator(5);
         var xy = rand(rois, 2, generator: g) * (o.InputWidth * 0.8f);
         var wh = rand(rois, 2, generator: g) * (o.InputWidth * 0.4f) + 4f;
-        var batchIndex = randint(0, Batch, [rois, 1], generator: g).to(ScalarType.Float32);
+        var batchIndex = randint(0, batch, [rois, 1], generator: g).to(ScalarType.Float32);
         var boxes = cat([batchIndex, xy, xy + wh], 1);
         var roiTimes = new List<double>();
         var filterTimes = new List<double>();
         long anchors = net.Rpn.AnchorCount;
-        var proposals = rand(Batch, anchors, 2, generator: g) * o.InputWidth;
-        var proposalBoxes = cat([proposals, proposals + rand(Batch, anchors, 2, generator: g) * 40f], 2);
-        var objectness = randn(Batch, anchors, generator: g);
+        var proposals = rand(batch, anchors, 2, generator: g) * o.InputWidth;
+        var proposalBoxes = cat([proposals, proposals + rand(batch, anchors, 2, generator: g) * 40f], 2);
+        var objectness = randn(batch, anchors, generator: g);
         for (int round = 0; round < Warmup + Rounds; round++)
         {
             var f = features.detach().requires_grad_(true);

@@ -89,6 +89,20 @@ public sealed class ResNetBackbone : FeatureExtractor
     /// <summary>Input pixels per map pixel of each returned map (4, 8, 16, 32 without dilation).</summary>
     public long[] OutStrides => _strides;
 
+    /// <summary>The stages in input order, for freezing: <c>stem</c>, then <c>layer1</c> .. <c>layer{Stages}</c>.</summary>
+    public IReadOnlyList<string> StageNames => ["stem", .. Enumerable.Range(1, _channels.Length).Select(i => $"layer{i}")];
+
+    /// <summary><c>stem</c> is <c>conv1</c> and <c>bn1</c>; <c>layerK</c> is the child of that name.</summary>
+    /// <exception cref="ArgumentException">The backbone has no stage of that name; the message lists them.</exception>
+    public IReadOnlyList<nn.Module> StageModules(string stage)
+    {
+        if (!StageNames.Contains(stage))
+            throw new ArgumentException($"The backbone has no stage '{stage}'. Its stages are: {string.Join(", ", StageNames)}.", nameof(stage));
+        string[] names = stage == "stem" ? ["conv1", "bn1"] : [stage];
+        var children = named_children().ToDictionary(c => c.name, c => c.module);
+        return names.Select(n => children[n]).ToArray();
+    }
+
     /// <summary>(N, C, H, W) → the outputs of layer1..layer{Stages}, (N, C_k, H / stride_k, W / stride_k).</summary>
     public override Tensor[] forward(Tensor input)
     {

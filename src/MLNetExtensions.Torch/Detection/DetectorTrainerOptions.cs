@@ -60,6 +60,8 @@ public abstract record DetectorTrainerOptions : TrainerOptions
                 throw new FileNotFoundException($"{nameof(BackboneWeightsPath)} '{BackboneWeightsPath}' does not exist. Give PretrainedBackbone.ImageNetResNet18, the path of a .safetensors file with torchvision resnet18 key names, or leave it null for random weights.", BackboneWeightsPath);
         }
         PretrainedBackbone.CheckTrainerOptions(BackboneWeightsPath, Backbone, Backbone == DetectorBackbone.ResNet18, Normalization, Grayscale);
+        if (FreezeBackboneUpTo != null && !SsdBackbone.StageNamesOf(Backbone).Contains(FreezeBackboneUpTo))
+            throw new ArgumentException($"{nameof(FreezeBackboneUpTo)} is '{FreezeBackboneUpTo}', but the {Backbone} backbone has no such stage. Its stages are: {string.Join(", ", SsdBackbone.StageNamesOf(Backbone))}.", nameof(FreezeBackboneUpTo));
         Check(InputWidth >= 32 && InputWidth <= 4096, nameof(InputWidth), InputWidth, "must be within 32..4096 pixels");
         Check(InputHeight >= 32 && InputHeight <= 4096, nameof(InputHeight), InputHeight, "must be within 32..4096 pixels");
     }
@@ -78,6 +80,9 @@ public abstract record DetectorTrainerOptions : TrainerOptions
 
     /// <summary>What a checkpoint must agree with to be resumed: everything that shapes the network or the run.</summary>
     internal abstract string Fingerprint(IReadOnlyList<string> classNames);
+
+    /// <summary>The frozen stages in a <see cref="Fingerprint"/>: empty when nothing is frozen, so older checkpoints still match.</summary>
+    private protected string FreezeFingerprint => FreezeBackbone ? $"freeze={FreezeBackboneUpTo ?? "all"}|" : "";
 
     /// <summary>The model description written into the ONNX metadata (architecture, backbone, normalisation...).</summary>
     internal abstract Dictionary<string, string> ExportMetadata();

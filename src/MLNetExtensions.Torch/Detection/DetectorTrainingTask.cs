@@ -38,7 +38,12 @@ internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>
     public bool HasValidation => _validation != null;
     public string Fingerprint => _o.Fingerprint(_train.ClassNames);
 
-    public IDetectorModel CreateModel(Device device) => _o.CreateModel(_train.ClassNames.Length, device);
+    public IDetectorModel CreateModel(Device device)
+    {
+        var model = _o.CreateModel(_train.ClassNames.Length, device);
+        if (_o.FreezeBackbone) model.Network.modules().OfType<SsdBackbone>().Single().Freeze(_o.FreezeBackboneUpTo);
+        return model;
+    }
 
     public TrainingLoss Loss(IDetectorModel model, int[] indices, Random rng, Device device)
     {

@@ -120,7 +120,7 @@ public sealed record FasterRcnnDetectorOptions : DetectorTrainerOptions
     internal override string Fingerprint(IReadOnlyList<string> classNames)
         => $"faster-rcnn|{Backbone}|{WidthMultiplier}|stride={FeatureStride}|{(Fpn ? $"fpn={FpnOutChannels}:{RoiCanonicalScale}|" : "")}{InputWidth}x{InputHeight}|gray={Grayscale}|{Normalization}|" +
            $"anchors={string.Join(",", AnchorSizes)}:{string.Join(",", AnchorAspectRatios)}|rep={RepresentationSize}|roi={RoiOutputSize}:{RoiSamplingRatio}|" +
-           $"{OptimizationFingerprint}|ema={ModelEmaDecay}|classes={string.Join(",", classNames)}";
+           $"{FreezeFingerprint}{OptimizationFingerprint}|ema={ModelEmaDecay}|classes={string.Join(",", classNames)}";
 
     internal RegionProposalNetwork.RpnSettings RpnSettings => new(RpnPreNmsTopNTrain, RpnPreNmsTopNTest, RpnPostNmsTopNTrain, RpnPostNmsTopNTest,
         RpnNmsThreshold, RpnFgIouThreshold, RpnBgIouThreshold, RpnBatchSizePerImage, RpnPositiveFraction);

@@ -85,5 +85,5 @@ public sealed record SsdDetectorOptions : DetectorTrainerOptions
     internal override string Fingerprint(IReadOnlyList<string> classNames)
         => $"{Architecture}|{Backbone}|{WidthMultiplier}|{InputWidth}x{InputHeight}|gray={Grayscale}|{Normalization}|grid={GridSize}|fusion={TopDownFusion}|" +
            $"scales={MinScale},{MaxScale}|ignore={IgnoreIouThreshold}|ar={string.Join(";", AspectRatios.Select(a => string.Join(",", a)))}|" +
-           $"{OptimizationFingerprint}|ema={ModelEmaDecay}|classes={string.Join(",", classNames)}";
+           $"{FreezeFingerprint}{OptimizationFingerprint}|ema={ModelEmaDecay}|classes={string.Join(",", classNames)}";
 }

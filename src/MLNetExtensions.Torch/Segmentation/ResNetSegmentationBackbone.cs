@@ -38,15 +38,8 @@ public sealed class ResNetSegmentationBackbone : TorchvisionSegmentationBackbone
 
     protected override FeatureExtractor Body => body;
 
-    public override IReadOnlyList<string> StageNames { get; } = ["stem", "layer1", "layer2", "layer3", "layer4"];
+    public override IReadOnlyList<string> StageNames => body.StageNames;
 
-    /// <summary><c>stem</c> is the ResNet's <c>conv1</c> and <c>bn1</c>; <c>layerK</c> is its child of that name.</summary>
-    public override IReadOnlyList<nn.Module> StageModules(string stage)
-    {
-        if (!StageNames.Contains(stage))
-            throw new ArgumentException($"The backbone has no stage '{stage}'. Its stages are: {string.Join(", ", StageNames)}.", nameof(stage));
-        string[] names = stage == "stem" ? ["conv1", "bn1"] : [stage];
-        var children = body.named_children().ToDictionary(c => c.name, c => c.module);
-        return names.Select(n => children[n]).ToArray();
-    }
+    /// <inheritdoc cref="ResNetBackbone.StageModules"/>
+    public override IReadOnlyList<nn.Module> StageModules(string stage) => body.StageModules(stage);
 }

@@ -44,6 +44,16 @@ public abstract record TrainerOptions
     /// step's weights, which carry that step's mini-batch noise. Null (the default): the last weights.</summary>
     public double? ModelEmaDecay { get; set; }
     public int Seed { get; set; } = 1;
+    /// <summary>Freeze the backbone: no gradients, and its BatchNorm layers stay in eval mode (running statistics untouched).</summary>
+    public bool FreezeBackbone { get; set; }
+    /// <summary>
+    /// With <see cref="FreezeBackbone"/>: freeze only the stages up to and including this one (null: all). Segmentation:
+    /// <c>stem</c>, <c>layer1</c> .. <c>layer4</c> (ResNetLite, ResNet18/34/50); <c>features.0</c> .. <c>features.18</c>
+    /// (MobileNetV2). Detection: <c>stem</c>, <c>layer1</c> .. <c>layer3</c> (ResNet18), <c>body</c>, <c>stage4</c>
+    /// (VggLite). torchvision's detection default when fine-tuning from ImageNet (<c>trainable_backbone_layers=3</c>)
+    /// freezes the stem and layer1: <c>FreezeBackboneUpTo = "layer1"</c>.
+    /// </summary>
+    public string? FreezeBackboneUpTo { get; set; }
     public DeviceSelection Device { get; set; } = DeviceSelection.Auto;
     /// <summary>Threads libtorch may use on the CPU; null leaves its default.</summary>
     public int? CpuThreads { get; set; }
@@ -90,6 +100,8 @@ public abstract record TrainerOptions
         Check(EarlyStoppingPatience is null or >= 1, nameof(EarlyStoppingPatience), EarlyStoppingPatience, "must be at least 1 when set");
         Check(ValidateEveryEpochs >= 1, nameof(ValidateEveryEpochs), ValidateEveryEpochs, "must be at least 1");
         Check(CheckpointEverySteps >= 1, nameof(CheckpointEverySteps), CheckpointEverySteps, "must be at least 1");
+        if (FreezeBackboneUpTo != null && !FreezeBackbone)
+            throw new ArgumentException($"{nameof(FreezeBackboneUpTo)} ('{FreezeBackboneUpTo}') is set but {nameof(FreezeBackbone)} is false; set both to freeze part of the backbone.", nameof(FreezeBackboneUpTo));
     }
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> "<paramref name="name"/> <paramref name="rule"/>." unless <paramref name="ok"/>.</summary>

@@ -37,6 +37,7 @@ public sealed class SsdBackbone : FeatureExtractor
     private readonly ConvBnAct? smooth;      // top-down fusion: 3×3 over the sum
     private readonly ModuleList<Sequential> extras;
     private readonly long[] _channels;
+    private readonly FrozenBackboneStages _frozen = new();
 
     /// <summary>Creates the backbone and its extras.</summary>
     /// <param name="kind">The backbone family.</param>
@@ -92,6 +93,44 @@ public sealed class SsdBackbone : FeatureExtractor
     }
 
     public override long[] OutChannels => _channels;
+
+    /// <summary>The trunk's stages in input order, for <see cref="Freeze"/>: <c>stem</c>, <c>layer1</c> .. <c>layer3</c>
+    /// (ResNet18); <c>body</c> (to stride 8) and <c>stage4</c> (VggLite). The top-down fusion and the extras are new layers,
+    /// not stages.</summary>
+    public IReadOnlyList<string> StageNames => resnet != null ? resnet.StageNames : StageNamesOf(DetectorBackbone.VggLite);
+
+    /// <summary>The <see cref="StageNames"/> of a backbone of that kind.</summary>
+    public static IReadOnlyList<string> StageNamesOf(DetectorBackbone kind) => kind == DetectorBackbone.ResNet18 ? ["stem", "layer1", "layer2", "layer3"] : ["body", "stage4"];
+
+    /// <summary>The stages frozen by <see cref="Freeze"/>, in input order.</summary>
+    public IReadOnlyList<string> FrozenStages => _frozen.Names;
+
+    /// <summary>
+    /// Freezes the trunk's stages from the first up to and including <paramref name="upToStage"/> (null: all): their
+    /// parameters stop requiring gradients and they stay in eval mode from now on (BatchNorm keeps its running
+    /// statistics). torchvision's detection builders do the same with <c>trainable_backbone_layers</c> (default 3 of 5:
+    /// <c>conv1</c> and <c>layer1</c> frozen) and <c>FrozenBatchNorm2d</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The trunk has no stage of that name; the message lists them.</exception>
+    public void Freeze(string? upToStage = null) => _frozen.Freeze(StageNames, StageModules, upToStage, training);
+
+    private IReadOnlyList<nn.Module> StageModules(string stage)
+    {
+        if (resnet != null) return resnet.StageModules(stage);
+        return stage switch
+        {
+            "body" => [body!],
+            "stage4" => [stage4!],
+            _ => throw new ArgumentException($"The backbone has no stage '{stage}'. Its stages are: {string.Join(", ", StageNames)}.", nameof(stage)),
+        };
+    }
+
+    /// <summary>Switches training mode, keeping frozen stages in eval mode.</summary>
+    public override void train(bool on = true)
+    {
+        base.train(on);
+        _frozen.KeepInEvalMode();
+    }
 
     /// <summary>Input pixels per map pixel of the <see cref="Trunk"/> maps: 4, 8, 16 for ResNet18 (layer1..layer3), 8, 16 for VggLite.</summary>
     public int[] TrunkStrides => resnet != null ? [4, 8, 16] : [8, 16];

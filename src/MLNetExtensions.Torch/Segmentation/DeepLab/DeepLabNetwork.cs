@@ -28,8 +28,7 @@ public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>, ITrainableModel
     private readonly AtrousSpatialPyramidPooling aspp;
     private readonly DeepLabDecoder decoder;
     private readonly ISegmentationBackbone _backbone;
-    private readonly List<nn.Module> _frozen = new();
-    private readonly List<TorchSharp.Modules.BatchNorm2d> _frozenBatchNorms = new();
+    private readonly FrozenBackboneStages _frozen = new();
 
     /// <summary>Creates the network.</summary>
     /// <param name="backbone">The backbone; an <c>nn.Module&lt;Tensor, (Tensor, Tensor)&gt;</c> implementing <see cref="ISegmentationBackbone"/>.</param>
@@ -66,7 +65,7 @@ public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>, ITrainableModel
     public AtrousSpatialPyramidPooling Aspp => aspp;
 
     /// <summary>The frozen backbone stages, in input order.</summary>
-    public IReadOnlyList<string> FrozenStages { get; private set; } = [];
+    public IReadOnlyList<string> FrozenStages => _frozen.Names;
 
     /// <summary>The paper's ASPP rates: (6, 12, 18) at output stride 16, (12, 24, 36) at 8.</summary>
     public static int[] DefaultRates(int outputStride) => outputStride == 8 ? [12, 24, 36] : [6, 12, 18];
@@ -84,23 +83,7 @@ public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>, ITrainableModel
     public void Freeze(string? upToStage = null, bool batchNormUsesBatchStatistics = false)
     {
         FrozenBatchNormUsesBatchStatistics = batchNormUsesBatchStatistics;
-        var stages = _backbone.StageNames;
-        int last = upToStage is null ? stages.Count - 1 : stages.ToList().IndexOf(upToStage);
-        if (last < 0)
-            throw new ArgumentException($"The backbone has no stage '{upToStage}'. Its stages are: {string.Join(", ", stages)}.", nameof(upToStage));
-        _frozen.Clear();
-        _frozenBatchNorms.Clear();
-        for (int i = 0; i <= last; i++)
-        {
-            foreach (var module in _backbone.StageModules(stages[i]))
-            {
-                foreach (var p in module.parameters()) p.requires_grad = false;
-                module.train(training && batchNormUsesBatchStatistics);
-                _frozen.Add(module);
-                _frozenBatchNorms.AddRange(module.modules().Prepend(module).OfType<TorchSharp.Modules.BatchNorm2d>());
-            }
-        }
-        FrozenStages = stages.Take(last + 1).ToArray();
+        _frozen.Freeze(_backbone.StageNames, _backbone.StageModules, upToStage, training, keepTrainingMode: batchNormUsesBatchStatistics);
     }
 
     /// <summary>Whether frozen stages normalise with mini-batch statistics in training (see <see cref="Freeze"/>).</summary>
@@ -110,8 +93,7 @@ public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>, ITrainableModel
     public override void train(bool on = true)
     {
         base.train(on);
-        if (!FrozenBatchNormUsesBatchStatistics)
-            foreach (var stage in _frozen) stage.eval();
+        if (!FrozenBatchNormUsesBatchStatistics) _frozen.KeepInEvalMode();
     }
 
     /// <summary>(N, C, H, W) raw pixels → (N, K, H, W) logits.</summary>
@@ -120,7 +102,7 @@ public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>, ITrainableModel
         using var scope = NewDisposeScope();
         // Keras's frozen BatchNorm: batch statistics in this forward, running statistics put back after it.
         var kept = training && FrozenBatchNormUsesBatchStatistics
-            ? _frozenBatchNorms.Select(bn => (bn, Mean: bn.running_mean!.clone(), Var: bn.running_var!.clone(), Count: bn.num_batches_tracked?.clone())).ToList()
+            ? _frozen.BatchNorms.Select(bn => (bn, Mean: bn.running_mean!.clone(), Var: bn.running_var!.clone(), Count: bn.num_batches_tracked?.clone())).ToList()
             : null;
         var (low, high) = backbone.call(normalize.call(images));
         if (kept != null)

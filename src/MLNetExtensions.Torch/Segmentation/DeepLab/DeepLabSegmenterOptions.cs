@@ -60,13 +60,6 @@ public sealed record DeepLabSegmenterOptions : TrainerOptions
     public int InputHeight { get; set; } = 512;
     public bool Grayscale { get; set; }
     public PixelNormalization Normalization { get; set; } = PixelNormalization.MinusOneToOne;
-    /// <summary>Freeze the backbone: no gradients, and its BatchNorm layers stay in eval mode (running statistics untouched).</summary>
-    public bool FreezeBackbone { get; set; }
-    /// <summary>
-    /// With <see cref="FreezeBackbone"/>: freeze only the stages up to and including this one (null: all). Stages:
-    /// <c>stem</c>, <c>layer1</c> .. <c>layer4</c> (ResNetLite, ResNet18/34/50); <c>features.0</c> .. <c>features.18</c> (MobileNetV2).
-    /// </summary>
-    public string? FreezeBackboneUpTo { get; set; }
     /// <summary>
     /// With <see cref="FreezeBackbone"/>, for comparison only: the frozen stages' BatchNorm normalises with mini-batch
     /// statistics in training and with its (untouched) running statistics at inference, as Keras before 2.1.3 did for
@@ -125,8 +118,6 @@ public sealed record DeepLabSegmenterOptions : TrainerOptions
         Check(InputHeight >= 32 && InputHeight <= 4096, nameof(InputHeight), InputHeight, "must be within 32..4096 pixels");
         Check(Enum.IsDefined(Normalization), nameof(Normalization), Normalization, "is unknown");
         PretrainedBackbone.CheckTrainerOptions(BackboneWeightsPath, Backbone, Backbone == SegmentationBackboneKind.ResNet18, Normalization, Grayscale);
-        if (FreezeBackboneUpTo != null && !FreezeBackbone)
-            throw new ArgumentException($"{nameof(FreezeBackboneUpTo)} ('{FreezeBackboneUpTo}') is set but {nameof(FreezeBackbone)} is false; set both to freeze part of the backbone.", nameof(FreezeBackboneUpTo));
         if (FrozenBatchNormUsesBatchStatistics && !FreezeBackbone)
             throw new ArgumentException($"{nameof(FrozenBatchNormUsesBatchStatistics)} is set but {nameof(FreezeBackbone)} is false; it changes how frozen stages normalise, so set {nameof(FreezeBackbone)} too.", nameof(FrozenBatchNormUsesBatchStatistics));
         Check(Enum.IsDefined(Loss), nameof(Loss), Loss, "is unknown");
