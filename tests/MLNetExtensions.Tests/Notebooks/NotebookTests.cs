@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using MLNetExtensions.Visualization.Notebooks;
 using SkiaSharp;
@@ -335,13 +336,13 @@ public sealed class NotebookTests
     private static string WriteNotebook(Data.TempFolder temp, params string[] cells)
     {
         var path = temp["t.ipynb"];
-        var json = new System.Text.Json.Nodes.JsonObject
+        var json = new JsonObject
         {
             ["nbformat"] = 4, ["nbformat_minor"] = 5,
-            ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["kernelspec"] = new System.Text.Json.Nodes.JsonObject { ["name"] = NotebookDocument.KernelName } },
-            ["cells"] = new System.Text.Json.Nodes.JsonArray(cells.Select(c => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject
+            ["metadata"] = new JsonObject { ["kernelspec"] = new JsonObject { ["name"] = NotebookDocument.KernelName } },
+            ["cells"] = new JsonArray(cells.Select(c => (JsonNode)new JsonObject
             {
-                ["cell_type"] = "code", ["metadata"] = new System.Text.Json.Nodes.JsonObject(), ["outputs"] = new System.Text.Json.Nodes.JsonArray(), ["source"] = c,
+                ["cell_type"] = "code", ["metadata"] = new JsonObject(), ["outputs"] = new JsonArray(), ["source"] = c,
             }).ToArray()),
         };
         File.WriteAllText(path, json.ToJsonString());
