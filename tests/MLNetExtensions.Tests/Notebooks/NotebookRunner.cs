@@ -1,13 +1,15 @@
 using System.Diagnostics;
-using System.Reflection;
 using System.Text;
 using System.Text.RegularExpressions;
-using Microsoft.CodeAnalysis.CSharp.Scripting;
-using Microsoft.CodeAnalysis.Scripting;
+using Microsoft.DotNet.Interactive;
+using Microsoft.DotNet.Interactive.Commands;
+using Microsoft.DotNet.Interactive.CSharp;
+using Microsoft.DotNet.Interactive.Events;
 
 namespace MLNetExtensions.Tests.Notebooks;
 
-/// <summary>A cell failed: it did not compile, threw, or was expected to display something and displayed nothing.</summary>
+/// <summary>A cell failed: it did not compile, threw, wrote to standard error, or was expected to display something
+/// and displayed nothing.</summary>
 public sealed class NotebookCellException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>What a run produced: every output, the console text per cell, and the time per cell.</summary>
@@ -23,27 +25,26 @@ public sealed record NotebookRunResult(string Notebook, IReadOnlyList<NotebookOu
 }
 
 /// <summary>
-/// Runs a notebook's C# cells in order the way the .NET Interactive C# kernel does: each cell is a Roslyn script
-/// submission continuing the previous one's state (<c>CSharpScript.RunAsync</c>, then <c>ContinueWithAsync</c>), so
-/// variables, usings and types carry over. A cell's last expression value and every <c>display(...)</c> call are its
-/// outputs (as in the kernel), and so is text written to the console. The kernel's magic commands are translated:
-/// <c>#r "nuget: Name, Version"</c> references the freshly built <c>Name.dll</c> (and what it references) next to the
-/// tests, checking the version (for a package not built here, one the tests reference, its product version);
-/// <c>#i "nuget: folder"</c> (a package source) is dropped; <c>#!csharp</c> and
-/// <c>#!time</c> are dropped; any other <c>#!</c> command fails, since this runner cannot do what it asks.
-/// A cell tagged <c>parameters</c> (papermill's convention) may be followed by injected assignments; a cell tagged
-/// <c>expects-display</c>, or holding the comment <c>// expects-display</c>, fails when it shows nothing.
+/// Runs a notebook in the real .NET Interactive C# kernel, as Polyglot Notebooks does: the .ipynb is read with
+/// <c>Microsoft.DotNet.Interactive.Documents</c> and each code cell is sent in order to one <see cref="CSharpKernel"/>
+/// (with its kernel helpers, so <c>display(...)</c> is there) as a <see cref="SubmitCode"/>. The kernel's events are
+/// the cell's outputs: <see cref="DisplayedValueProduced"/> (updated in place by <see cref="DisplayedValueUpdated"/>)
+/// and <see cref="ReturnValueProduced"/>, formatted by the kernel's <c>Formatter</c>, and console text
+/// (<see cref="StandardOutputValueProduced"/>). <see cref="CommandFailed"/> (a compile error, an exception, a magic
+/// command the kernel does not know) and <see cref="StandardErrorValueProduced"/> fail the run naming the cell.
+/// <para>The one translation: <c>#r "nuget: Name, Version"</c> becomes <c>#r "path/Name.dll"</c> of the freshly built
+/// assembly next to the tests (the version checked; for a package not built here, one the tests reference, its product
+/// version), and <c>#i "nuget: folder"</c> (a package source) is dropped, so the run tests this build, not a packed
+/// one. The kernel resolves what the assembly references from its folder.</para>
+/// A cell tagged <c>parameters</c> (papermill's convention) may be followed by a submission of injected assignments; a
+/// cell tagged <c>expects-display</c>, or holding the comment <c>// expects-display</c>, fails when it shows nothing.
 /// </summary>
 public sealed class NotebookRunner
 {
     public const string ParametersTag = "parameters", ExpectsDisplayTag = "expects-display";
 
-    // The C# kernel imports these in every submission.
-    private static readonly string[] KernelImports = ["System", "System.Collections.Generic", "System.Linq", "System.Text", "System.Threading.Tasks"];
-
     private static readonly Regex NugetReference = new(@"^\s*#r\s+""nuget:\s*(?<name>[A-Za-z0-9_.\-]+)\s*(,\s*(?<version>[^""]+?))?\s*""\s*$");
     private static readonly Regex PackageSource = new(@"^\s*#i\s+""nuget:\s*[^""]+""\s*$");
-    private static readonly Regex Magic = new(@"^\s*#!(?<name>\S+)");
 
     /// <summary>Values assigned right after the <c>parameters</c> cell: name → C# expression.</summary>
     public IReadOnlyDictionary<string, string> Parameters { get; init; } = new Dictionary<string, string>();
@@ -54,32 +55,37 @@ public sealed class NotebookRunner
     public async Task<NotebookRunResult> RunAsync(string notebookPath)
     {
         var notebook = NotebookDocument.Load(notebookPath);
-        var globals = new NotebookGlobals();
-        var console = new Dictionary<int, string>();
-        var times = new Dictionary<int, TimeSpan>();
-        var options = ScriptOptions.Default
-            .WithImports(KernelImports)
-            .WithReferences(typeof(object).Assembly, typeof(Enumerable).Assembly, typeof(Console).Assembly)
-            .WithLanguageVersion(Microsoft.CodeAnalysis.CSharp.LanguageVersion.Latest)
-            .WithEmitDebugInformation(true);
-        ScriptState<object>? state = null;
+        var run = new Run(notebook);
+        using var kernel = new CSharpKernel().UseKernelHelpers();
         bool parametersSeen = false;
 
         foreach (var cell in notebook.Cells.Where(c => c.IsCode))
         {
-            var (code, references) = Translate(notebook, cell);
-            if (references.Count > 0) options = options.AddReferences(references);
-            state = await RunCell(notebook, cell, code, options, state, globals, console, times);
+            int outputsBefore = run.Outputs.Count;
+            await RunCell(kernel, run, cell, Translate(notebook, cell).Code);
             if (cell.HasTag(ParametersTag))
             {
                 parametersSeen = true;
-                if (Parameters.Count > 0)
-                    state = await RunCell(notebook, cell, InjectedParameters(notebook, cell), options, state, globals, console, times);
+                if (Parameters.Count > 0) await RunCell(kernel, run, cell, InjectedParameters(notebook, cell));
             }
+            bool shown = run.Outputs.Count > outputsBefore || run.Console.ContainsKey(cell.Index);
+            bool expected = cell.HasTag(ExpectsDisplayTag) || cell.Source.Contains("// " + ExpectsDisplayTag, StringComparison.Ordinal);
+            if (expected && !shown)
+                throw new NotebookCellException($"{notebook.Name} cell {cell.Index} is expected to display something ('{ExpectsDisplayTag}') but displayed nothing: " +
+                                                "end it with a value, call display(...), or write to the console.");
         }
         if (Parameters.Count > 0 && !parametersSeen)
             throw new NotebookCellException($"{notebook.Name}: parameters were given but no cell is tagged '{ParametersTag}'.");
-        return new NotebookRunResult(notebook.Name, globals.Outputs.ToList(), console, times);
+        return new NotebookRunResult(notebook.Name, run.Outputs.Select(o => o.Output).ToList(), run.Console, run.Times);
+    }
+
+    /// <summary>What the cells produced so far; a displayed value keeps its place when it is updated.</summary>
+    private sealed class Run(NotebookDocument notebook)
+    {
+        public NotebookDocument Notebook { get; } = notebook;
+        public List<(string? ValueId, NotebookOutput Output)> Outputs { get; } = new();
+        public Dictionary<int, string> Console { get; } = new();
+        public Dictionary<int, TimeSpan> Times { get; } = new();
     }
 
     private string InjectedParameters(NotebookDocument notebook, NotebookCell cell)
@@ -94,55 +100,63 @@ public sealed class NotebookRunner
         return sb.ToString();
     }
 
-    private static async Task<ScriptState<object>> RunCell(NotebookDocument notebook, NotebookCell cell, string code, ScriptOptions options,
-        ScriptState<object>? state, NotebookGlobals globals, Dictionary<int, string> console, Dictionary<int, TimeSpan> times)
+    private static async Task RunCell(CSharpKernel kernel, Run run, NotebookCell cell, string code)
     {
-        globals.CurrentCell = cell.Index;
-        int outputsBefore = globals.Outputs.Count;
-        var original = Console.Out;
-        using var captured = new StringWriter();
-        Console.SetOut(captured);
+        string where = $"{run.Notebook.Name} cell {cell.Index}";
         var clock = Stopwatch.StartNew();
-        try
+        var result = await kernel.SendAsync(new SubmitCode(code));
+        run.Times[cell.Index] = run.Times.GetValueOrDefault(cell.Index) + clock.Elapsed;
+
+        var console = new StringBuilder();
+        var error = new StringBuilder();
+        CommandFailed? failed = null;
+        foreach (var e in result.Events)
         {
-            state = state == null
-                ? await CSharpScript.RunAsync(code, options, globals, typeof(NotebookGlobals))
-                : await state.ContinueWithAsync(code, options);
-        }
-        catch (CompilationErrorException e)
-        {
-            throw new NotebookCellException($"{notebook.Name} cell {cell.Index} does not compile:{Environment.NewLine}{string.Join(Environment.NewLine, e.Diagnostics)}", e);
-        }
-        catch (Exception e)
-        {
-            throw new NotebookCellException($"{notebook.Name} cell {cell.Index} threw {e.GetType().Name}: {e.Message}", e);
-        }
-        finally
-        {
-            Console.SetOut(original);
-            times[cell.Index] = times.GetValueOrDefault(cell.Index) + clock.Elapsed;
-            string text = captured.ToString();
-            if (text.Length > 0)
+            switch (e)
             {
-                console[cell.Index] = console.GetValueOrDefault(cell.Index, "") + text;
-                original.Write(text.Length > 4000 ? text[..2000] + "\n...\n" + text[^2000..] : text);
+                case StandardOutputValueProduced o: console.Append(PlainText(o)); break;
+                case StandardErrorValueProduced o: error.Append(PlainText(o)); break;
+                case DisplayedValueUpdated u:
+                    int shown = run.Outputs.FindIndex(o => o.ValueId == u.ValueId);
+                    // The kernel (1.0.0-beta.26120.1) gives DisplayedValue.Update a display id of its own, not the shown
+                    // value's, so Polyglot Notebooks cannot replace the value either: say so rather than guess.
+                    if (shown < 0)
+                        throw new NotebookCellException($"{where} updates a displayed value the kernel never showed under that id ({u.ValueId}): " +
+                                                        "this kernel cannot update a display(...) in place; display the final value instead.");
+                    run.Outputs.RemoveAll(o => o.ValueId == u.ValueId);
+                    run.Outputs.InsertRange(shown, Outputs(cell, u));
+                    break;
+                case DisplayedValueProduced or ReturnValueProduced: run.Outputs.AddRange(Outputs(cell, (DisplayEvent)e)); break;
+                case CommandFailed f: failed = f; break;
             }
         }
-        if (state.ReturnValue is { } value)
-            globals.Outputs.Add(NotebookOutput.Format(cell.Index, value));
-
-        bool shown = globals.Outputs.Count > outputsBefore || console.ContainsKey(cell.Index);
-        bool expected = cell.HasTag(ExpectsDisplayTag) || cell.Source.Contains("// " + ExpectsDisplayTag, StringComparison.Ordinal);
-        if (expected && !shown)
-            throw new NotebookCellException($"{notebook.Name} cell {cell.Index} is expected to display something ('{ExpectsDisplayTag}') but displayed nothing: " +
-                                            "end it with a value, call display(...), or write to the console.");
-        return state;
+        if (console.Length > 0)
+        {
+            string text = console.ToString();
+            run.Console[cell.Index] = run.Console.GetValueOrDefault(cell.Index, "") + text;
+            System.Console.Write(text.Length > 4000 ? text[..2000] + "\n...\n" + text[^2000..] : text);
+        }
+        if (failed != null)
+            throw new NotebookCellException(failed.Exception switch
+            {
+                CodeSubmissionCompilationErrorException => $"{where} does not compile:{Environment.NewLine}{failed.Message}",
+                { } thrown => $"{where} threw {thrown.GetType().Name}: {thrown.Message}",
+                null => $"{where} failed: {failed.Message}",
+            }, failed.Exception);
+        if (error.Length > 0)
+            throw new NotebookCellException($"{where} wrote to standard error: {error}");
     }
 
-    /// <summary>The cell's code with the kernel's magic commands replaced, and the assemblies its <c>#r "nuget:"</c> lines stand for.</summary>
-    internal (string Code, List<Assembly> References) Translate(NotebookDocument notebook, NotebookCell cell)
+    private static string PlainText(DisplayEvent e) => string.Concat(e.FormattedValues.Where(v => v.MimeType == NotebookOutput.PlainText).Select(v => v.Value));
+
+    private static IEnumerable<(string?, NotebookOutput)> Outputs(NotebookCell cell, DisplayEvent e)
+        => e.FormattedValues.Select(v => ((string?)e.ValueId, new NotebookOutput(cell.Index, v.MimeType, v.Value, e.Value)));
+
+    /// <summary>The cell's code with each <c>#r "nuget:"</c> line replaced by a <c>#r</c> of the built assembly it stands
+    /// for (line numbers kept), and those assemblies' paths.</summary>
+    internal (string Code, List<string> References) Translate(NotebookDocument notebook, NotebookCell cell)
     {
-        var references = new List<Assembly>();
+        var references = new List<string>();
         var code = new StringBuilder();
         var lines = cell.Source.Replace("\r\n", "\n").Split('\n');
         for (int i = 0; i < lines.Length; i++)
@@ -151,17 +165,12 @@ public sealed class NotebookRunner
             string where = $"{notebook.Name} cell {cell.Index} line {i + 1}";
             if (NugetReference.Match(line) is { Success: true } r)
             {
-                references.AddRange(BuiltPackage(r.Groups["name"].Value, r.Groups["version"].Success ? r.Groups["version"].Value : null, where));
-                code.AppendLine(); // keep line numbers
+                string path = BuiltPackage(r.Groups["name"].Value, r.Groups["version"].Success ? r.Groups["version"].Value : null, where);
+                references.Add(path);
+                code.Append("#r \"").Append(path).AppendLine("\"");
             }
             else if (PackageSource.IsMatch(line))
                 code.AppendLine();
-            else if (Magic.Match(line) is { Success: true } m)
-            {
-                if (m.Groups["name"].Value is not ("csharp" or "time"))
-                    throw new NotebookCellException($"{where}: magic command '#!{m.Groups["name"].Value}' is not supported by the notebook runner; use C# or #r \"nuget: ...\".");
-                code.AppendLine();
-            }
             else if (line.TrimStart().StartsWith("#r \"nuget:", StringComparison.Ordinal))
                 throw new NotebookCellException($"{where}: cannot read the package reference '{line.Trim()}'; write #r \"nuget: Name, Version\".");
             else
@@ -170,39 +179,28 @@ public sealed class NotebookRunner
         return (code.ToString(), references);
     }
 
-    /// <summary>The freshly built assembly of a package of this repository, and every assembly it references (what a
-    /// package restore would bring).</summary>
-    private List<Assembly> BuiltPackage(string name, string? version, string where)
+    /// <summary>The freshly built assembly of a package of this repository (or of a package the tests reference), its
+    /// version checked against the one the notebook asks for.</summary>
+    private string BuiltPackage(string name, string? version, string where)
     {
         var file = Path.Combine(AssemblyFolder, name + ".dll");
         if (!File.Exists(file))
             throw new NotebookCellException($"{where}: package '{name}' is not built by this repository (no {name}.dll in {AssemblyFolder}).");
-        var assemblyName = AssemblyName.GetAssemblyName(file);
         if (!name.StartsWith("MLNetExtensions", StringComparison.Ordinal))
         {
             // A package from the feed that the test project references too (e.g. the ImageNet weights): its assembly
             // version is not the package's, the informational (product) version is.
-            var product = System.Diagnostics.FileVersionInfo.GetVersionInfo(file).ProductVersion?.Split('+')[0];
+            var product = FileVersionInfo.GetVersionInfo(file).ProductVersion?.Split('+')[0];
             if (version != null && product != version)
                 throw new NotebookCellException($"{where}: the notebook asks for {name} {version} but the tests reference {product}; update the #r line.");
         }
-        else if (version != null && (!Version.TryParse(version, out var wanted) || Normalize(wanted) != assemblyName.Version))
-            throw new NotebookCellException($"{where}: the notebook asks for {name} {version} but the built assembly is {assemblyName.Version}; update the #r line.");
-        var result = new List<Assembly>();
-        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        var pending = new Stack<AssemblyName>([assemblyName]);
-        while (pending.Count > 0)
+        else
         {
-            var next = pending.Pop();
-            if (!seen.Add(next.Name!)) continue;
-            Assembly assembly;
-            try { assembly = Assembly.Load(next); }
-            catch (FileNotFoundException) { continue; } // an optional dependency not shipped (as a restore would leave it out)
-            if (string.IsNullOrEmpty(assembly.Location)) continue;
-            result.Add(assembly);
-            foreach (var dependency in assembly.GetReferencedAssemblies()) pending.Push(dependency);
+            var built = System.Reflection.AssemblyName.GetAssemblyName(file).Version;
+            if (version != null && (!Version.TryParse(version, out var wanted) || Normalize(wanted) != built))
+                throw new NotebookCellException($"{where}: the notebook asks for {name} {version} but the built assembly is {built}; update the #r line.");
         }
-        return result;
+        return file;
     }
 
     private static Version Normalize(Version v) => new(v.Major, v.Minor, Math.Max(0, v.Build), Math.Max(0, v.Revision));

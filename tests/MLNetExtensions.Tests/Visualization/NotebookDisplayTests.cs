@@ -1,3 +1,4 @@
+using Microsoft.DotNet.Interactive.Formatting;
 using MLNetExtensions.Tests.Notebooks;
 using MLNetExtensions.Visualization;
 using MLNetExtensions.Visualization.Notebooks;
@@ -45,12 +46,11 @@ public sealed class NotebookDisplayTests
     }
 
     [TestMethod]
-    public void TheKernelsConventionFindsTheHtmlFormatter()
+    public void TheKernelsFormatterFindsTheHtmlFormatterByConvention()
     {
         var content = NotebookDisplay.Preformatted("a < b");
-        Assert.IsTrue(NotebookOutput.TryConventionFormatter(content, out var html));
-        Assert.AreEqual("<pre>a &lt; b</pre>", html);
-        Assert.AreEqual(html, content.ToString());
-        Assert.IsFalse(NotebookOutput.TryConventionFormatter("plain", out _));
+        CollectionAssert.AreEqual(new[] { "text/html" }, Formatter.GetPreferredMimeTypesFor(typeof(HtmlContent)).ToArray());
+        Assert.AreEqual("<pre>a &lt; b</pre>", content.ToDisplayString("text/html"));
+        Assert.AreEqual(content.Html, content.ToString());
     }
 }
