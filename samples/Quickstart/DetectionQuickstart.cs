@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.ML;
 using MLNetExtensions;
 using MLNetExtensions.Data;
+using MLNetExtensions.Data.Coco;
 using MLNetExtensions.Data.Synthetic;
 using MLNetExtensions.Data.Voc;
 using MLNetExtensions.Evaluation;
@@ -77,6 +78,10 @@ internal static class DetectionQuickstart
             $"{name} training on the built-in shapes"));
         int drawn = Drawings.Save(ml, scored, model.ClassNames, Path.Combine(settings.Output, "predictions"), count: 12);
         Console.WriteLine($"Wrote {zip}, {onnx}, loss.png, {drawn} images with predicted (coloured) and ground-truth (dashed) boxes in predictions/ and eight of them in predictions.png, in {settings.Output}.");
+        File.WriteAllBytes(Path.Combine(settings.Output, "pr-curves.png"), PrecisionRecallChart.Png(metrics));
+        File.WriteAllBytes(Path.Combine(settings.Output, "confusion.png"), ConfusionMatrixChart.Png(metrics.ConfusionMatrix));
+        int results = ml.Data.SaveAsCocoResults(scored, Path.Combine(settings.Output, "coco-results.json"));
+        Console.WriteLine($"Wrote pr-curves.png (precision-recall per class, VOC IoU 0.5), confusion.png (IoU 0.5, score >= {metrics.ConfusionMatrix.ScoreThreshold}, background row and column) and coco-results.json ({results} detections; image_id = test row, category_id = class index + 1), in {settings.Output}.");
 
         var reloaded = DetectionTransformer.Load(new MLContext(seed: 2), zip);
         var one = Drawings.FirstRow(ml, reloaded.Transform(test), reloaded.ClassNames);

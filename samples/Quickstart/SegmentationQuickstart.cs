@@ -66,6 +66,8 @@ internal static class SegmentationQuickstart
         }, "DeepLab v3+ training on the built-in shapes"));
         int drawn = SaveOverlays(scored, classNames, Path.Combine(settings.Output, "masks"), count: 12);
         Console.WriteLine($"Wrote {zip}, {onnx}, loss.png, {drawn} test images (ground truth | predicted mask) in masks/ and four of them in predictions.png, in {settings.Output}.");
+        File.WriteAllBytes(Path.Combine(settings.Output, "confusion.png"), ConfusionMatrixChart.Png(metrics));
+        Console.WriteLine($"Wrote confusion.png (pixel confusion matrix, each cell as % of its true class), in {settings.Output}.");
 
         var reloaded = SegmentationTransformer.Load(new MLContext(seed: 2), zip);
         var (imagePath, _, mask) = Rows(reloaded.Transform(test)).First();

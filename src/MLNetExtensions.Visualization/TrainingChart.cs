@@ -14,10 +14,7 @@ public static class TrainingChart
     /// <summary>A PNG chart of the named series against step, each smoothed by a moving average of <paramref name="smoothing"/> steps.</summary>
     public static byte[] Png(IReadOnlyDictionary<string, IReadOnlyList<double>> series, string title, int width = 900, int height = 320, int smoothing = 10)
     {
-        var model = Build(series, title, smoothing);
-        using var stream = new MemoryStream();
-        new OxyPlot.SkiaSharp.PngExporter { Width = width, Height = height }.Export(model, stream);
-        return stream.ToArray();
+        return ChartPng.Export(Build(series, title, smoothing), width, height);
     }
 
     /// <summary>The same chart as SVG text.</summary>

@@ -25,6 +25,9 @@ public static class DetectionEvaluationExtensions
     /// with their matches ignored; area ranges by the Areas column when present (COCO's segment area), else by box
     /// area; greedy matching in score order per image and class; at most 1, 10, 100 detections per image;
     /// 101-point interpolated precision; classes without ground truth left out of the means.</item>
+    /// <item>Per class the VOC precision–recall curve (<see cref="VocMetrics.PrecisionRecallCurves"/>), and the
+    /// confusion matrix with a background row and column (<see cref="DetectionMetrics.ConfusionMatrix"/>) at the VOC IoU
+    /// threshold and <see cref="DetectionEvaluatorOptions.ConfusionMatrixScoreThreshold"/>.</item>
     /// </list>
     /// These numbers are not comparable with ML.NET's <c>EvaluateObjectDetection</c>, which matches greedily by IoU
     /// rather than by score, drops detections scored below 0.05 and uses +1 widths for every IoU.
@@ -44,7 +47,7 @@ public static class DetectionEvaluationExtensions
         var (classNames, images) = DetectionEvaluationData.Read(scored, options);
         int classCount = classNames.Length;
 
-        var (ap07, ap) = VocEvaluation.Evaluate(images, classCount, options.VocIouThreshold);
+        var (ap07, ap, curves) = VocEvaluation.EvaluateWithCurves(images, classCount, options.VocIouThreshold, classNames);
         var coco = CocoEvaluation.Evaluate(images, classCount);
 
         var gtCounts = new int[classCount];
@@ -55,8 +58,9 @@ public static class DetectionEvaluationExtensions
             foreach (var c in im.DtClasses) dtCounts[c]++;
         }
         return new DetectionMetrics(classNames, images.Count, gtCounts, dtCounts,
-            new VocMetrics(true, options.VocIouThreshold, ap07),
-            new VocMetrics(false, options.VocIouThreshold, ap),
-            new CocoMetrics(CocoEvaluation.Summarize(coco), CocoEvaluation.PerClassAp(coco)));
+            new VocMetrics(true, options.VocIouThreshold, ap07, curves),
+            new VocMetrics(false, options.VocIouThreshold, ap, curves),
+            new CocoMetrics(CocoEvaluation.Summarize(coco), CocoEvaluation.PerClassAp(coco)),
+            DetectionConfusionMatrix.Compute(images, classNames, options.VocIouThreshold, options.ConfusionMatrixScoreThreshold));
     }
 }

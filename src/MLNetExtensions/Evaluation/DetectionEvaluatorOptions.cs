@@ -65,6 +65,27 @@ public sealed class DetectionEvaluatorOptions
         }
     }
 
+    /// <summary>The score a detection needs to take part in <see cref="DetectionMetrics.ConfusionMatrix"/> by default.</summary>
+    public const double DefaultConfusionMatrixScoreThreshold = 0.5;
+
+    private readonly double _confusionScore = DefaultConfusionMatrixScoreThreshold;
+
+    /// <summary>
+    /// Detections scored below this are left out of <see cref="DetectionMetrics.ConfusionMatrix"/> (a confusion matrix
+    /// is of one operating point; the AP figures use every detection). In [0, 1]; 0.5 by default. The matrix's IoU
+    /// threshold is <see cref="VocIouThreshold"/>.
+    /// </summary>
+    public double ConfusionMatrixScoreThreshold
+    {
+        get => _confusionScore;
+        init
+        {
+            if (!(value >= 0 && value <= 1))
+                throw new ArgumentOutOfRangeException(nameof(ConfusionMatrixScoreThreshold), value, "The confusion matrix's score threshold must be in [0, 1].");
+            _confusionScore = value;
+        }
+    }
+
     private static string Required(string value, string name)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(value, name);

@@ -11,8 +11,9 @@ namespace MLNetExtensions.Evaluation;
 public sealed class DetectionMetrics
 {
     internal DetectionMetrics(string[] classNames, int imageCount, int[] groundTruthCounts, int[] detectionCounts,
-        VocMetrics voc2007, VocMetrics voc, CocoMetrics coco)
+        VocMetrics voc2007, VocMetrics voc, CocoMetrics coco, DetectionConfusionMatrix confusionMatrix)
     {
+        ConfusionMatrix = confusionMatrix;
         ClassNames = classNames;
         ImageCount = imageCount;
         GroundTruthCounts = groundTruthCounts;
@@ -42,6 +43,12 @@ public sealed class DetectionMetrics
 
     /// <summary>The COCO figures.</summary>
     public CocoMetrics Coco { get; }
+
+    /// <summary>
+    /// Objects by detected class, with a background row (false alarms) and column (misses), at the VOC IoU threshold
+    /// and <see cref="DetectionEvaluatorOptions.ConfusionMatrixScoreThreshold"/>; the matching rule is in its remarks.
+    /// </summary>
+    public DetectionConfusionMatrix ConfusionMatrix { get; }
 
     /// <summary>A table: the COCO summary in pycocotools' layout, then AP per class for VOC2007, VOC and COCO.</summary>
     public override string ToString()

@@ -17,25 +17,35 @@ internal static class VocEvaluation
     /// non-difficult ground truth (voc_eval divides by zero there).</summary>
     public static (double[] Ap07, double[] Ap) Evaluate(IReadOnlyList<EvaluationImage> images, int classCount, double iouThreshold)
     {
-        var ap07 = new double[classCount];
-        var ap = new double[classCount];
-        for (int c = 0; c < classCount; c++)
-        {
-            var (recall, precision, positives) = RankedRecallPrecision(images, c, iouThreshold);
-            if (positives == 0)
-            {
-                ap07[c] = ap[c] = double.NaN;
-                continue;
-            }
-            ap07[c] = ElevenPointAp(recall, precision);
-            ap[c] = AllPointAp(recall, precision);
-        }
+        var (ap07, ap, _) = EvaluateWithCurves(images, classCount, iouThreshold, null);
         return (ap07, ap);
     }
 
-    /// <summary>Recall and precision after each detection of class <paramref name="c"/> in score order, and the
-    /// number of non-difficult ground-truth boxes.</summary>
-    internal static (double[] Recall, double[] Precision, int Positives) RankedRecallPrecision(IReadOnlyList<EvaluationImage> images, int c, double iouThreshold)
+    /// <summary><see cref="Evaluate"/> and, per class, the precision–recall curve the APs are computed from.</summary>
+    public static (double[] Ap07, double[] Ap, PrecisionRecallCurve[] Curves) EvaluateWithCurves(IReadOnlyList<EvaluationImage> images, int classCount,
+        double iouThreshold, string[]? classNames)
+    {
+        var ap07 = new double[classCount];
+        var ap = new double[classCount];
+        var curves = new PrecisionRecallCurve[classCount];
+        for (int c = 0; c < classCount; c++)
+        {
+            var (recall, precision, scores, positives) = RankedRecallPrecision(images, c, iouThreshold);
+            if (positives == 0) ap07[c] = ap[c] = double.NaN;
+            else
+            {
+                ap07[c] = ElevenPointAp(recall, precision);
+                ap[c] = AllPointAp(recall, precision);
+            }
+            curves[c] = new PrecisionRecallCurve(classNames?[c] ?? c.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                iouThreshold, positives, recall, precision, scores, ap[c]);
+        }
+        return (ap07, ap, curves);
+    }
+
+    /// <summary>Recall and precision after each detection of class <paramref name="c"/> in score order, the scores in
+    /// that order, and the number of non-difficult ground-truth boxes.</summary>
+    internal static (double[] Recall, double[] Precision, float[] Scores, int Positives) RankedRecallPrecision(IReadOnlyList<EvaluationImage> images, int c, double iouThreshold)
     {
         int positives = 0;
         var gtOfImage = new List<int>[images.Count];
@@ -85,7 +95,7 @@ internal static class VocEvaluation
             recall[k] = tp / positives;
             precision[k] = tp / Math.Max(tp + fp, NumpyEps);
         }
-        return (recall, precision, positives);
+        return (recall, precision, ranked.Select(r => r.Score).ToArray(), positives);
     }
 
     /// <summary>voc_eval's IoU: boxes as inclusive pixel ranges, so each side is one pixel longer.</summary>

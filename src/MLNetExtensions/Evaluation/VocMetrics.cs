@@ -6,8 +6,9 @@ namespace MLNetExtensions.Evaluation;
 /// </summary>
 public sealed class VocMetrics
 {
-    internal VocMetrics(bool elevenPoint, double iouThreshold, double[] perClass)
+    internal VocMetrics(bool elevenPoint, double iouThreshold, double[] perClass, PrecisionRecallCurve[] curves)
     {
+        PrecisionRecallCurves = curves;
         IsElevenPoint = elevenPoint;
         IouThreshold = iouThreshold;
         PerClassAveragePrecision = perClass;
@@ -24,6 +25,12 @@ public sealed class VocMetrics
     /// <summary>AP per class, in class-key order. NaN for a class with no non-difficult ground-truth box
     /// (it has no recall; voc_eval divides by zero there).</summary>
     public IReadOnlyList<double> PerClassAveragePrecision { get; }
+
+    /// <summary>
+    /// Per class, in class-key order, the precision–recall curve these APs are computed from (the same curves for
+    /// VOC2007 and VOC2010+: only the interpolation differs). Draw them with the visualization package's <c>PrecisionRecallChart</c>.
+    /// </summary>
+    public IReadOnlyList<PrecisionRecallCurve> PrecisionRecallCurves { get; }
 
     /// <summary>The mean of <see cref="PerClassAveragePrecision"/> over the classes that are not NaN.</summary>
     public double MeanAveragePrecision { get; }

@@ -44,6 +44,90 @@ public sealed class OnnxGraphBuilder
         _graph = new GraphProto { Name = graphName };
     }
 
+    /// <summary>
+    /// Continues a model this library wrote (default-domain opset <see cref="OpsetVersion"/> only): its inputs,
+    /// initializers, nodes and outputs become this builder's, so nodes can be appended and outputs replaced (e.g. a
+    /// detector's post-processing put into its graph). The typed metadata is read back into <see cref="Metadata"/>;
+    /// other <c>metadata_props</c> are kept.
+    /// </summary>
+    /// <param name="onnx">The model's bytes.</param>
+    /// <param name="source">Named in error messages.</param>
+    /// <exception cref="InvalidDataException">The bytes are not an ONNX model, or its metadata is malformed.</exception>
+    /// <exception cref="OnnxExportException">The model imports another opset or domain.</exception>
+    public static OnnxGraphBuilder Load(byte[] onnx, string source = "the model")
+    {
+        ArgumentNullException.ThrowIfNull(onnx);
+        ModelProto model;
+        try
+        {
+            model = ModelProto.Parser.ParseFrom(onnx);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            throw new InvalidDataException($"'{source}' is not an ONNX model: {ex.Message}", ex);
+        }
+        if (model.Graph == null)
+            throw new InvalidDataException($"'{source}' is an ONNX model without a graph.");
+        if (model.OpsetImport.Count != 1 || model.OpsetImport[0].Domain.Length != 0 || model.OpsetImport[0].Version != OpsetVersion)
+            throw new OnnxExportException($"'{source}' imports opsets {string.Join(", ", model.OpsetImport.Select(o => $"'{o.Domain}' {o.Version}"))}; only models written by this library (default domain, opset {OpsetVersion}) can be continued.");
+        var g = new OnnxGraphBuilder(model.Graph.Name.Length == 0 ? "main" : model.Graph.Name);
+        g._graph.MergeFrom(model.Graph);
+        foreach (var input in g._graph.Input)
+        {
+            g._values[input.Name] = ValueKind.Input;
+            g._ranks[input.Name] = input.Type.TensorType.Shape.Dim.Count;
+        }
+        foreach (var tensor in g._graph.Initializer)
+        {
+            g._values[tensor.Name] = ValueKind.Initializer;
+            g._initializerShapes[tensor.Name] = tensor.Dims.ToArray();
+            g._ranks[tensor.Name] = tensor.Dims.Count;
+        }
+        foreach (var node in g._graph.Node)
+        {
+            g._nodeNames.Add(node.Name);
+            foreach (var output in node.Output) g._values[output] = ValueKind.NodeOutput;
+        }
+        foreach (var output in g._graph.Output)
+        {
+            g._outputs.Add(output.Name);
+            g._ranks[output.Name] = output.Type.TensorType.Shape.Dim.Count;
+        }
+        var properties = model.MetadataProps.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        if (properties.ContainsKey(OnnxModelMetadata.FormatVersionKey))
+            g.Metadata = OnnxModelMetadata.FromProperties(properties, source);
+        else
+            foreach (var (key, value) in properties) g._properties[key] = value;
+        if (model.DocString.Length != 0) g.DocString = model.DocString;
+        return g;
+    }
+
+    /// <summary>Stops returning the graph output <paramref name="name"/>; the value stays in the graph for later nodes.</summary>
+    /// <exception cref="ArgumentException">The graph has no such output.</exception>
+    public void RemoveOutput(string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (!_outputs.Remove(name))
+            throw new ArgumentException($"The graph has no output named '{name}'.", nameof(name));
+        var info = _graph.Output.First(o => o.Name == name);
+        _graph.Output.Remove(info);
+    }
+
+    /// <summary>Sets dimension <paramref name="axis"/> of the graph input <paramref name="name"/> (e.g. a batch of 1).</summary>
+    /// <exception cref="ArgumentException">The graph has no such input, or not that many axes.</exception>
+    public void SetInputDimension(string name, int axis, OnnxDimension dimension)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        var input = _graph.Input.FirstOrDefault(i => i.Name == name)
+            ?? throw new ArgumentException($"The graph has no input named '{name}'.", nameof(name));
+        var dims = input.Type.TensorType.Shape.Dim;
+        if (axis < 0 || axis >= dims.Count)
+            throw new ArgumentOutOfRangeException(nameof(axis), axis, $"Input '{name}' has {dims.Count} axes.");
+        if (dimension.Name == null && dimension.Size == null)
+            throw new ArgumentException("The dimension is default(OnnxDimension); give a size or a symbolic name.", nameof(dimension));
+        dims[axis] = dimension.Name != null ? new TensorShapeProto.Types.Dimension { DimParam = dimension.Name } : new TensorShapeProto.Types.Dimension { DimValue = dimension.Size!.Value };
+    }
+
     /// <summary>Typed metadata written into the model's <c>metadata_props</c>; null writes none.</summary>
     public OnnxModelMetadata? Metadata { get; set; }
 

@@ -15,6 +15,49 @@ public static partial class OnnxOps
     }
 
     /// <summary>
+    /// The <paramref name="k"/> largest (or smallest) values along <paramref name="axis"/>, sorted, and their int64
+    /// indices, with <paramref name="k"/> a value of the graph (a 1-D int64 tensor of one element). Equal values keep
+    /// their order (the lower index first), as the operator specifies.
+    /// </summary>
+    public static (string Values, string Indices) TopK(OnnxGraphBuilder g, string x, string k, long axis, bool largest = true)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        var outputs = g.AddNode("TopK", [x, k], 2, "topk", OnnxAttribute.Int("axis", axis), OnnxAttribute.Int("largest", largest ? 1 : 0), OnnxAttribute.Int("sorted", 1));
+        if (g.RankOf(x) is { } rank) { g.SetRank(outputs[0], rank); g.SetRank(outputs[1], rank); }
+        return (outputs[0], outputs[1]);
+    }
+
+    /// <summary>
+    /// GatherND (batch_dims 0): <paramref name="indices"/> (..., r) int64 picks elements (r = rank of <paramref name="x"/>)
+    /// or slices (r smaller) of <paramref name="x"/>.
+    /// </summary>
+    public static string GatherND(OnnxGraphBuilder g, string x, string indices)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        return g.AddNode("GatherND", [x, indices], "gathernd");
+    }
+
+    /// <summary>The slices of <paramref name="x"/> along <paramref name="axis"/> where the 1-D bool <paramref name="condition"/> is true.</summary>
+    public static string Compress(OnnxGraphBuilder g, string x, string condition, long axis)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        return Same(g, x, g.AddNode("Compress", [x, condition], "compress", OnnxAttribute.Int("axis", axis)));
+    }
+
+    /// <summary>Sum over <paramref name="axes"/> (opset 13+: axes as an input).</summary>
+    public static string ReduceSum(OnnxGraphBuilder g, string x, long[] axes, bool keepDims = true)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        ArgumentNullException.ThrowIfNull(axes);
+        var y = g.AddNode("ReduceSum", [x, g.AddInitializer("axes", axes, axes.Length)], "reducesum", OnnxAttribute.Int("keepdims", keepDims ? 1 : 0));
+        if (g.RankOf(x) is { } rank) g.SetRank(y, keepDims ? rank : rank - axes.Length);
+        return y;
+    }
+
+    /// <summary>Elementwise -x.</summary>
+    public static string Neg(OnnxGraphBuilder g, string x) => Unary(g, "Neg", x);
+
+    /// <summary>
     /// ONNX NonMaxSuppression: <paramref name="boxes"/> (B, N, 4) corners, <paramref name="scores"/> (B, classes, N);
     /// returns (M, 3) int64 rows of batch, class, box index, per batch and class in falling score order. Boxes with a
     /// score not above <paramref name="scoreThreshold"/> are dropped.

@@ -48,6 +48,8 @@ public sealed class DetectionTransformer : OnnxScoringTransformer
         ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentNullException.ThrowIfNull(options);
         var metadata = ReadMetadata(onnxModel, OnnxModelKind.Detection, "detector");
+        if (metadata.Extra.ContainsKey(DetectionPostProcessingExport.LayoutKey))
+            throw new InvalidDataException("The ONNX model is a detector exported with its post-processing in the graph (ExportOnnx(path, options)), for other runtimes; ML.NET scoring needs the network as ExportOnnx(path) writes it.");
         var device = ScoringDevice.Resolve(mlContext, onnxModel, options);
         var classNames = metadata.ClassNames;
         string imagePathColumn = options.ImagePathColumnOr(DetectionColumns.ImagePath);
@@ -111,6 +113,42 @@ public sealed class DetectionTransformer : OnnxScoringTransformer
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ThrowIfDisposed();
         return BatchedDetectionScorer.Score(Chain, _session.Value, Metadata, input, batchSize);
+    }
+
+    /// <summary>
+    /// Writes a self-contained ONNX detector for other runtimes (ONNX Runtime in Python or C#, engines such as
+    /// SynapseML's <c>ONNXModel</c>): this network with the scoring chain's post-processing in the graph (score
+    /// threshold, class-aware <c>NonMaxSuppression</c>, the best detections, boxes in pixels), so that it returns
+    /// <c>boxes</c>, <c>labels</c> (0-based indices into the metadata's class names) and <c>scores</c> as
+    /// <c>Transform</c>'s <c>PredictedBoxes</c>, <c>PredictedLabels</c> and <c>Scores</c> (docs/deploy.md).
+    /// Its input is the same raw pixels (N, C, H, W) in [0, 255] (<see cref="ScoringColumns.OnnxPixels"/>; size and
+    /// channels in the metadata); with <see cref="ExportedBoxCoordinates.OriginalImage"/> also
+    /// <see cref="ScoringColumns.ExportedOriginalSize"/>. The settings used are written to the metadata
+    /// (<c>postprocess.*</c>). Written atomically. <see cref="Create(MLContext, byte[], string)"/> does not read such a file;
+    /// keep the one of <see cref="OnnxScoringTransformer.ExportOnnx(string)"/> for ML.NET.
+    /// </summary>
+    /// <param name="path">The file to write.</param>
+    /// <param name="options">Thresholds (the model's own when unset), box coordinates and output layout.</param>
+    public void ExportOnnx(string path, DetectionOnnxExportOptions options)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        ArgumentNullException.ThrowIfNull(options);
+        ThrowIfDisposed();
+        WriteAtomically(path, DetectionPostProcessingExport.Build(OnnxModel, options, PostProcessSettings()));
+    }
+
+    /// <summary>
+    /// The settings the network hands the chain's mapping (<see cref="ScoringColumns.OnnxPostProcess"/>), which a
+    /// graph may compute: read by running it once on a black image.
+    /// </summary>
+    private DetectionPostProcessingExport.Settings PostProcessSettings()
+    {
+        var pixels = new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>([1, Metadata.InputChannels, Metadata.InputHeight, Metadata.InputWidth]);
+        using var results = _session.Value.Run([NamedOnnxValue.CreateFromTensor(ScoringColumns.OnnxPixels, pixels)], [ScoringColumns.OnnxPostProcess]);
+        var values = results.First().AsEnumerable<float>().ToArray();
+        if (values.Length < 3)
+            throw new InvalidDataException($"The detector's '{ScoringColumns.OnnxPostProcess}' output has {values.Length} values; expected 3 (score threshold, IoU threshold, max detections).");
+        return new DetectionPostProcessingExport.Settings(values[0], values[1], (int)values[2]);
     }
 
     private protected override void DisposeSessions()

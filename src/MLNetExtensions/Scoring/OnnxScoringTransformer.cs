@@ -72,11 +72,14 @@ public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDis
     }
 
     /// <summary>Writes the standalone ONNX network for other runtimes (atomically: a temporary file renamed into place).</summary>
-    public void ExportOnnx(string path)
+    public void ExportOnnx(string path) => WriteAtomically(path, OnnxModel);
+
+    /// <summary>Writes <paramref name="bytes"/> to a temporary file next to <paramref name="path"/>, then renames it into place.</summary>
+    private protected static void WriteAtomically(string path, byte[] bytes)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         string tmp = path + ".tmp";
-        File.WriteAllBytes(tmp, OnnxModel);
+        File.WriteAllBytes(tmp, bytes);
         File.Move(tmp, path, overwrite: true);
     }
 

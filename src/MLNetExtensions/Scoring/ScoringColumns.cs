@@ -22,6 +22,19 @@ public static class ScoringColumns
     public const string OnnxScores = "MLNetExt_Scores";
     /// <summary>ONNX output of detectors: (N, 3) [score threshold, NMS IoU threshold, max detections] per image.</summary>
     public const string OnnxPostProcess = "MLNetExt_PostProcess";
+    /// <summary>
+    /// ONNX input of a detector exported with its post-processing (<see cref="ExportedBoxCoordinates.OriginalImage"/>):
+    /// (N, 2) float <c>[width, height]</c> of each original image.
+    /// </summary>
+    public const string ExportedOriginalSize = "original_size";
+    /// <summary>ONNX output of a detector exported with its post-processing: corner boxes <c>[xmin, ymin, xmax, ymax]</c> in pixels.</summary>
+    public const string ExportedBoxes = "boxes";
+    /// <summary>ONNX output of a detector exported with its post-processing: int64 class indices into the metadata's class names (0-based).</summary>
+    public const string ExportedLabels = "labels";
+    /// <summary>ONNX output of a detector exported with its post-processing: the detections' class scores.</summary>
+    public const string ExportedScores = "scores";
+    /// <summary>ONNX output of a detector exported with <see cref="ExportedDetectionLayout.PaddedBatch"/>: (N) int64 detections per image.</summary>
+    public const string ExportedDetectionCount = "num_detections";
     /// <summary>ONNX output of segmenters: (N, K, H, W) class logits at the input size.</summary>
     public const string OnnxLogits = "MLNetExt_Logits";
     /// <summary>ONNX output of segmenters: [K, H, W] of <see cref="OnnxLogits"/> as floats, so a stateless mapping can read them.</summary>

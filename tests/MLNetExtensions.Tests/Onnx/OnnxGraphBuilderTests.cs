@@ -148,4 +148,47 @@ public sealed class OnnxGraphBuilderTests
         var conv = Assert.ThrowsExactly<ArgumentException>(() => OnnxOps.Conv(g, x, x, null, [1, 1], [0, 0], [1, 1]));
         StringAssert.Contains(conv.Message, "Conv needs one stride and dilation per spatial axis and two pads (begin, end) per axis");
     }
+
+    [TestMethod]
+    public void ALoadedModelCanBeContinued()
+    {
+        // y = relu(x + b), then loaded: its output replaced by y * 2, the batch fixed to 1, the metadata kept.
+        var first = new OnnxGraphBuilder("g")
+        {
+            Metadata = new OnnxModelMetadata(OnnxModelKind.Detection, ["a"], 1, 1, 2, extra: new Dictionary<string, string> { ["k"] = "v" }),
+        };
+        var x = first.AddInput("x", "N", 2);
+        var relu = OnnxOps.Relu(first, OnnxOps.Add(first, x, first.AddInitializer("b", [1f, -5f], 2)));
+        first.AddOutput(relu, "y", "N", 2);
+
+        var g = OnnxGraphBuilder.Load(first.ToBytes());
+        Assert.IsTrue(g.HasValue("x") && g.HasValue("b") && g.HasValue("y"));
+        Assert.AreEqual(2, g.RankOf("y"));
+        CollectionAssert.AreEqual(new long[] { 2 }, g.InitializerShape("b")!.ToArray());
+        Assert.AreEqual("v", g.Metadata!.Extra["k"]);
+        g.RemoveOutput("y");
+        g.SetInputDimension("x", 0, 1);
+        var doubled = OnnxOps.Mul(g, "y", g.AddInitializer("two", [2f]));
+        Assert.AreNotEqual("y", doubled);
+        g.AddOutput(doubled, "z", 1, 2);
+        Assert.AreEqual(first.NodeCount + 1, g.NodeCount);
+
+        using var session = new InferenceSession(g.ToBytes());
+        Assert.AreEqual(1, session.InputMetadata["x"].Dimensions[0], "batch fixed to 1");
+        CollectionAssert.AreEqual(new[] { "z" }, session.OutputNames.ToArray(), "only the new output");
+        using var input = OrtValue.CreateTensorValueFromMemory(new float[] { 2f, 3f }, [1, 2]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, ["x"], [input], ["z"]);
+        CollectionAssert.AreEqual(new[] { 6f, 0f }, outputs[0].GetTensorDataAsSpan<float>().ToArray());
+        Assert.AreEqual("v", session.ModelMetadata.CustomMetadataMap["k"]);
+
+        var e = Assert.ThrowsExactly<ArgumentException>(() => g.RemoveOutput("y"));
+        StringAssert.StartsWith(e.Message, "The graph has no output named 'y'.");
+        var bad = first.ToModel();
+        bad.OpsetImport[0].Version = 13;
+        var e2 = Assert.ThrowsExactly<OnnxExportException>(() => OnnxGraphBuilder.Load(Google.Protobuf.MessageExtensions.ToByteArray(bad), "old.onnx"));
+        Assert.AreEqual("'old.onnx' imports opsets '' 13; only models written by this library (default domain, opset 17) can be continued.", e2.Message);
+        var e3 = Assert.ThrowsExactly<InvalidDataException>(() => OnnxGraphBuilder.Load([1, 2, 3], "junk.onnx"));
+        StringAssert.StartsWith(e3.Message, "'junk.onnx' is not an ONNX model");
+    }
 }

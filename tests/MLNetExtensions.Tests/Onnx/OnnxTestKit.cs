@@ -193,7 +193,7 @@ internal static class OnnxTestKit
         return result.ExitCode == 0 && result.Output.StartsWith("ok", StringComparison.Ordinal) ? null : $"{result.Output}\n{result.Error}".Trim();
     }
 
-    private static (int ExitCode, string Output, string Error) RunProcess(string file, string[] args)
+    internal static (int ExitCode, string Output, string Error) RunProcess(string file, string[] args)
     {
         var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) info.ArgumentList.Add(a);

@@ -61,6 +61,46 @@ public static class CocoCatalogExtensions
     }
 
     /// <summary>
+    /// Writes the detections of <paramref name="scored"/> (<see cref="DetectionColumns.PredictedBoxes"/>,
+    /// <see cref="DetectionColumns.PredictedLabels"/>, <see cref="DetectionColumns.Scores"/>) as a COCO results file,
+    /// <c>[{image_id, category_id, bbox: [x, y, w, h], score}, ...]</c>, which pycocotools' <c>loadRes</c> and
+    /// <see cref="LoadFromCocoResultsJson"/> read. Image ids are the <see cref="CocoColumns.ImageId"/> column when
+    /// the data has one (data loaded with <see cref="LoadFromCocoJson(DataOperationsCatalog, string, string?)"/>), else
+    /// the 0-based row index; category ids are the class keys (class index + 1), which are COCO's ids when they run
+    /// 1, 2, ... in name order; for other ids use the overload that takes the instances file. Written atomically.
+    /// </summary>
+    /// <param name="catalog">The <c>mlContext.Data</c> catalog.</param>
+    /// <param name="scored">Scored rows, e.g. a detector's <c>Transform</c> output.</param>
+    /// <param name="resultsJsonPath">The file to write.</param>
+    /// <returns>The number of detections written.</returns>
+    /// <exception cref="ArgumentException">A prediction column is missing or of the wrong type.</exception>
+    /// <exception cref="InvalidDataException">A row's counts disagree, a label is outside the classes, or a value is not finite; the message names the row.</exception>
+    public static int SaveAsCocoResults(this DataOperationsCatalog catalog, IDataView scored, string resultsJsonPath)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(scored);
+        ArgumentException.ThrowIfNullOrWhiteSpace(resultsJsonPath);
+        return CocoResultsWriter.Write(scored, resultsJsonPath, null);
+    }
+
+    /// <summary>
+    /// Writes the detections of <paramref name="scored"/> as a COCO results file for the instances file
+    /// <paramref name="annotationsJsonPath"/>: category ids are that file's (the predictions' class names must be its
+    /// category names in id order, as <see cref="LoadFromCocoJson(DataOperationsCatalog, string, string?)"/> gives
+    /// them), image ids the <see cref="CocoColumns.ImageId"/> column, or without one the file's images in row order.
+    /// See <see cref="SaveAsCocoResults(DataOperationsCatalog, IDataView, string)"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">A prediction column is missing or of the wrong type, or the classes are not the file's categories.</exception>
+    public static int SaveAsCocoResults(this DataOperationsCatalog catalog, IDataView scored, string resultsJsonPath, string annotationsJsonPath)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(scored);
+        ArgumentException.ThrowIfNullOrWhiteSpace(resultsJsonPath);
+        ArgumentException.ThrowIfNullOrWhiteSpace(annotationsJsonPath);
+        return CocoResultsWriter.Write(scored, resultsJsonPath, annotationsJsonPath);
+    }
+
+    /// <summary>
     /// Adds every column of <paramref name="predictions"/> (but the id) to the row of <paramref name="groundTruth"/>
     /// with the same image id, so ground truth and detections read from files can be evaluated together with
     /// <c>mlContext.Detection().Evaluate</c>. Ground-truth rows without predictions get empty vectors.
