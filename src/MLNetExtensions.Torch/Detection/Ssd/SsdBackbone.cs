@@ -97,7 +97,7 @@ public sealed class SsdBackbone : FeatureExtractor
     /// <summary>The trunk's stages in input order, for <see cref="Freeze"/>: <c>stem</c>, <c>layer1</c> .. <c>layer3</c>
     /// (ResNet18); <c>body</c> (to stride 8) and <c>stage4</c> (VggLite). The top-down fusion and the extras are new layers,
     /// not stages.</summary>
-    public IReadOnlyList<string> StageNames => resnet != null ? resnet.StageNames : StageNamesOf(DetectorBackbone.VggLite);
+    public IReadOnlyList<string> StageNames => StageNamesOf(resnet != null ? DetectorBackbone.ResNet18 : DetectorBackbone.VggLite);
 
     /// <summary>The <see cref="StageNames"/> of a backbone of that kind.</summary>
     public static IReadOnlyList<string> StageNamesOf(DetectorBackbone kind) => kind == DetectorBackbone.ResNet18 ? ["stem", "layer1", "layer2", "layer3"] : ["body", "stage4"];
