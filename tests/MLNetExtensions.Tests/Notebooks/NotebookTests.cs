@@ -128,10 +128,15 @@ public sealed class NotebookTests
 
         var console = string.Concat(result.Console.Values);
         StringAssert.Matches(console, new Regex(@"step (\d+)/\1 "), "training progress is printed, to the last step");
-        // The loss chart (720 wide) and eight drawn validation images in one ImageGrid picture (two rows of four).
-        Assert.HasCount(2, result.Images);
+        // The loss chart (720 wide), eight drawn validation images in one ImageGrid picture (two rows of four), then
+        // the precision-recall curves and the confusion matrix side by side (their charts' default sizes).
+        Assert.HasCount(4, result.Images);
         AssertPng(result.Images[0], 720, chartHeight);
         AssertPng(result.Images[1], CaptionedGrid(rows: 2));
+        AssertPng(result.Images[2], 700, 500);
+        AssertPng(result.Images[3], 640, 560);
+        var charts = result.Html.Single(o => o.Text.Contains("precision–recall per class (VOC, IoU 0.5)", StringComparison.Ordinal)).Text;
+        StringAssert.Contains(charts, "confusion matrix (IoU 0.5, score ≥ 0.5)");
         var metrics = result.Html.Single(o => o.Text.StartsWith("<pre>Detection metrics:", StringComparison.Ordinal)).Text;
         StringAssert.Contains(metrics, "COCO (pycocotools bbox):");
         StringAssert.Contains(metrics, $"{(Full ? 64 : 16)} images, 5 classes");
@@ -156,11 +161,13 @@ public sealed class NotebookTests
         var console = string.Concat(result.Console.Values);
         StringAssert.Matches(console, new Regex(@"step (\d+)/\1 "), "training progress is printed, to the last step");
         StringAssert.Contains(console, " val=", "validation mean IoU is printed");
-        // Four ground-truth overlays in one row, the loss chart, then four ground-truth/prediction pairs in two rows of four.
-        Assert.HasCount(3, result.Images);
+        // Four ground-truth overlays in one row, the loss chart, the confusion matrix, then four ground-truth/prediction
+        // pairs in two rows of four.
+        Assert.HasCount(4, result.Images);
         AssertPng(result.Images[0], CaptionedGrid(rows: 1));
         AssertPng(result.Images[1], 720, 360);
-        AssertPng(result.Images[2], CaptionedGrid(rows: 2));
+        AssertPng(result.Images[2], 640, 560);
+        AssertPng(result.Images[3], CaptionedGrid(rows: 2));
 
         int testImages = Full ? 64 : 16;
         var summary = result.Html.Single(o => o.Text.StartsWith($"<pre>{testImages} test images, ", StringComparison.Ordinal)).Text;
