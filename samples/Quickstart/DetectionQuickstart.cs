@@ -167,7 +167,7 @@ internal static class DetectionQuickstart
     /// <c>--backbone resnet18</c>: torchvision's ResNet-18 (layer1..layer3) at full width, random weights;
     /// <c>imagenet-resnet18</c>: the same from ML.NET's ImageNet ResNet-18, with the mean subtraction its weights expect.
     /// </summary>
-    private static T WithBackbone<T>(T options, QuickstartSettings settings) where T : DetectorTrainerOptions => settings.Backbone switch
+    private static T WithBackbone<T>(T options, QuickstartSettings settings) where T : DetectorNetworkOptions => settings.Backbone switch
     {
         QuickstartBackbone.ResNet18 => (T)(options with { Backbone = DetectorBackbone.ResNet18, WidthMultiplier = 1f }),
         QuickstartBackbone.ImageNetResNet18 => (T)(options with
