@@ -16,7 +16,7 @@ internal static class TinyRcnn
     internal static RcnnDetectorOptions Options => new()
     {
         InputWidth = 64, InputHeight = 64, WidthMultiplier = 0.5f, WarpSize = 32, ContextPadding = 2,
-        Proposals = new SelectiveSearchOptions { MinRegionSize = 16 }, ProposalsPerImage = 100,
+        Proposals = new SelectiveSearchOptions { MinRegionSize = 16, MinBoxSize = 4 }, ProposalsPerImage = 100,
         BatchSize = 4, MaxSteps = 150, ValidationData = DetectorTrainingTests.Load(new MLContext(1), "val"), ValidateEveryEpochs = 100, WarmupSteps = 10, LearningRate = 3e-3, Seed = 7, Device = MLNetExtensions.Torch.DeviceSelection.Cpu,
         SvmNegativesPerRound = 500, HardNegativeRounds = 1, SvmIterations = 20, SvmPositiveWeight = 10f,
     };
