@@ -31,16 +31,7 @@ public sealed class RcnnScoringTests
 
         CollectionAssert.AreEqual(new[] { "ImagePath", "PredictedBoxes", "Scores", "PredictedLabelNames", "PredictedLabels" }, expected.Select(c => c.Name).ToArray());
         Assert.IsGreaterThan(0, expected.Single(c => c.Name == "Scores").Rows.Sum(r => r.Count), "the R-CNN found nothing, so the comparison proves little");
-        Assert.HasCount(expected.Count, host.Columns);
-        for (int i = 0; i < expected.Count; i++)
-        {
-            var (e, a) = (expected[i], host.Columns[i]);
-            Assert.AreEqual(e.Name, a.Name);
-            Assert.AreEqual(e.Type, a.Type, $"column {e.Name}");
-            CollectionAssert.AreEqual(e.KeyValues, a.KeyValues, $"key values of {e.Name}");
-            for (int r = 0; r < e.Rows.Count; r++)
-                CollectionAssert.AreEqual(e.Rows[r], a.Rows[r], $"column {e.Name}, row {r}");
-        }
+        SaveLoadTests.AssertSameColumns(expected, host.Columns);
         // The typed PredictionEngine of mlContext.Model.Load's chain and DetectionTransformer.Load's Detect agree with it.
         var boxes = expected.Single(c => c.Name == "PredictedBoxes");
         foreach (var (what, predictions) in new[] { ("engine", host.Engine), ("Detect", host.Helper) })
