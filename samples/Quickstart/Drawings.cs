@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using MLNetExtensions;
 using MLNetExtensions.Data;
 using MLNetExtensions.Scoring;
 using MLNetExtensions.Visualization;
@@ -55,5 +56,38 @@ internal static class Drawings
             File.WriteAllBytes(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(folder))!, "predictions.png"),
                 ImageGrid.Png(pictures.Take(8).ToList(), columns: 4, captions.Take(8).ToList()));
         return pictures.Count;
+    }
+
+    /// <summary>Draws the first 50 selective search regions of the first <paramref name="count"/> images of <paramref name="data"/>
+    /// beside the detector's final boxes (score ≥ 0.4) on them, into one picture.</summary>
+    public static void SaveRegions(MLContext ml, IDataView data, IDataView scored, IReadOnlyList<string> classNames,
+        MLNetExtensions.Detection.Rcnn.SelectiveSearchOptions search, string path, int count)
+    {
+        var regions = ml.Transforms.SelectiveSearch(new MLNetExtensions.Transforms.SelectiveSearchEstimator.Options
+        {
+            MaxProposals = 50, Strategy = search.Strategy, MinRegionSize = search.MinRegionSize, MinBoxSize = search.MinBoxSize, Seed = search.Seed,
+        }).Fit(data).Transform(ml.Data.TakeRows(data, count));
+        var visualizer = new DetectionVisualizer(classNames, lineWidth: 1, scale: 3);
+        var pictures = new List<byte[]>();
+        var captions = new List<string>();
+        var proposals = ml.Data.CreateEnumerable<RegionRow>(regions, reuseRowObject: false).ToList();
+        var final = Rows(ml, scored, classNames).Take(count).ToList();
+        for (int i = 0; i < Math.Min(proposals.Count, final.Count); i++)
+        {
+            var p = proposals[i].Proposals;
+            var boxes = Enumerable.Range(0, p.Length / 4).Select(k => new DrawnBox(p[4 * k], p[4 * k + 1], p[4 * k + 2], p[4 * k + 3], k % classNames.Count)).ToList();
+            pictures.Add(visualizer.Draw(proposals[i].ImagePath, boxes));
+            captions.Add($"{Path.GetFileNameWithoutExtension(proposals[i].ImagePath)}: {boxes.Count} selective search regions");
+            var shown = final[i].Detections.Where(d => d.Score >= 0.4f).ToList();
+            pictures.Add(visualizer.Draw(final[i].ImagePath, shown, final[i].Truth));
+            captions.Add($"R-CNN: {shown.Count} detections");
+        }
+        File.WriteAllBytes(path, ImageGrid.Png(pictures, columns: 2, captions));
+    }
+
+    private sealed class RegionRow
+    {
+        public string ImagePath = "";
+        public float[] Proposals = [];
     }
 }

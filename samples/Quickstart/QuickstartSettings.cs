@@ -14,7 +14,7 @@ internal enum QuickstartTask { Detection, Segmentation }
 internal enum QuickstartBackbone { Default, Lite, ResNet18, ImageNetResNet18 }
 
 internal sealed record QuickstartSettings(QuickstartTask Task, DetectorArchitecture Architecture, int Epochs, string Output, string? DataFolder, float WidthMultiplier = 0.5f, int? Threads = null, bool FasterRcnn = false,
-    QuickstartBackbone Backbone = QuickstartBackbone.Default, int? Steps = null)
+    QuickstartBackbone Backbone = QuickstartBackbone.Default, int? Steps = null, bool Rcnn = false)
 {
     public static QuickstartSettings? Parse(string[] args)
     {
@@ -27,9 +27,12 @@ internal sealed record QuickstartSettings(QuickstartTask Task, DetectorArchitect
                 case "--task": s = s with { Task = Enum.Parse<QuickstartTask>(Next(), ignoreCase: true) }; break;
                 case "--architecture":
                     var architecture = Next();
-                    s = architecture.Equals("faster-rcnn", StringComparison.OrdinalIgnoreCase)
-                        ? s with { FasterRcnn = true }
-                        : s with { Architecture = Enum.Parse<DetectorArchitecture>(architecture, ignoreCase: true), FasterRcnn = false };
+                    s = architecture.ToLowerInvariant() switch
+                    {
+                        "faster-rcnn" => s with { FasterRcnn = true, Rcnn = false },
+                        "rcnn" => s with { Rcnn = true, FasterRcnn = false },
+                        _ => s with { Architecture = Enum.Parse<DetectorArchitecture>(architecture, ignoreCase: true), FasterRcnn = false, Rcnn = false },
+                    };
                     break;
                 case "--epochs": s = s with { Epochs = int.Parse(Next()) }; break;
                 case "--output": s = s with { Output = Path.GetFullPath(Next()) }; break;
@@ -51,7 +54,7 @@ internal sealed record QuickstartSettings(QuickstartTask Task, DetectorArchitect
                 case "--steps": s = s with { Steps = int.Parse(Next()) is >= 1 and var steps ? steps : throw new ArgumentException("--steps needs a positive number.") }; break;
                 case "--threads": s = s with { Threads = int.Parse(Next()) is >= 1 and var n ? n : throw new ArgumentException("--threads needs a positive number.") }; break;
                 default:
-                    Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: Quickstart [--task detection|segmentation] [--architecture ssd|grid|faster-rcnn] [--epochs N] [--output DIR] [--data DIR] [--width MULTIPLIER] [--threads N] [--backbone default|lite|resnet18|imagenet-resnet18] [--steps N]");
+                    Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: Quickstart [--task detection|segmentation] [--architecture ssd|grid|faster-rcnn|rcnn] [--epochs N] [--output DIR] [--data DIR] [--width MULTIPLIER] [--threads N] [--backbone default|lite|resnet18|imagenet-resnet18] [--steps N]");
                     return null;
             }
         }

@@ -37,4 +37,20 @@ public static class DetectionTrainingCatalog
         ArgumentNullException.ThrowIfNull(catalog);
         return new FasterRcnnDetectorEstimator(CatalogEnvironment.TryGet(catalog), options);
     }
+
+    /// <summary>Trains a classic R-CNN (selective search, a CNN on warped regions, one linear SVM per class, box regression,
+    /// NMS) with default options on the detection schema's columns.</summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="inputWidth">Width in pixels of the image regions are warped from.</param>
+    /// <param name="inputHeight">Height in pixels of the image regions are warped from.</param>
+    /// <param name="epochs">Passes of the CNN fine-tuning over the training images.</param>
+    public static RcnnDetectorEstimator TrainRcnnDetector(this TransformsCatalog catalog, int inputWidth = 300, int inputHeight = 300, int epochs = 30)
+        => catalog.TrainRcnnDetector(new RcnnDetectorOptions { InputWidth = inputWidth, InputHeight = inputHeight, Epochs = epochs });
+
+    /// <summary>Trains a classic R-CNN with the given options.</summary>
+    public static RcnnDetectorEstimator TrainRcnnDetector(this TransformsCatalog catalog, RcnnDetectorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new RcnnDetectorEstimator(CatalogEnvironment.TryGet(catalog), options);
+    }
 }

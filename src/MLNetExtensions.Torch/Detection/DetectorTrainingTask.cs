@@ -111,7 +111,7 @@ internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>
     }
 
     /// <summary>The estimators' <c>GetOutputSchema</c>: checks the three input columns and adds the prediction columns.</summary>
-    public static SchemaShape OutputSchema(SchemaShape inputSchema, DetectorTrainerOptions o)
+    public static SchemaShape OutputSchema(SchemaShape inputSchema, DetectorNetworkOptions o)
     {
         var columns = inputSchema.ToDictionary(c => c.Name);
         TrainingColumns.Require(columns, o.ImagePathColumn, TrainingColumns.IsText, "text (the image file path)");

@@ -37,6 +37,9 @@ internal sealed class DetectionTrainingSet
     public int Count => _targets.Count;
     public IReadOnlyList<DetectionTarget> Targets => _targets;
 
+    /// <summary>Image <paramref name="i"/>'s (C, H, W) pixels at the network's input size.</summary>
+    public byte[] PixelsOf(int i) => _pixels[i];
+
     public static DetectionTrainingSet Create(MLContext ml, IDataView data, NetworkInput input,
         string imagePathColumn, string boxesColumn, string labelsColumn, string? dataName = "training data")
     {

@@ -53,6 +53,22 @@ public sealed class DetectionTransformer : OnnxScoringTransformer
         var device = ScoringDevice.Resolve(mlContext, onnxModel, options);
         var classNames = metadata.ClassNames;
         string imagePathColumn = options.ImagePathColumnOr(DetectionColumns.ImagePath);
+        // A classic R-CNN's network also takes the image's selective search proposals, made before it (RcnnProposalMapping).
+        bool rcnn = IsRcnn(metadata);
+        IEstimator<ITransformer>[]? proposals = null;
+        Dictionary<string, int[]>? extraInputs = null;
+        if (rcnn)
+        {
+            var settings = RcnnProposalMapping.FromMetadata(metadata);
+            var input = new NetworkInput(metadata.InputWidth, metadata.InputHeight, metadata.InputChannels == 1);
+            proposals =
+            [
+                mlContext.Transforms.ApplyOnnxModel([ScoringColumns.RcnnSearch], [ScoringColumns.OnnxPixels], new MemoryStream(RcnnProposalMapping.SettingsGraph(settings, input)),
+                    new Dictionary<string, int[]> { [ScoringColumns.OnnxPixels] = [1, input.Channels, input.Height, input.Width] }, gpuDeviceId: null, fallbackToCpu: true),
+                mlContext.Transforms.CustomMapping(new RcnnProposalMapping().GetMapping(), RcnnProposalMapping.ContractName),
+            ];
+            extraInputs = new() { [ScoringColumns.OnnxProposals] = [RcnnProposalMapping.MaxProposals, 4] };
+        }
         var chain = BuildChain(mlContext, onnxModel, metadata, imagePathColumn, device,
             [ScoringColumns.OnnxBoxes, ScoringColumns.OnnxScores, ScoringColumns.OnnxPostProcess],
             [
@@ -62,8 +78,17 @@ public sealed class DetectionTransformer : OnnxScoringTransformer
                 mlContext.Transforms.Conversion.MapValueToKey(DetectionColumns.PredictedLabels, DetectionColumns.PredictedLabelNames,
                     keyData: mlContext.Data.LoadFromEnumerable(classNames.Select(n => new ClassNameRow { Name = n }))),
             ],
-            [ScoringColumns.LabelIndices]);
+            rcnn ? [ScoringColumns.LabelIndices, ScoringColumns.RcnnSearch] : [ScoringColumns.LabelIndices], proposals, extraInputs);
         return new DetectionTransformer(onnxModel, metadata, chain, imagePathColumn, device);
+    }
+
+    /// <summary>Whether the network is a classic R-CNN's (its input includes the proposals).</summary>
+    internal static bool IsRcnn(OnnxModelMetadata metadata) => metadata.Extra.TryGetValue("architecture", out var a) && a == "Rcnn";
+
+    private void ThrowIfRcnn(string what)
+    {
+        if (IsRcnn(Metadata))
+            throw new NotSupportedException($"{what} runs the network on the pixels alone; an R-CNN's network also takes the image's selective search proposals. Score it with Transform (or Detect).");
     }
 
     /// <summary>Loads a detector saved with <c>mlContext.Model.Save</c> (of this transformer or its <see cref="OnnxScoringTransformer.Chain"/>).</summary>
@@ -112,6 +137,7 @@ public sealed class DetectionTransformer : OnnxScoringTransformer
         ArgumentNullException.ThrowIfNull(input);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ThrowIfDisposed();
+        ThrowIfRcnn(nameof(ScoreBatched));
         return BatchedDetectionScorer.Score(Chain, _session.Value, Metadata, input, batchSize);
     }
 
@@ -134,6 +160,7 @@ public sealed class DetectionTransformer : OnnxScoringTransformer
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         ArgumentNullException.ThrowIfNull(options);
         ThrowIfDisposed();
+        ThrowIfRcnn("ExportOnnx with post-processing");
         WriteAtomically(path, DetectionPostProcessingExport.Build(OnnxModel, options, PostProcessSettings()));
     }
 

@@ -120,22 +120,27 @@ public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDis
     /// training used, the network in <c>ApplyOnnxModel</c> (batch 1), then <paramref name="postProcess"/>, then the
     /// working columns and <paramref name="dropAfter"/> dropped.
     /// </summary>
+    /// <remarks><c>beforeNetwork</c>: steps between the pixels and the network that make its further inputs (an R-CNN's
+    /// proposals); <c>extraInputs</c>: those inputs with their shapes.</remarks>
     private protected static TransformerChain<ITransformer> BuildChain(MLContext mlContext, byte[] onnxModel, OnnxModelMetadata metadata,
-        string imagePathColumn, ScoringDevice device, string[] onnxOutputs, IEstimator<ITransformer>[] postProcess, string[] dropAfter)
+        string imagePathColumn, ScoringDevice device, string[] onnxOutputs, IEstimator<ITransformer>[] postProcess, string[] dropAfter,
+        IEstimator<ITransformer>[]? beforeNetwork = null, IReadOnlyDictionary<string, int[]>? extraInputs = null)
     {
         var input = new NetworkInput(metadata.InputWidth, metadata.InputHeight, metadata.InputChannels == 1);
         RegisterComponents(mlContext);
+        var shapes = new Dictionary<string, int[]> { [ScoringColumns.OnnxPixels] = [1, input.Channels, input.Height, input.Width] };
+        foreach (var (name, shape) in extraInputs ?? new Dictionary<string, int[]>()) shapes[name] = shape;
         IEstimator<ITransformer>[] steps =
         [
             mlContext.Transforms.CopyColumns(ScoringColumns.ImagePath, imagePathColumn),
             mlContext.Transforms.CustomMapping(new ImageSizeMapping().GetMapping(), ImageSizeMapping.ContractName),
             input.PixelPipeline(mlContext, ScoringColumns.ImagePath, ScoringColumns.OnnxPixels, asFloat: true),
-            mlContext.Transforms.ApplyOnnxModel(onnxOutputs, [ScoringColumns.OnnxPixels], new MemoryStream(onnxModel),
-                new Dictionary<string, int[]> { [ScoringColumns.OnnxPixels] = [1, input.Channels, input.Height, input.Width] },
+            .. beforeNetwork ?? [],
+            mlContext.Transforms.ApplyOnnxModel(onnxOutputs, [.. shapes.Keys], new MemoryStream(onnxModel), shapes,
                 gpuDeviceId: device.GpuDeviceId, fallbackToCpu: true),
             .. postProcess,
             mlContext.Transforms.DropColumns([ScoringColumns.ImagePath, ScoringColumns.Image, ScoringColumns.OriginalWidth,
-                ScoringColumns.OriginalHeight, ScoringColumns.OnnxPixels, .. onnxOutputs, .. dropAfter]),
+                ScoringColumns.OriginalHeight, ScoringColumns.OnnxPixels, .. shapes.Keys.Skip(1), .. onnxOutputs, .. dropAfter]),
         ];
         var pipeline = new EstimatorChain<ITransformer>();
         foreach (var step in steps) pipeline = pipeline.Append<ITransformer>(step);
@@ -187,7 +192,8 @@ public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDis
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         if (!File.Exists(path))
             throw new FileNotFoundException($"The model file '{path}' does not exist.", path);
-        var onnx = SavedOnnxModels.Read(path).FirstOrDefault(b => OnnxModelMetadata.Read(new MemoryStream(b), path).Kind == kind)
+        // A chain may hold helper graphs without model metadata (an R-CNN's settings graph); the model is the one of that kind.
+        var onnx = SavedOnnxModels.Read(path).FirstOrDefault(b => KindOf(b, path) == kind)
             ?? throw new InvalidDataException($"The model file '{path}' holds no {what} ONNX model. Save a {typeName} (or its Chain) with mlContext.Model.Save.");
         RegisterComponents(mlContext);
         ITransformer loaded;
@@ -203,6 +209,13 @@ public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDis
         if (loaded is not TransformerChain<ITransformer> chain)
             throw new InvalidDataException($"The model file '{path}' holds a {loaded.GetType().Name}, not a {what}'s transformer chain.");
         return (onnx, OnnxModelMetadata.Read(new MemoryStream(onnx), path), chain, inputSchema);
+    }
+
+    /// <summary>The kind of an ONNX model of the zip, or null for a graph without this library's metadata.</summary>
+    private static OnnxModelKind? KindOf(byte[] onnx, string path)
+    {
+        try { return OnnxModelMetadata.Read(new MemoryStream(onnx), path).Kind; }
+        catch (InvalidDataException) { return null; }
     }
 
     private sealed class PathRow

@@ -13,9 +13,14 @@ public static class ScoringColumns
     internal const string OriginalHeight = "MLNetExt_OriginalHeight";
     internal const string LabelIndices = "MLNetExt_LabelIndices";
     internal const string LabelNames = "MLNetExt_LabelNames";
+    /// <summary>An R-CNN's selective search settings, written by its settings graph (<see cref="RcnnProposalMapping"/>).</summary>
+    internal const string RcnnSearch = "MLNetExt_RcnnSearch";
 
     /// <summary>ONNX input: raw pixels (N, C, H, W) in [0, 255], RGB (or one grey channel); normalisation is in the graph.</summary>
     public const string OnnxPixels = "MLNetExt_Pixels";
+    /// <summary>ONNX input of an R-CNN: (P, 4) region proposals as corners relative to the image, empty (all zero) rows
+    /// for none (<see cref="RcnnProposalMapping"/>).</summary>
+    public const string OnnxProposals = "MLNetExt_Proposals";
     /// <summary>ONNX output of detectors: (N, A, 4) decoded boxes as corners relative to the input (0..1).</summary>
     public const string OnnxBoxes = "MLNetExt_Boxes";
     /// <summary>ONNX output of detectors: (N, A, C) class probabilities, background excluded.</summary>

@@ -137,9 +137,17 @@ internal sealed class SelectiveSearchRowMapper : BoundRowMapper
     internal float[] Propose(string path, long row)
     {
         string file = _options.ImageFolder == null ? path : Path.Combine(_options.ImageFolder, path);
+        return ProposeFile(file, _options.Search, _options.MaxProposals, SelectiveSearchEstimator.Name, _options.ImagePathColumnName, row).Boxes;
+    }
+
+    /// <summary>
+    /// The best <paramref name="maxProposals"/> proposals of the image file <paramref name="file"/>, decoded as
+    /// <c>LoadImages</c> does, in pixels of the image, with its size; errors name <paramref name="source"/>, the row and the file.
+    /// </summary>
+    internal static (float[] Boxes, int Width, int Height) ProposeFile(string file, SelectiveSearchOptions search, int maxProposals, string source, string column, long row)
+    {
         if (!File.Exists(file))
-            throw new FileNotFoundException(
-                $"{SelectiveSearchEstimator.Name}: row {row}: the image '{file}' does not exist (column '{_options.ImagePathColumnName}').", file);
+            throw new FileNotFoundException($"{source}: row {row}: the image '{file}' does not exist (column '{column}').", file);
         MLImage image;
         try
         {
@@ -147,15 +155,15 @@ internal sealed class SelectiveSearchRowMapper : BoundRowMapper
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException)
         {
-            throw new InvalidDataException($"{SelectiveSearchEstimator.Name}: row {row}: the image '{file}' could not be decoded: {e.Message}", e);
+            throw new InvalidDataException($"{source}: row {row}: the image '{file}' could not be decoded: {e.Message}", e);
         }
         using (image)
         {
-            var pixels = ImagePixels.Read(image, SelectiveSearchEstimator.Name, _options.ImagePathColumnName, row);
+            var pixels = ImagePixels.Read(image, source, column, row);
             byte[] rgb = pixels.ToRgb();
-            float[] boxes = SelectiveSearch.Propose(rgb, pixels.Height, pixels.Width, _options.Search);
-            int keep = Math.Min(boxes.Length, 4 * _options.MaxProposals);
-            return keep == boxes.Length ? boxes : boxes[..keep];
+            float[] boxes = SelectiveSearch.Propose(rgb, pixels.Height, pixels.Width, search);
+            int keep = Math.Min(boxes.Length, 4 * maxProposals);
+            return (keep == boxes.Length ? boxes : boxes[..keep], pixels.Width, pixels.Height);
         }
     }
 

@@ -35,17 +35,7 @@ public sealed class SaveLoadTests
 
         CollectionAssert.AreEqual(new[] { "ImagePath", "PredictedBoxes", "Scores", "PredictedLabelNames", "PredictedLabels" }, expected.Select(c => c.Name).ToArray());
         Assert.IsGreaterThan(0, expected.Single(c => c.Name == "Scores").Rows.Sum(r => r.Count), "the detector found nothing, so the comparison proves little");
-        Assert.HasCount(expected.Count, host.Columns);
-        for (int i = 0; i < expected.Count; i++)
-        {
-            var (e, a) = (expected[i], host.Columns[i]);
-            Assert.AreEqual(e.Name, a.Name);
-            Assert.AreEqual(e.Type, a.Type, $"column {e.Name}");
-            CollectionAssert.AreEqual(e.KeyValues, a.KeyValues, $"key values of {e.Name}");
-            Assert.HasCount(e.Rows.Count, a.Rows, $"rows of {e.Name}");
-            for (int r = 0; r < e.Rows.Count; r++)
-                CollectionAssert.AreEqual(e.Rows[r], a.Rows[r], $"column {e.Name}, row {r}");
-        }
+        AssertSameColumns(expected, host.Columns);
         CollectionAssert.AreEqual(detector.ClassNames.ToArray(), expected.Single(c => c.Name == "PredictedLabels").KeyValues, "PredictedLabels' key values are the class names");
 
         // The typed PredictionEngine<ImageInput, DetectionPrediction> on the loaded model, and Detect on
@@ -103,6 +93,22 @@ public sealed class SaveLoadTests
         var missing = Path.Combine(folder.Path, "missing.zip");
         var notFound = Assert.ThrowsExactly<FileNotFoundException>(() => DetectionTransformer.Load(ml, missing));
         Assert.AreEqual($"The model file '{missing}' does not exist.", notFound.Message);
+    }
+
+    /// <summary>The host's columns are <paramref name="expected"/>: names, types, key values and every row.</summary>
+    internal static void AssertSameColumns(List<ScoredColumn> expected, List<ScoredColumn> actual)
+    {
+        Assert.HasCount(expected.Count, actual);
+        for (int i = 0; i < expected.Count; i++)
+        {
+            var (e, a) = (expected[i], actual[i]);
+            Assert.AreEqual(e.Name, a.Name);
+            Assert.AreEqual(e.Type, a.Type, $"column {e.Name}");
+            CollectionAssert.AreEqual(e.KeyValues, a.KeyValues, $"key values of {e.Name}");
+            Assert.HasCount(e.Rows.Count, a.Rows, $"rows of {e.Name}");
+            for (int r = 0; r < e.Rows.Count; r++)
+                CollectionAssert.AreEqual(e.Rows[r], a.Rows[r], $"column {e.Name}, row {r}");
+        }
     }
 
     private static List<string> Row(List<ScoredColumn> columns, string name, int row) => columns.Single(c => c.Name == name).Rows[row];
