@@ -37,6 +37,19 @@ internal sealed class DetectionTrainingSet
     public int Count => _targets.Count;
     public IReadOnlyList<DetectionTarget> Targets => _targets;
 
+    /// <summary>A short hash of the pixels and targets, for a checkpoint's fingerprint.</summary>
+    public string ContentHash()
+    {
+        using var hash = new TrainingDataHash();
+        for (int i = 0; i < Count; i++)
+        {
+            hash.Add(_pixels[i]);
+            hash.Add<float>(_targets[i].Boxes);
+            hash.Add<long>(_targets[i].Labels);
+        }
+        return hash.Finish();
+    }
+
     public static DetectionTrainingSet Create(MLContext ml, IDataView data, NetworkInput input,
         string imagePathColumn, string boxesColumn, string labelsColumn, string? dataName = "training data")
     {

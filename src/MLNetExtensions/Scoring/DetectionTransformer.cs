@@ -94,8 +94,7 @@ public sealed class DetectionTransformer : OnnxScoringTransformer
     /// <exception cref="FileNotFoundException">The image does not exist.</exception>
     public DetectionPrediction Detect(string imagePath)
     {
-        ThrowIfDisposed();
-        return _engines.Predict(imagePath);
+        return WhileInUse(() => _engines.Predict(imagePath));
     }
 
     /// <summary>
@@ -111,8 +110,7 @@ public sealed class DetectionTransformer : OnnxScoringTransformer
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        ThrowIfDisposed();
-        return BatchedDetectionScorer.Score(Chain, _session.Value, Metadata, input, batchSize);
+        return WhileInUse(() => BatchedDetectionScorer.Score(Chain, _session.Value, Metadata, input, batchSize));
     }
 
     /// <summary>
@@ -133,8 +131,11 @@ public sealed class DetectionTransformer : OnnxScoringTransformer
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         ArgumentNullException.ThrowIfNull(options);
-        ThrowIfDisposed();
-        WriteAtomically(path, DetectionPostProcessingExport.Build(OnnxModel, options, PostProcessSettings()));
+        WhileInUse(() =>
+        {
+            WriteAtomically(path, DetectionPostProcessingExport.Build(OnnxModel, options, PostProcessSettings()));
+            return true;
+        });
     }
 
     /// <summary>
