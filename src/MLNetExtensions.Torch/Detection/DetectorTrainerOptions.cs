@@ -31,6 +31,14 @@ public abstract record DetectorTrainerOptions : DetectorNetworkOptions
     /// <summary>What a checkpoint must agree with to be resumed: everything that shapes the network or the run.</summary>
     internal abstract string Fingerprint(IReadOnlyList<string> classNames);
 
+    /// <summary>The family's named run settings for a checkpoint's fingerprint (loss, matching, post-processing); the
+    /// shared detector ones (augmentation, backbone weights) come first.</summary>
+    internal IEnumerable<(string Name, object? Value)> FingerprintSettings()
+        => new (string, object?)[] { (nameof(Augmentation), Augmentation), (nameof(BackboneWeightsPath), BackboneWeightsPath) }.Concat(FamilyFingerprintSettings());
+
+    /// <summary>The family's own named run settings (loss, matching, post-processing).</summary>
+    private protected abstract IEnumerable<(string Name, object? Value)> FamilyFingerprintSettings();
+
     /// <summary>The model description written into the ONNX metadata (architecture, backbone, normalisation...).</summary>
     internal abstract Dictionary<string, string> ExportMetadata();
 

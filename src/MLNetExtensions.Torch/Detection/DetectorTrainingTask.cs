@@ -37,6 +37,8 @@ internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>
     public int Count => _train.Count;
     public bool HasValidation => _validation != null;
     public string Fingerprint => _o.Fingerprint(_train.ClassNames);
+    public IEnumerable<(string Name, object? Value)> FingerprintSettings => _o.FingerprintSettings()
+        .Append(("TrainingData", _train.ContentHash())).Append(("ValidationData", _validation?.ContentHash()));
 
     public IDetectorModel CreateModel(Device device)
     {
@@ -107,6 +109,7 @@ internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>
         var ml = new MLContext(options.Seed);
         var loop = new TrainingLoop(options, log);
         var result = loop.Run(new DetectorTrainingTask(ml, options, input));
+        result.Model.Network.Dispose();   // scoring runs the exported ONNX; the TorchSharp network is freed now, not by the finalizer
         return (DetectionTransformer.Create(ml, result.Onnx, options.ImagePathColumn), loop.History);
     }
 

@@ -116,6 +116,17 @@ public sealed record FasterRcnnDetectorOptions : DetectorTrainerOptions
         Check(BoxNmsThreshold > 0 && BoxNmsThreshold <= 1, nameof(BoxNmsThreshold), BoxNmsThreshold, "must be within (0, 1]");
     }
 
+    private protected override IEnumerable<(string Name, object? Value)> FamilyFingerprintSettings() =>
+    [
+        (nameof(RpnPreNmsTopNTrain), RpnPreNmsTopNTrain), (nameof(RpnPreNmsTopNTest), RpnPreNmsTopNTest),
+        (nameof(RpnPostNmsTopNTrain), RpnPostNmsTopNTrain), (nameof(RpnPostNmsTopNTest), RpnPostNmsTopNTest),
+        (nameof(RpnNmsThreshold), RpnNmsThreshold), (nameof(RpnFgIouThreshold), RpnFgIouThreshold), (nameof(RpnBgIouThreshold), RpnBgIouThreshold),
+        (nameof(RpnBatchSizePerImage), RpnBatchSizePerImage), (nameof(RpnPositiveFraction), RpnPositiveFraction),
+        (nameof(BoxFgIouThreshold), BoxFgIouThreshold), (nameof(BoxBgIouThreshold), BoxBgIouThreshold),
+        (nameof(BoxBatchSizePerImage), BoxBatchSizePerImage), (nameof(BoxPositiveFraction), BoxPositiveFraction),
+        (nameof(BoxScoreThreshold), BoxScoreThreshold), (nameof(BoxNmsThreshold), BoxNmsThreshold), (nameof(BoxDetectionsPerImage), BoxDetectionsPerImage),
+    ];
+
     /// <summary>What a checkpoint must agree with to be resumed: everything that shapes the network or the run.</summary>
     internal override string Fingerprint(IReadOnlyList<string> classNames)
         => $"faster-rcnn|{Backbone}|{WidthMultiplier}|stride={FeatureStride}|{(Fpn ? $"fpn={FpnOutChannels}:{RoiCanonicalScale}|" : "")}{InputWidth}x{InputHeight}|gray={Grayscale}|{Normalization}|" +

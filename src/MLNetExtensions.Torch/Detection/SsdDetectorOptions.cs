@@ -81,6 +81,13 @@ public sealed record SsdDetectorOptions : DetectorTrainerOptions
         ? new GridDetectorModel(this, classCount, device)
         : new SsdDetectorModel(this, classCount, device);
 
+    private protected override IEnumerable<(string Name, object? Value)> FamilyFingerprintSettings() =>
+    [
+        (nameof(MatchIouThreshold), MatchIouThreshold), (nameof(NegativePositiveRatio), NegativePositiveRatio),
+        (nameof(LocalizationLoss), LocalizationLoss), (nameof(LocalizationWeight), LocalizationWeight),
+        (nameof(ScoreThreshold), ScoreThreshold), (nameof(NmsIouThreshold), NmsIouThreshold), (nameof(MaxDetections), MaxDetections),
+    ];
+
     /// <summary>What a checkpoint must agree with to be resumed: everything that shapes the network or the run.</summary>
     internal override string Fingerprint(IReadOnlyList<string> classNames)
         => $"{Architecture}|{Backbone}|{WidthMultiplier}|{InputWidth}x{InputHeight}|gray={Grayscale}|{Normalization}|grid={GridSize}|fusion={TopDownFusion}|" +

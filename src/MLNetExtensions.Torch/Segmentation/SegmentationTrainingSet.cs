@@ -31,6 +31,18 @@ internal sealed class SegmentationTrainingSet
     public List<string> MaskPaths { get; }
     public int Count => _masks.Count;
 
+    /// <summary>A short hash of the pixels and masks, for a checkpoint's fingerprint.</summary>
+    public string ContentHash()
+    {
+        using var hash = new TrainingDataHash();
+        for (int i = 0; i < Count; i++)
+        {
+            hash.Add(_pixels[i]);
+            hash.Add(_masks[i]);
+        }
+        return hash.Finish();
+    }
+
     /// <summary>The mask of row <paramref name="i"/> at the input size, row-major.</summary>
     public byte[] Mask(int i) => _masks[i];
 
@@ -43,6 +55,7 @@ internal sealed class SegmentationTrainingSet
             throw new InvalidOperationException($"The {dataName} has no rows. Give at least one image with its mask.");
         var masks = new List<byte[]>(images.Count);
         int maxIndex = 0;
+        var firstSeen = new (int Row, int Pixel)?[256];   // where each mask value first appears
         for (int row = 0; row < images.Count; row++)
         {
             SegmentationMask mask;
@@ -65,12 +78,31 @@ internal sealed class SegmentationTrainingSet
                 if (classNames != null && v >= classNames.Count)
                     throw new InvalidDataException($"Row {row} of the {dataName}: mask '{maskFiles[row]}' pixel (x={i % mask.Width}, y={i / mask.Width}) is {v}, but there are {classNames.Count} classes (0..{classNames.Count - 1}, 255 = ignore). Give all class names, or fix the mask.");
                 maxIndex = Math.Max(maxIndex, v);
+                firstSeen[v] ??= (row, i);
             }
             masks.Add(ResizeNearest(mask, input.Width, input.Height));
         }
+        if (classNames == null) CheckInferredClasses(firstSeen, maxIndex, maskFiles, dataName);
         var names = classNames?.ToArray() ?? Enumerable.Range(0, Math.Max(2, maxIndex + 1)).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         var pixels = ImagePixels.Load(ml, images, input);
         return new SegmentationTrainingSet(input, names, images, maskFiles, pixels, masks);
+    }
+
+    /// <summary>
+    /// Without class names the classes are 0..K-1 with K the largest mask value plus one: a value far above the others
+    /// (an antialiased edge, a colour or 0/255-style mask) would silently make a network of hundreds of classes. Every
+    /// index from 1 up to the largest must appear somewhere; otherwise the first mask with a value past the gap is named.
+    /// </summary>
+    private static void CheckInferredClasses((int Row, int Pixel)?[] firstSeen, int maxIndex, List<string> maskFiles, string dataName)
+    {
+        int missing = Enumerable.Range(1, Math.Max(0, maxIndex)).FirstOrDefault(v => firstSeen[v] == null);
+        if (missing == 0) return;
+        int above = Enumerable.Range(missing + 1, maxIndex - missing).First(v => firstSeen[v] != null);
+        var (row, pixel) = firstSeen[above]!.Value;
+        var size = SegmentationMask.CreateFromFile(maskFiles[row]);
+        throw new InvalidDataException($"Row {row} of the {dataName}: mask '{maskFiles[row]}' pixel (x={pixel % size.Width}, y={pixel / size.Width}) is {above}, but no mask has the value {missing}. " +
+            $"Without ClassNames the classes are 0..{maxIndex} (the largest mask value plus one, {maxIndex + 1} classes), so a value past a gap is taken for a stray pixel. " +
+            $"Give ClassNames (one per class, background first) to train that many classes, or fix the mask (class indices 0..K-1, 255 = ignore).");
     }
 
     private static (List<string> Images, List<string> Masks) ReadPaths(IDataView data, string imageColumn, string maskColumn)

@@ -9,8 +9,9 @@ public sealed record CheckpointState(int Step, int Epoch, string Fingerprint, Di
     List<double[]> Validation, double? BestMetric, int EpochsWithoutImprovement);
 
 /// <summary>
-/// Atomic training checkpoints in a folder: each is written into a temporary folder and renamed into place, and the
-/// <c>latest.json</c> pointer is replaced by rename, so a run killed at any moment leaves the previous checkpoint whole.
+/// Atomic training checkpoints in a folder: each is written into a temporary folder, flushed to the disk and renamed into
+/// place, and the <c>latest.json</c> pointer is replaced the same way, so a run killed at any moment (or a machine that
+/// loses power) leaves the previous checkpoint whole. Not thread-safe: one run writes a folder at a time.
 /// </summary>
 public sealed class CheckpointStore
 {
@@ -27,8 +28,48 @@ public sealed class CheckpointStore
 
     public string Folder { get; }
 
+    /// <summary>Test-only: the free bytes reported for the folder (null: the disk's own figure).</summary>
+    internal static Func<string, long>? FreeSpaceForTests { get; set; }
+
+    /// <summary>Test-only: called after each file of a checkpoint is written into its temporary folder, before it is
+    /// published (the kill test slows writes here so that kills land inside them). Null in every normal run.</summary>
+    internal static Action<string>? WritingForTests { get; set; }
+
+    /// <summary>
+    /// Checks before the first step that checkpoints can be written: the folder can be made, a file in it written,
+    /// flushed and removed, and its disk has room for <paramref name="checkpointBytes"/> per checkpoint kept plus the one
+    /// being written. Throws <see cref="IOException"/> naming the folder and the options that fix it.
+    /// </summary>
+    public void EnsureWritable(long checkpointBytes)
+    {
+        const string fix = "Set CheckpointFolder to a writable folder with room, or EnableCheckpoints = false to train without checkpoints (a crash then loses the run).";
+        string probe = Path.Combine(Folder, $".probe-{Guid.NewGuid():N}");
+        try
+        {
+            Directory.CreateDirectory(Folder);
+            using (var stream = new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                stream.Write(new byte[4096]);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Delete(probe);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            throw new IOException($"The checkpoint folder '{Folder}' cannot be written ({ex.GetType().Name}: {ex.Message}). {fix}", ex);
+        }
+        long needed = checkpointBytes * (_keepLast + 1);
+        long free = FreeSpaceForTests?.Invoke(Folder) ?? new DriveInfo(Folder).AvailableFreeSpace;
+        if (free < needed)
+            throw new IOException($"The checkpoint folder '{Folder}' has {Megabytes(free)} MB free, but its checkpoints need about {Megabytes(needed)} MB ({_keepLast} kept and one being written, {Megabytes(checkpointBytes)} MB each). Free space on that disk, or {fix[0..1].ToLowerInvariant()}{fix[1..]}");
+    }
+
+    private static string Megabytes(long bytes) => (bytes / (1024.0 * 1024)).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>Saves weights, optimizer state, the weights' moving average when there is one, and <paramref name="state"/>;
-    /// returns the checkpoint's folder.</summary>
+    /// returns the checkpoint's folder. Every file and the temporary folder are flushed to the disk before the rename that
+    /// publishes them, and the folder after it, so neither a killed process nor a power cut leaves a half-written
+    /// checkpoint behind a published name.</summary>
     public string Save(nn.Module model, optim.Optimizer optimizer, CheckpointState state, nn.Module? average = null)
     {
         Directory.CreateDirectory(Folder);
@@ -36,15 +77,24 @@ public sealed class CheckpointStore
         string final = Path.Combine(Folder, name);
         string tmp = Path.Combine(Folder, $".tmp-{name}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(tmp);
-        model.save(Path.Combine(tmp, "model.bin"));
-        average?.save(Path.Combine(tmp, AverageFile));
-        if (optimizer is TorchSharp.Modules.OptimizerHelper helper) helper.save_state_dict(Path.Combine(tmp, "optimizer.bin"));
-        File.WriteAllText(Path.Combine(tmp, "state.json"), JsonSerializer.Serialize(state));
+        Write(tmp, "model.bin", p => model.save(p));
+        if (average != null) Write(tmp, AverageFile, p => average.save(p));
+        if (optimizer is TorchSharp.Modules.OptimizerHelper helper) Write(tmp, "optimizer.bin", p => helper.save_state_dict(p));
+        Write(tmp, "state.json", path => File.WriteAllText(path, JsonSerializer.Serialize(state)));
+        DurableFiles.SyncFilesAndFolder(tmp);
         if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
         Directory.Move(tmp, final);
-        WriteAtomically(Path.Combine(Folder, LatestFile), JsonSerializer.SerializeToUtf8Bytes(new { checkpoint = name }));
+        DurableFiles.SyncFolder(Folder);
+        DurableFiles.WriteAtomically(Path.Combine(Folder, LatestFile), JsonSerializer.SerializeToUtf8Bytes(new { checkpoint = name }));
         Prune(name);
         return final;
+    }
+
+    private static void Write(string folder, string file, Action<string> write)
+    {
+        string path = Path.Combine(folder, file);
+        write(path);
+        WritingForTests?.Invoke(path);
     }
 
     /// <summary>
@@ -52,7 +102,9 @@ public sealed class CheckpointStore
     /// <paramref name="average"/> when given; null when the folder has none. Throws when it was made for other options
     /// (<paramref name="fingerprint"/>) or cannot be read.
     /// </summary>
-    public CheckpointState? TryLoadLatest(nn.Module model, optim.Optimizer optimizer, string fingerprint, nn.Module? average = null)
+    /// <remarks>A checkpoint written before the run's named settings were part of the fingerprint resumes when its network
+    /// description agrees; <paramref name="warn"/> then says that the named settings were not checked.</remarks>
+    public CheckpointState? TryLoadLatest(nn.Module model, optim.Optimizer optimizer, string fingerprint, nn.Module? average = null, Action<string>? warn = null)
     {
         string latest = Path.Combine(Folder, LatestFile);
         if (!File.Exists(latest)) return null;
@@ -70,7 +122,12 @@ public sealed class CheckpointStore
             throw new InvalidDataException($"The checkpoint folder '{Folder}' cannot be read ({ex.Message}). Delete the folder to start over, or point the options at another one.", ex);
         }
         if (state.Fingerprint != fingerprint)
-            throw new InvalidOperationException($"The checkpoint in '{dir}' was made with other options ({state.Fingerprint}) than this run ({fingerprint}). Use another checkpoint folder, or the same options to resume.");
+        {
+            var differences = CheckpointFingerprint.Differences(state.Fingerprint, fingerprint);
+            if (differences.Count > 0)
+                throw new InvalidOperationException($"The checkpoint in '{dir}' was made with other options or data than this run: {string.Join("; ", differences)}. Use the checkpoint's options and data to resume, or another CheckpointFolder (or delete this one) to start over.");
+            warn?.Invoke($"The checkpoint in '{dir}' predates the checks of the seed, schedule, length, loss, augmentation and training data; it resumes because its network agrees, and those settings are assumed unchanged.");
+        }
         try
         {
             model.load(Path.Combine(dir, "model.bin"));
@@ -85,11 +142,17 @@ public sealed class CheckpointStore
         return state;
     }
 
+    /// <summary>Removes the folder and everything in it (the default folder of a finished run).</summary>
+    public void Delete()
+    {
+        if (Directory.Exists(Folder)) Directory.Delete(Folder, recursive: true);
+    }
+
     /// <summary>Keeps the exported model that scored best on the validation data, so that a resumed run still returns it.</summary>
     public void SaveBest(byte[] exported)
     {
         Directory.CreateDirectory(Folder);
-        WriteAtomically(Path.Combine(Folder, BestFile), exported);
+        DurableFiles.WriteAtomically(Path.Combine(Folder, BestFile), exported);
     }
 
     /// <summary>The model <see cref="SaveBest"/> kept, or null when there is none.</summary>
@@ -97,13 +160,6 @@ public sealed class CheckpointStore
     {
         string path = Path.Combine(Folder, BestFile);
         return File.Exists(path) ? File.ReadAllBytes(path) : null;
-    }
-
-    private static void WriteAtomically(string path, byte[] bytes)
-    {
-        string tmp = path + ".tmp";
-        File.WriteAllBytes(tmp, bytes);
-        File.Move(tmp, path, overwrite: true);
     }
 
     private void Prune(string newest)

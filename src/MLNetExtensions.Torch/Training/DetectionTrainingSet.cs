@@ -40,6 +40,19 @@ internal sealed class DetectionTrainingSet
     /// <summary>Image <paramref name="i"/>'s (C, H, W) pixels at the network's input size.</summary>
     public byte[] PixelsOf(int i) => _pixels[i];
 
+    /// <summary>A short hash of the pixels and targets, for a checkpoint's fingerprint.</summary>
+    public string ContentHash()
+    {
+        using var hash = new TrainingDataHash();
+        for (int i = 0; i < Count; i++)
+        {
+            hash.Add(_pixels[i]);
+            hash.Add<float>(_targets[i].Boxes);
+            hash.Add<long>(_targets[i].Labels);
+        }
+        return hash.Finish();
+    }
+
     public static DetectionTrainingSet Create(MLContext ml, IDataView data, NetworkInput input,
         string imagePathColumn, string boxesColumn, string labelsColumn, string? dataName = "training data")
     {

@@ -20,8 +20,12 @@ internal interface ITrainingTask<TModel> where TModel : ITrainableModel
     /// <summary>Whether <see cref="Validate"/> has data to score.</summary>
     bool HasValidation { get; }
 
-    /// <summary>What a checkpoint must agree with to be resumed.</summary>
+    /// <summary>What a checkpoint must agree with to be resumed: the network's description (<see cref="CheckpointFingerprint"/>).</summary>
     string Fingerprint { get; }
+
+    /// <summary>The family's named run settings a checkpoint must also agree with (loss and matching, augmentation, the
+    /// training data's hash); the loop adds the shared ones (seed, schedule, length).</summary>
+    IEnumerable<(string Name, object? Value)> FingerprintSettings { get; }
 
     /// <summary>A new model on <paramref name="device"/> (called twice when the weights are averaged).</summary>
     TModel CreateModel(Device device);

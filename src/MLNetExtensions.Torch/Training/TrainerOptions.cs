@@ -74,7 +74,18 @@ public abstract record TrainerOptions
     public bool ReturnBestValidatedModel { get; set; } = true;
 
     // Checkpoints.
-    /// <summary>Folder for atomic checkpoints; training resumes from the latest one there. Null: no checkpoints.</summary>
+    /// <summary>
+    /// Whether training writes atomic checkpoints (every <see cref="CheckpointEverySteps"/> steps and at the end) and
+    /// resumes from the latest one, so a crash loses at most that many steps. True by default; false trains without any.
+    /// </summary>
+    public bool EnableCheckpoints { get; set; } = true;
+    /// <summary>
+    /// Folder for the checkpoints; training resumes from the latest one there, and the folder is kept after training
+    /// (a second <c>Fit</c> with the same options and data returns the finished model at once). Null (the default): a
+    /// folder of its own for these options and data under the user's local data folder
+    /// (<c>Environment.SpecialFolder.LocalApplicationData</c>/MLNetExtensions/checkpoints, on Linux
+    /// <c>$XDG_DATA_HOME</c> or <c>~/.local/share</c>), which a crashed run resumes from and a finished <c>Fit</c> removes.
+    /// </summary>
     public string? CheckpointFolder { get; set; }
     public int CheckpointEverySteps { get; set; } = 200;
 
@@ -100,6 +111,10 @@ public abstract record TrainerOptions
         Check(EarlyStoppingPatience is null or >= 1, nameof(EarlyStoppingPatience), EarlyStoppingPatience, "must be at least 1 when set");
         Check(ValidateEveryEpochs >= 1, nameof(ValidateEveryEpochs), ValidateEveryEpochs, "must be at least 1");
         Check(CheckpointEverySteps >= 1, nameof(CheckpointEverySteps), CheckpointEverySteps, "must be at least 1");
+        if (CheckpointFolder != null && !EnableCheckpoints)
+            throw new ArgumentException($"{nameof(CheckpointFolder)} ('{CheckpointFolder}') is set but {nameof(EnableCheckpoints)} is false; leave {nameof(CheckpointFolder)} null to train without checkpoints, or set {nameof(EnableCheckpoints)} to true.", nameof(CheckpointFolder));
+        if (CheckpointFolder != null && (string.IsNullOrWhiteSpace(CheckpointFolder) || CheckpointFolder.IndexOfAny(Path.GetInvalidPathChars()) >= 0))
+            throw new ArgumentException($"{nameof(CheckpointFolder)} '{CheckpointFolder}' is not a folder path.", nameof(CheckpointFolder));
         if (FreezeBackboneUpTo != null && !FreezeBackbone)
             throw new ArgumentException($"{nameof(FreezeBackboneUpTo)} ('{FreezeBackboneUpTo}') is set but {nameof(FreezeBackbone)} is false; set both to freeze part of the backbone.", nameof(FreezeBackboneUpTo));
     }
@@ -112,4 +127,23 @@ public abstract record TrainerOptions
 
     /// <summary>The part of a checkpoint's fingerprint these options give: what must agree to continue a run.</summary>
     private protected string OptimizationFingerprint => $"{Optimizer}|lr={LearningRate}|bs={BatchSize}";
+
+    /// <summary>The run's settings every family shares, named in a checkpoint's fingerprint (<see cref="CheckpointFingerprint"/>).</summary>
+    internal IEnumerable<(string Name, object? Value)> RunFingerprint(int totalSteps) =>
+    [
+        (nameof(Seed), Seed), (nameof(Momentum), Momentum), (nameof(WeightDecay), WeightDecay), (nameof(WarmupSteps), WarmupSteps),
+        (nameof(LearningRateDecay), LearningRateDecay), (nameof(GradientClipNorm), GradientClipNorm), ("Steps", totalSteps),
+        (nameof(ValidateEveryEpochs), ValidateEveryEpochs), (nameof(EarlyStoppingPatience), EarlyStoppingPatience),
+        (nameof(ReturnBestValidatedModel), ReturnBestValidatedModel),
+    ];
+
+    /// <summary>The folder checkpoints go to when <see cref="CheckpointFolder"/> is null: one per fingerprint (options and
+    /// data) under the user's local data folder.</summary>
+    internal static string DefaultCheckpointFolder(string logSource, string fingerprint)
+    {
+        string root = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify);
+        if (string.IsNullOrEmpty(root)) root = Path.GetTempPath();
+        string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(fingerprint)))[..16];
+        return Path.Combine(root, "MLNetExtensions", "checkpoints", $"{logSource}-{hash}");
+    }
 }

@@ -11,4 +11,11 @@ internal static class TrainingLog
         using var channel = env.Start(source);
         channel.Info(MessageSensitivity.None, message);
     }
+
+    public static void Warning(this IHostEnvironment? env, string source, string message)
+    {
+        if (env is null) return;
+        using var channel = env.Start(source);
+        channel.Warning(MessageSensitivity.None, message);
+    }
 }

@@ -6,9 +6,10 @@ using static TorchSharp.torch;
 
 namespace MLNetExtensions.Torch.Training;
 
-/// <summary>What a finished <see cref="TrainingLoop.Run{TModel}"/> gives: the exported model and the trained networks.</summary>
+/// <summary>What a finished <see cref="TrainingLoop.Run{TModel}"/> gives: the exported model and the trained network.</summary>
 /// <param name="Onnx">The exported model: the best validated one, or the last (averaged) weights.</param>
-/// <param name="Model">The live network, in eval mode.</param>
+/// <param name="Model">The live network, in eval mode; the caller disposes it (the loop has disposed the optimizer and the
+/// weights' average).</param>
 internal sealed record TrainingResult<TModel>(byte[] Onnx, TModel Model);
 
 /// <summary>
@@ -51,22 +52,47 @@ internal sealed class TrainingLoop
             averaged = task.CreateModel(_device);
             ema = new ExponentialMovingAverage(network, averaged.Network, decay);
         }
-        var kept = averaged ?? model;
         var trainable = network.parameters().Where(p => p.requires_grad).ToList();
         var optimizer = Optimizers.Create(trainable, _o.Optimizer, _o.LearningRate, _o.Momentum, _o.WeightDecay);
+        try
+        {
+            return new TrainingResult<TModel>(Train(task, model, averaged, ema, optimizer, trainable), model);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+        finally
+        {
+            // Nothing of the run but the returned network outlives it: the optimizer's state and the average's copy are freed now, not by the finalizer.
+            optimizer.Dispose();
+            averaged?.Network.Dispose();
+        }
+    }
+
+    private byte[] Train<TModel>(ITrainingTask<TModel> task, TModel model, TModel? averaged, ExponentialMovingAverage? ema,
+        optim.Optimizer optimizer, List<Parameter> trainable) where TModel : ITrainableModel
+    {
+        var network = model.Network;
+        var kept = averaged ?? model;
 
         int stepsPerEpoch = Math.Max(1, (task.Count + _o.BatchSize - 1) / _o.BatchSize);
         int totalSteps = _o.MaxSteps ?? _o.Epochs * stepsPerEpoch;
         var schedule = new LearningRateSchedule(_o.LearningRate, totalSteps, Math.Min(_o.WarmupSteps, totalSteps), _o.LearningRateDecay);
-        var checkpoints = _o.CheckpointFolder == null ? null : new CheckpointStore(_o.CheckpointFolder);
-        string fingerprint = task.Fingerprint;
+        string fingerprint = CheckpointFingerprint.Compose(task.Fingerprint, _o.RunFingerprint(totalSteps).Concat(task.FingerprintSettings));
+        bool defaultFolder = _o.EnableCheckpoints && _o.CheckpointFolder == null;
+        var checkpoints = !_o.EnableCheckpoints ? null
+            : new CheckpointStore(_o.CheckpointFolder ?? TrainerOptions.DefaultCheckpointFolder(task.LogSource, fingerprint));
+        // Up front, not at the first save: a folder that cannot be written or a full disk fails before any step.
+        checkpoints?.EnsureWritable(CheckpointBytes(network, averaged?.Network, _o.Optimizer));
 
         int step = 0;
         double? best = null;
         int sinceBest = 0;
         string? lastCheckpoint = null;
         byte[]? bestModel = null;
-        if (checkpoints?.TryLoadLatest(network, optimizer, fingerprint, averaged?.Network) is { } state)
+        if (checkpoints?.TryLoadLatest(network, optimizer, fingerprint, averaged?.Network, m => _log.Warning(task.LogSource, m)) is { } state)
         {
             step = state.Step;
             best = state.BestMetric;
@@ -147,7 +173,18 @@ internal sealed class TrainingLoop
         }
         var onnx = bestModel ?? task.Export(kept);
         network.eval();
-        return new TrainingResult<TModel>(onnx, model);
+        // The default folder is for crash recovery only: a finished run leaves nothing behind in the user's data folder.
+        if (defaultFolder && checkpoints != null) checkpoints.Delete();
+        return onnx;
+    }
+
+    /// <summary>About how many bytes one checkpoint takes: the network's state, the optimizer's (two moments for Adam,
+    /// a momentum buffer otherwise) and the average's; a quarter more for the files' own overhead.</summary>
+    private static long CheckpointBytes(nn.Module network, nn.Module? average, Detection.OptimizerKind optimizer)
+    {
+        long state = network.state_dict().Values.Sum(t => t.NumberOfElements * t.ElementSize);
+        long copies = 1 + (optimizer == Detection.OptimizerKind.Adam ? 2 : 1) + (average != null ? 1 : 0);
+        return state * copies * 5 / 4 + 64 * 1024;
     }
 
     /// <summary>The step's parts, then "total", then the figures, read from the device in one copy.</summary>

@@ -194,7 +194,16 @@ public sealed class SafetensorsFile
             throw Bad(path, $"the entry '{name}' has no data_offsets pair [begin, end]");
         if (begin < 0 || end < begin || end > dataLength)
             throw Bad(path, $"the entry '{name}' has data_offsets [{begin}, {end}], outside the {dataLength} data bytes after the header (truncated?)");
-        long count = shape.Aggregate(1L, (a, s) => a * s);
+        // A shape's element count (and its byte length) must fit in 64 bits: a tampered header could otherwise wrap the
+        // product around to the span of its data_offsets and pass the check below.
+        long count = 1;
+        foreach (long dim in shape)
+            if (dim != 0 && count > long.MaxValue / elementSize / dim)
+            {
+                if (shape.Contains(0)) { count = 0; break; }
+                throw Bad(path, $"the entry '{name}' has shape [{string.Join(", ", shape)}], whose element count overflows 64 bits (a damaged or hostile header)");
+            }
+            else count *= dim;
         if (end - begin != count * elementSize)
             throw Bad(path, $"the entry '{name}' ({dtype}, shape [{string.Join(", ", shape)}]) needs {count * elementSize} bytes, but its data_offsets [{begin}, {end}] span {end - begin}");
         return new SafetensorsEntry(name, dtype, shape, begin, end);

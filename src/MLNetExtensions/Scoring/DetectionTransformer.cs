@@ -119,8 +119,7 @@ public sealed class DetectionTransformer : OnnxScoringTransformer
     /// <exception cref="FileNotFoundException">The image does not exist.</exception>
     public DetectionPrediction Detect(string imagePath)
     {
-        ThrowIfDisposed();
-        return _engines.Predict(imagePath);
+        return WhileInUse(() => _engines.Predict(imagePath));
     }
 
     /// <summary>
@@ -136,9 +135,8 @@ public sealed class DetectionTransformer : OnnxScoringTransformer
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        ThrowIfDisposed();
         ThrowIfRcnn(nameof(ScoreBatched));
-        return BatchedDetectionScorer.Score(Chain, _session.Value, Metadata, input, batchSize);
+        return WhileInUse(() => BatchedDetectionScorer.Score(Chain, _session.Value, Metadata, input, batchSize));
     }
 
     /// <summary>
@@ -159,9 +157,12 @@ public sealed class DetectionTransformer : OnnxScoringTransformer
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         ArgumentNullException.ThrowIfNull(options);
-        ThrowIfDisposed();
         ThrowIfRcnn("ExportOnnx with post-processing");
-        WriteAtomically(path, DetectionPostProcessingExport.Build(OnnxModel, options, PostProcessSettings()));
+        WhileInUse(() =>
+        {
+            WriteAtomically(path, DetectionPostProcessingExport.Build(OnnxModel, options, PostProcessSettings()));
+            return true;
+        });
     }
 
     /// <summary>

@@ -22,6 +22,8 @@ public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDis
 {
     private readonly TransformerChain<ITransformer> _chain;
     private bool _disposed;
+    private readonly object _gate = new();
+    private int _inUse;   // calls of Detect, Segment and ScoreBatched running now
 
     private protected OnnxScoringTransformer(byte[] onnxModel, OnnxModelMetadata metadata, TransformerChain<ITransformer> chain, string imagePathColumn, ScoringDevice device)
     {
@@ -90,11 +92,19 @@ public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDis
     // Saving writes the inner chain: ML.NET's loader then returns a TransformerChain, which Load re-wraps.
     void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)_chain).Save(ctx);
 
-    /// <summary>Releases the ONNX Runtime sessions of the chain and any the derived type holds.</summary>
+    /// <summary>
+    /// Releases the ONNX Runtime sessions of the chain and any the derived type holds. Calls of <c>Detect</c>,
+    /// <c>Segment</c> and <c>ScoreBatched</c> running on other threads finish first (Dispose waits for them); calls made
+    /// after it throw <see cref="ObjectDisposedException"/>.
+    /// </summary>
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            while (_inUse > 0) Monitor.Wait(_gate);
+        }
         DisposeSessions();
         (_chain as IDisposable)?.Dispose();
         GC.SuppressFinalize(this);
@@ -103,7 +113,28 @@ public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDis
     /// <summary>Releases what the derived type holds besides the chain.</summary>
     private protected virtual void DisposeSessions() { }
 
-    private protected void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <summary>Runs <paramref name="score"/> with the sessions held: <see cref="Dispose"/> waits until it returns, and
+    /// throws <see cref="ObjectDisposedException"/> when the transformer is already disposed.</summary>
+    private protected T WhileInUse<T>(Func<T> score)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _inUse++;
+        }
+        try
+        {
+            return score();
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                if (--_inUse == 0) Monitor.PulseAll(_gate);
+            }
+        }
+    }
 
     /// <summary>The metadata of <paramref name="onnxModel"/>, which must be a model of <paramref name="kind"/>.</summary>
     private protected static OnnxModelMetadata ReadMetadata(byte[] onnxModel, OnnxModelKind kind, string what)

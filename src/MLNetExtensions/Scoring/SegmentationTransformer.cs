@@ -79,8 +79,7 @@ public sealed class SegmentationTransformer : OnnxScoringTransformer
     /// <exception cref="FileNotFoundException">The image does not exist.</exception>
     public SegmentationPrediction Segment(string imagePath)
     {
-        ThrowIfDisposed();
-        return _engines.Predict(imagePath);
+        return WhileInUse(() => _engines.Predict(imagePath));
     }
 
     private protected override void DisposeSessions() => _engines.Dispose();

@@ -32,6 +32,7 @@ public sealed class TrainingLoopTests
         public int Count => xs.Length;
         public bool HasValidation => true;
         public string Fingerprint => "linear";
+        public IEnumerable<(string Name, object? Value)> FingerprintSettings => [("Points", string.Join(",", xs))];
         public LinearModel CreateModel(Device device) => new();
 
         public TrainingLoss Loss(LinearModel model, int[] indices, Random rng, Device device)

@@ -31,6 +31,7 @@ public sealed class DeepLabSegmenterEstimator : IEstimator<SegmentationTransform
     /// <summary>
     /// The TorchSharp network of the last <see cref="Fit"/> (the weights that were exported), in eval mode, for
     /// inspection: e.g. that a frozen backbone's BatchNorm statistics are the pretrained file's. Scoring does not need it.
+    /// The next <see cref="Fit"/> disposes it.
     /// </summary>
     public DeepLabNetwork? LastNetwork { get; private set; }
 
@@ -45,6 +46,7 @@ public sealed class DeepLabSegmenterEstimator : IEstimator<SegmentationTransform
         var loop = new TrainingLoop(Options, _log);
         var result = loop.Run(new DeepLabTrainingTask(ml, Options, input));
         LastHistory = loop.History;
+        LastNetwork?.Dispose();   // the previous Fit's network, kept for inspection until now
         LastNetwork = result.Model;
         return SegmentationTransformer.Create(ml, result.Onnx, Options.ImagePathColumn);
     }

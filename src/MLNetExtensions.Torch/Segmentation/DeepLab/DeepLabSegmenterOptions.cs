@@ -129,6 +129,13 @@ public sealed record DeepLabSegmenterOptions : TrainerOptions
         Augmentation?.Validate();
     }
 
+    /// <summary>The named run settings for a checkpoint's fingerprint (loss, augmentation, backbone weights).</summary>
+    internal IEnumerable<(string Name, object? Value)> FingerprintSettings() =>
+    [
+        (nameof(DiceWeight), DiceWeight), (nameof(ClassWeights), ClassWeights), (nameof(Dropout), Dropout),
+        (nameof(Augmentation), Augmentation), (nameof(BackboneWeightsPath), BackboneWeightsPath),
+    ];
+
     /// <summary>What a checkpoint must agree with to be resumed: everything that shapes the network or the run.</summary>
     internal string Fingerprint(IReadOnlyList<string> classNames)
         => $"deeplabv3plus|{Backbone}|{WidthMultiplier}|os={OutputStride}|rates={string.Join(",", AtrousRates ?? DeepLabNetwork.DefaultRates(OutputStride))}|" +

@@ -38,6 +38,8 @@ internal sealed class DeepLabTrainingTask : ITrainingTask<DeepLabNetwork>
     public int Count => _train.Count;
     public bool HasValidation => _validation != null;
     public string Fingerprint => _o.Fingerprint(_train.ClassNames);
+    public IEnumerable<(string Name, object? Value)> FingerprintSettings => _o.FingerprintSettings()
+        .Append(("TrainingData", _train.ContentHash())).Append(("ValidationData", _validation?.ContentHash()));
 
     public DeepLabNetwork CreateModel(Device device)
     {
