@@ -125,7 +125,11 @@ public sealed class NotebookTests
         StringAssert.Contains(console, $"{steps} fine-tuning steps, SVMs and box regressions in ");
         var losses = Regex.Matches(console, $@"step \d+/{steps} .*?classification=(\d+\.\d+)").Select(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
         Assert.HasCount(10, losses, "progress every tenth of the fine-tuning steps: " + console);
-        Assert.IsLessThan(losses[0], losses[^1], $"the fine-tuning loss falls: {string.Join(", ", losses)}");
+        // Measured: 1.18 at step 4, 0.06 at step 40 (the ImageNet features separate the warped regions quickly).
+        Assert.IsLessThan(0.3 * losses[0], losses[^1], $"the fine-tuning loss falls: {string.Join(", ", losses)}");
+        // Measured: validation mAP@0.5 0.652 (16 images); SVMs that had not separated the classes would score near 0.
+        var mAP = result.Outputs.Select(o => Regex.Match(o.Text, @"mAP@0\.5 (\d\.\d+) before saving")).Single(m => m.Success);
+        Assert.IsGreaterThan(0.4, double.Parse(mAP.Groups[1].Value, CultureInfo.InvariantCulture), "the ImageNet features, SVMs and box regressions find most shapes");
     }
 
     /// <param name="picturesBefore">Pictures the notebook shows before its loss chart (checked by the caller).</param>
@@ -158,6 +162,7 @@ public sealed class NotebookTests
         StringAssert.Contains(metrics, $"{(Full ? 64 : 16)} images, 5 classes");
         var saved = result.Outputs.Select(o => Regex.Match(o.Text, @"mAP@0\.5 (\d\.\d+) before saving, (\d\.\d+) after loading")).Single(m => m.Success);
         Assert.AreEqual(saved.Groups[1].Value, saved.Groups[2].Value, "the loaded model scores as the trained one");
+        Console.WriteLine($"{name}: validation mAP@0.5 {saved.Groups[1].Value} before saving, {saved.Groups[2].Value} after loading");
         Assert.IsGreaterThan(0.0, double.Parse(saved.Groups[1].Value, CultureInfo.InvariantCulture), "80 steps find some shapes");
         return result;
     }
