@@ -67,4 +67,8 @@ public abstract record DetectorNetworkOptions : TrainerOptions
 
     /// <summary>The frozen stages in a fingerprint: empty when nothing is frozen, so older checkpoints still match.</summary>
     private protected string FreezeFingerprint => FreezeBackbone ? $"freeze={FreezeBackboneUpTo ?? "all"}|" : "";
+
+    /// <summary>The named run settings every detector's checkpoint fingerprint starts with (augmentation, backbone weights).</summary>
+    private protected IEnumerable<(string Name, object? Value)> NetworkFingerprintSettings()
+        => [(nameof(Augmentation), Augmentation), (nameof(BackboneWeightsPath), BackboneWeightsPath)];
 }

@@ -34,7 +34,7 @@ public abstract record DetectorTrainerOptions : DetectorNetworkOptions
     /// <summary>The family's named run settings for a checkpoint's fingerprint (loss, matching, post-processing); the
     /// shared detector ones (augmentation, backbone weights) come first.</summary>
     internal IEnumerable<(string Name, object? Value)> FingerprintSettings()
-        => new (string, object?)[] { (nameof(Augmentation), Augmentation), (nameof(BackboneWeightsPath), BackboneWeightsPath) }.Concat(FamilyFingerprintSettings());
+        => NetworkFingerprintSettings().Concat(FamilyFingerprintSettings());
 
     /// <summary>The family's own named run settings (loss, matching, post-processing).</summary>
     private protected abstract IEnumerable<(string Name, object? Value)> FamilyFingerprintSettings();

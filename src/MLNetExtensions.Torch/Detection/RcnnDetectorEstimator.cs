@@ -56,6 +56,7 @@ public sealed class RcnnDetectorEstimator : IEstimator<DetectionTransformer>
         // graph gave the features: the SVMs and regressions are written into its graph.
         var detector = network.ExportDetector(task.TrainingSet.Input, task.Metadata(), classHeads, Options.ProposalsPerImage,
             Options.ScoreThreshold, Options.NmsIouThreshold, Options.MaxDetections).ToBytes();
+        network.Dispose();   // scoring runs the exported ONNX; the TorchSharp network is freed now, not by the finalizer
         LastHistory = loop.History;
         LastHeadReport = heads.Report;
         return DetectionTransformer.Create(ml, detector, Options.ImagePathColumn);

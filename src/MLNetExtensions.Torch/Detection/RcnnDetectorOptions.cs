@@ -102,6 +102,16 @@ public sealed record RcnnDetectorOptions : DetectorNetworkOptions
     }
 
     /// <summary>What a checkpoint must agree with to be resumed: everything that shapes the CNN or its training data.</summary>
+    /// <summary>What shapes the fine-tuning run besides the network, for a checkpoint's fingerprint: the shared detector
+    /// settings, the proposals and the regions drawn (the SVMs and box regressions are trained after it, from the
+    /// fine-tuned weights, so their settings are not in it).</summary>
+    internal IEnumerable<(string Name, object? Value)> FingerprintSettings() => NetworkFingerprintSettings().Concat(
+    [
+        (nameof(Proposals), Proposals), (nameof(ProposalsPerImage), ProposalsPerImage), (nameof(WarpSize), WarpSize),
+        (nameof(ContextPadding), ContextPadding), (nameof(FineTuneIouThreshold), FineTuneIouThreshold),
+        (nameof(PositivesPerBatch), PositivesPerBatch), (nameof(BackgroundPerBatch), BackgroundPerBatch),
+    ]);
+
     internal string Fingerprint(IReadOnlyList<string> classNames)
         => $"rcnn|{Backbone}|{WidthMultiplier}|{InputWidth}x{InputHeight}|gray={Grayscale}|{Normalization}|warp={WarpSize}:{ContextPadding}|" +
            $"proposals={ProposalsPerImage}:{Proposals}|ft={FineTuneIouThreshold}:{PositivesPerBatch}:{BackgroundPerBatch}|" +

@@ -56,8 +56,7 @@ internal sealed class RcnnHeadTrainer
                     if (!truth && iou >= _o.BoxRegressionIouThreshold) regression.Add((i, q, BestTruthOfClass(r, q, label, t)));
                 }
             }
-            if (positives.Count == 0)
-                throw new InvalidOperationException($"Class '{classNames[k]}' has no boxes in the training data, so R-CNN has no positives for its SVM. Add images with '{classNames[k]}' objects, or leave the class out of the class list.");
+            // Every class has a positive: RcnnTrainingTask refuses a class without boxes before any training.
             // The cache holds standardised features: the models are turned into ones on the network's own features.
             var (w, b) = TrainSvm(cache, positives, negatives, classNames[k]);
             (w, svmB[k]) = cache.Unstandardise(w, b);

@@ -58,17 +58,8 @@ internal sealed class RcnnTrainingTask : ITrainingTask<RcnnNetwork>
     public bool HasValidation => _validation != null;
     public string Fingerprint => _o.Fingerprint(_train.ClassNames);
 
-    /// <summary>What shapes the fine-tuning run besides the network: the proposals, the regions drawn and the data (the
-    /// SVMs and box regressions are trained after it, from the fine-tuned weights, so they are not in it).</summary>
-    public IEnumerable<(string Name, object? Value)> FingerprintSettings =>
-    [
-        (nameof(_o.Augmentation), _o.Augmentation), (nameof(_o.BackboneWeightsPath), _o.BackboneWeightsPath),
-        (nameof(_o.Proposals), _o.Proposals), (nameof(_o.ProposalsPerImage), _o.ProposalsPerImage),
-        (nameof(_o.WarpSize), _o.WarpSize), (nameof(_o.ContextPadding), _o.ContextPadding),
-        (nameof(_o.FineTuneIouThreshold), _o.FineTuneIouThreshold), (nameof(_o.PositivesPerBatch), _o.PositivesPerBatch),
-        (nameof(_o.BackgroundPerBatch), _o.BackgroundPerBatch),
-        ("TrainingData", _train.ContentHash()), ("ValidationData", _validation?.ContentHash()),
-    ];
+    public IEnumerable<(string Name, object? Value)> FingerprintSettings => _o.FingerprintSettings()
+        .Append(("TrainingData", _train.ContentHash())).Append(("ValidationData", _validation?.ContentHash()));
 
     public RcnnNetwork CreateModel(Device device)
     {
