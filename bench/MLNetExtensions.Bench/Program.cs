@@ -19,7 +19,14 @@ IBenchmark[] all =
     new BackboneCostBenchmark(),
     new SelectiveSearchBenchmark(),
     new TorchVisionOpsBenchmark(),
+    new OneDnnIsaBenchmark(),
 ];
+
+if (args is [OneDnnIsaBenchmark.ChildArgument, _])
+{
+    OneDnnIsaBenchmark.RunChild(Console.Out);
+    return 0;
+}
 
 var chosen = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name, StringComparer.OrdinalIgnoreCase)).ToArray();
 if (chosen.Length == 0)

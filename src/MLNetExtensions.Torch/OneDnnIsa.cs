@@ -39,4 +39,15 @@ internal static class OneDnnIsa
             return null;
         }
     }
+
+    /// <summary>Whether oneDNN may pick its AVX-512 kernels in this process: the CPU has oneDNN's <c>avx512_core</c>
+    /// (AVX-512 F, BW, DQ and VL) and <see cref="Variable"/> does not cap it below.</summary>
+    public static bool RunsAvx512()
+    {
+        if (!(System.Runtime.Intrinsics.X86.Avx512F.IsSupported && System.Runtime.Intrinsics.X86.Avx512BW.IsSupported
+              && System.Runtime.Intrinsics.X86.Avx512DQ.IsSupported && System.Runtime.Intrinsics.X86.Avx512F.VL.IsSupported))
+            return false;
+        var isa = EnsureCapped();
+        return isa is null || isa.Equals("ALL", StringComparison.OrdinalIgnoreCase) || isa.StartsWith("AVX512", StringComparison.OrdinalIgnoreCase);
+    }
 }

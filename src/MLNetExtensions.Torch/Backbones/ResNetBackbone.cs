@@ -107,7 +107,7 @@ public sealed class ResNetBackbone : FeatureExtractor
     public override Tensor[] forward(Tensor input)
     {
         using var scope = torch.NewDisposeScope();
-        var x = nn.functional.relu(bn1.call(conv1.call(input)));
+        var x = nn.functional.relu(bn1.call(PaddedConvolution.Apply(conv1, input)));
         x = nn.functional.max_pool2d(x, 3, 2, 1);
         var maps = new List<Tensor>(4);
         foreach (var layer in Layers())

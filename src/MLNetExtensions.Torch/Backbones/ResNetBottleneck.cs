@@ -56,8 +56,8 @@ public sealed class ResNetBottleneck : nn.Module<Tensor, Tensor>, IOnnxExportabl
     public override Tensor forward(Tensor input)
     {
         using var scope = torch.NewDisposeScope();
-        var y = nn.functional.relu(bn1.call(conv1.call(input)));
-        y = nn.functional.relu(bn2.call(conv2.call(y)));
+        var y = nn.functional.relu(bn1.call(PaddedConvolution.Apply(conv1, input)));
+        y = nn.functional.relu(bn2.call(PaddedConvolution.Apply(conv2, y)));
         y = bn3.call(conv3.call(y));
         var shortcut = downsample is null ? input : downsample.call(input);
         return nn.functional.relu(y + shortcut).MoveToOuterDisposeScope();

@@ -74,7 +74,7 @@ public sealed class ConvBnAct : nn.Module<Tensor, Tensor>, IOnnxExportable
     public override Tensor forward(Tensor input)
     {
         using var scope = torch.NewDisposeScope();
-        var y = conv.call(input);
+        var y = PaddedConvolution.Apply(conv, input);
         if (bn != null) y = bn.call(y);
         return ActivationFunctions.Apply(y, Activation, NegativeSlope).MoveToOuterDisposeScope();
     }

@@ -48,8 +48,8 @@ public sealed class ResidualBlock : nn.Module<Tensor, Tensor>, IOnnxExportable
     public override Tensor forward(Tensor input)
     {
         using var scope = torch.NewDisposeScope();
-        var y = torch.nn.functional.relu(bn1.call(conv1.call(input)));
-        y = bn2.call(conv2.call(y));
+        var y = torch.nn.functional.relu(bn1.call(PaddedConvolution.Apply(conv1, input)));
+        y = bn2.call(PaddedConvolution.Apply(conv2, y));
         var shortcut = downsample is null ? input : downsample.call(input);
         return torch.nn.functional.relu(y + shortcut).MoveToOuterDisposeScope();
     }

@@ -1,4 +1,5 @@
 using MLNetExtensions.Torch;
+using MLNetExtensions.Torch.Modules;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,31 +9,69 @@ namespace MLNetExtensions.Tests.Torch;
 public sealed class ConvolutionGradientTests
 {
     /// <summary>
-    /// The gradient of a convolution's input must match a float64 reference for any output channel count. On AVX-512
-    /// CPUs oneDNN's AVX-512 and AVX2 backward-data kernels gave errors as large as the values for counts not a
-    /// multiple of 16 or 8 (this test failed with them); TorchRuntime caps oneDNN at AVX before libtorch starts.
+    /// The gradient of a convolution's input, through <see cref="PaddedConvolution"/> (how the library's networks call
+    /// their convolutions), matches a float64 reference for any channel count, kernel, stride and dilation at the ISA
+    /// oneDNN runs at in this process. On AVX-512 CPUs a plain call gave errors as large as the values for output counts
+    /// not a multiple of 16 (see <see cref="PlainConvolutionAtAvx512IsWrongForThirtySixOutputs"/>).
     /// </summary>
     [TestMethod]
-    [DataRow(8)]
-    [DataRow(24)]
-    [DataRow(30)]
-    [DataRow(36)]
-    [DataRow(64)]
-    public void ConvolutionInputGradientMatchesFloat64(int outChannels)
+    [DataRow(128, 8, 3, 1, 1)]
+    [DataRow(128, 24, 3, 1, 1)]
+    [DataRow(128, 30, 3, 1, 1)]
+    [DataRow(128, 36, 3, 1, 1)]
+    [DataRow(128, 64, 3, 1, 1)]
+    [DataRow(24, 36, 3, 2, 1)]
+    [DataRow(40, 20, 3, 2, 1)]
+    [DataRow(12, 36, 5, 1, 1)]
+    [DataRow(48, 18, 3, 1, 2)]
+    [DataRow(20, 36, 1, 1, 1)]
+    [DataRow(3, 20, 7, 2, 1)]
+    public void ConvolutionInputGradientMatchesFloat64(int inChannels, int outChannels, int kernel, int stride, int dilation)
     {
         TorchRuntime.EnsureLoaded();
-        if (Environment.GetEnvironmentVariable(OneDnnIsa.Variable) is null)
-            Assert.AreEqual(OneDnnIsa.Cap, OneDnnIsa.EnsureCapped());
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        var conv = nn.Conv2d(inChannels, outChannels, kernel, stride: stride, padding: dilation * (kernel - 1) / 2, dilation: dilation);
+        var generator = new Generator(5);
+        var x = (randn(new long[] { 8, inChannels, 16, 16 }, generator: generator) * 0.5f).requires_grad_(true);
+        var y = PaddedConvolution.Apply(conv, x);
+        var gradOut = randn(y.shape, generator: generator) * 0.01f;
+        (y * gradOut).sum().backward();
+
+        // float64 runs libtorch's own convolution, not oneDNN.
+        var x64 = x.detach().to(ScalarType.Float64).requires_grad_(true);
+        var w64 = conv.weight!.detach().to(ScalarType.Float64).requires_grad_(true);
+        var y64 = nn.functional.conv2d(x64, w64, conv.bias!.detach().to(ScalarType.Float64), strides: conv.stride, padding: conv.padding, dilation: conv.dilation);
+        (y64 * gradOut.to(ScalarType.Float64)).sum().backward();
+
+        Assert.IsLessThan(1e-5 * Scale(y64), MaxError(y, y64), "forward");
+        Assert.IsLessThan(1e-5 * Scale(x64.grad!), MaxError(x.grad!, x64.grad!), "input gradient");
+        Assert.IsLessThan(1e-4 * Scale(w64.grad!), MaxError(conv.weight!.grad!, w64.grad!), "weight gradient");
+    }
+
+    /// <summary>
+    /// Why <see cref="PaddedConvolution"/> exists: at oneDNN's AVX-512 kernels a plain 3×3 convolution with 36 outputs
+    /// (6 boxes × 6 classes, an SSD head) returns an input gradient far from float64. If this fails, libtorch's oneDNN
+    /// has been fixed and the padding can go.
+    /// </summary>
+    [TestMethod]
+    public void PlainConvolutionAtAvx512IsWrongForThirtySixOutputs()
+    {
+        TorchRuntime.EnsureLoaded();
+        if (!OneDnnIsa.RunsAvx512())
+            Assert.Inconclusive($"oneDNN runs at {OneDnnIsa.EnsureCapped() ?? "its default"} here, not at AVX-512.");
         using var scope = NewDisposeScope();
         var generator = new Generator(5);
-        var weight = randn(new long[] { outChannels, 128, 3, 3 }, generator: generator) * 0.05f;
-        var gradOut = randn(new long[] { 16, outChannels, 16, 16 }, generator: generator) * 0.01f;
+        var weight = randn(new long[] { 36, 128, 3, 3 }, generator: generator) * 0.05f;
+        var gradOut = randn(new long[] { 16, 36, 16, 16 }, generator: generator) * 0.01f;
         var x = zeros(16, 128, 16, 16).requires_grad_(true);
         var y = nn.functional.conv2d(x, weight, padding: new long[] { 1, 1 });
         (y * gradOut).sum().backward();
         var reference = nn.functional.conv_transpose2d(gradOut.to(ScalarType.Float64), weight.to(ScalarType.Float64), padding: new long[] { 1, 1 });
-        double maxError = (x.grad!.to(ScalarType.Float64) - reference).abs().max().item<double>();
-        double scale = reference.abs().max().item<double>();
-        Assert.IsLessThan(1e-5 * scale, maxError, $"max error {maxError} for values up to {scale}");
+        Assert.IsGreaterThan(1e-2 * Scale(reference), MaxError(x.grad!, reference));
     }
+
+    private static double MaxError(Tensor a, Tensor reference) => (a.to(ScalarType.Float64) - reference).abs().max().item<double>();
+
+    private static double Scale(Tensor reference) => reference.abs().max().item<double>();
 }

@@ -1,3 +1,4 @@
+using MLNetExtensions.Torch.Modules;
 using MLNetExtensions.Onnx;
 using MLNetExtensions.Torch.Onnx;
 using TorchSharp;
@@ -36,7 +37,7 @@ public sealed class RpnHead : nn.Module<Tensor, (Tensor Objectness, Tensor Delta
     public override (Tensor Objectness, Tensor Deltas) forward(Tensor features)
     {
         using var scope = NewDisposeScope();
-        var t = nn.functional.relu(conv.call(features));
+        var t = nn.functional.relu(PaddedConvolution.Apply(conv, features));
         var objectness = cls_logits.call(t).permute(0, 2, 3, 1).reshape(features.shape[0], -1);                 // (N, H·W·A)
         var d = bbox_pred.call(t);                                                                                // (N, A·4, H, W)
         var deltas = d.view(d.shape[0], _anchors, 4, d.shape[2], d.shape[3]).permute(0, 3, 4, 1, 2).reshape(d.shape[0], -1, 4); // (N, H·W·A, 4)

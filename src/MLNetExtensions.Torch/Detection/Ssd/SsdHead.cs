@@ -1,3 +1,4 @@
+using MLNetExtensions.Torch.Modules;
 using MLNetExtensions.Onnx;
 using MLNetExtensions.Torch.Onnx;
 using TorchSharp;
@@ -38,7 +39,7 @@ public sealed class SsdHead : nn.Module<Tensor[], Tensor>
         var parts = new Tensor[maps.Length];
         for (int k = 0; k < maps.Length; k++)
         {
-            var y = module_list[k].call(maps[k]);                               // (N, A_k·V, H, W)
+            var y = PaddedConvolution.Apply(module_list[k], maps[k]);                              // (N, A_k·V, H, W)
             parts[k] = y.permute(0, 2, 3, 1).reshape(y.shape[0], -1, _valuesPerBox);   // (N, H·W·A_k, V)
         }
         return cat(parts, 1).MoveToOuterDisposeScope();

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Globalization;
+using MLNetExtensions.Torch;
+using MLNetExtensions.Torch.Detection;
+using MLNetExtensions.Torch.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Bench;
+
+/// <summary>
+/// The quickstart's SSD training step (128×128, VggLite ×0.5 with top-down fusion, batch 8, AdamW, CPU) with oneDNN
+/// capped at AVX (the cap <see cref="OneDnnIsa"/> set before channel padding) against oneDNN's AVX-512 kernels (the
+/// cap it sets now). oneDNN reads its ISA once per process, so each measurement is a child process of this bench
+/// (<c>onednn-isa-child ISA</c>), in turns, three each; the figures are medians.
+/// </summary>
+public sealed class OneDnnIsaBenchmark : IBenchmark
+{
+    private const int Size = 128, Batch = 8, Warmup = 5, Steps = 30, Rounds = 3;
+    internal const string ChildArgument = "onednn-isa-child";
+
+    public string Name => "onednn-isa";
+    public string Description => "quickstart SSD training step with oneDNN at AVX (before) vs AVX-512 with padded convolutions (now), child processes in turns";
+
+    public void Run(TextWriter output)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            output.WriteLine("  Linux only; skipped.");
+            return;
+        }
+        string[] isas = ["AVX", "AVX512_CORE"];
+        var perIsa = isas.ToDictionary(i => i, _ => new List<double>());
+        for (int round = 0; round < Rounds; round++)
+            foreach (var isa in isas)
+            {
+                double seconds = Child(isa);
+                perIsa[isa].Add(seconds);
+                output.WriteLine($"  round {round + 1}, {isa,-12} {Batch / seconds,7:F1} img/s ({seconds * 1000:F0} ms a step)");
+            }
+        double Median(List<double> t) => t.Order().ElementAt(t.Count / 2);
+        double before = Median(perIsa["AVX"]), after = Median(perIsa["AVX512_CORE"]);
+        output.WriteLine($"  medians: AVX {Batch / before:F1} img/s, AVX512_CORE {Batch / after:F1} img/s");
+        output.WriteLine($"  quickstart SSD step at 128 px, AVX512_CORE over AVX (images/s ratio): {before / after:F2}");
+    }
+
+    private static double Child(string isa)
+    {
+        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+        // `dotnet run` starts the apphost; `dotnet X.dll` starts dotnet, which needs the assembly first.
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") start.ArgumentList.Add(typeof(OneDnnIsaBenchmark).Assembly.Location);
+        start.ArgumentList.Add(ChildArgument);
+        start.ArgumentList.Add(isa);
+        start.Environment[OneDnnIsa.Variable] = isa;
+        using var process = Process.Start(start)!;
+        string text = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"The {isa} child failed ({process.ExitCode}): {text}");
+        return double.Parse(text.Trim().Split('\n')[^1], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>In the child: the median seconds of a step, as the last line.</summary>
+    internal static void RunChild(TextWriter output)
+    {
+        var options = new SsdDetectorOptions { InputWidth = Size, InputHeight = Size, BatchSize = Batch, WidthMultiplier = 0.5f, TopDownFusion = true, IgnoreIouThreshold = 0.3f };
+        var device = TorchRuntime.Resolve(DeviceSelection.Cpu);
+        torch.manual_seed(1);
+        var model = new SsdDetectorModel(options, 5, device);
+        var optimizer = optim.AdamW(model.Network.parameters(), 3e-3, weight_decay: 0.1);
+        model.Network.train();
+        // A fixed batch of the built-in dataset's kind: noise images, 1–3 boxes each (the step's cost does not depend on the pixels).
+        var rng = new Random(1);
+        var images = rand(new long[] { Batch, 3, Size, Size }, generator: new Generator(1)) * 255f;
+        var targets = Enumerable.Range(0, Batch).Select(_ =>
+        {
+            int n = rng.Next(1, 4);
+            var boxes = new float[4 * n];
+            for (int i = 0; i < n; i++)
+            {
+                float w = 0.08f + 0.3f * rng.NextSingle(), h = 0.08f + 0.3f * rng.NextSingle(), x = (1 - w) * rng.NextSingle(), y = (1 - h) * rng.NextSingle();
+                (boxes[4 * i], boxes[4 * i + 1], boxes[4 * i + 2], boxes[4 * i + 3]) = (x, y, x + w, y + h);
+            }
+            return new DetectionTarget(boxes, Enumerable.Range(0, n).Select(_ => (long)rng.Next(1, 6)).ToArray());
+        }).ToList();
+        var times = new List<double>();
+        for (int i = 0; i < Warmup + Steps; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            SsdTrainingBenchmark.Step(model, optimizer, images, targets);
+            if (i >= Warmup) times.Add(clock.Elapsed.TotalSeconds);
+        }
+        output.WriteLine(times.Order().ElementAt(times.Count / 2).ToString("R", CultureInfo.InvariantCulture));
+    }
+}
