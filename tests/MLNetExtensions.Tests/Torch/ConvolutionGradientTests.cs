@@ -12,7 +12,7 @@ public sealed class ConvolutionGradientTests
     /// The gradient of a convolution's input, through <see cref="PaddedConvolution"/> (how the library's networks call
     /// their convolutions), matches a float64 reference for any channel count, kernel, stride and dilation at the ISA
     /// oneDNN runs at in this process. On AVX-512 CPUs a plain call gave errors as large as the values for output counts
-    /// not a multiple of 16 (see <see cref="PlainConvolutionAtAvx512IsWrongForThirtySixOutputs"/>).
+    /// not a multiple of 16; on 2026-12-02's host a plain call was right at every ISA.
     /// </summary>
     [TestMethod]
     [DataRow(128, 8, 3, 1, 1)]
@@ -47,28 +47,6 @@ public sealed class ConvolutionGradientTests
         Assert.IsLessThan(1e-5 * Scale(y64), MaxError(y, y64), "forward");
         Assert.IsLessThan(1e-5 * Scale(x64.grad!), MaxError(x.grad!, x64.grad!), "input gradient");
         Assert.IsLessThan(1e-4 * Scale(w64.grad!), MaxError(conv.weight!.grad!, w64.grad!), "weight gradient");
-    }
-
-    /// <summary>
-    /// Why <see cref="PaddedConvolution"/> exists: at oneDNN's AVX-512 kernels a plain 3×3 convolution with 36 outputs
-    /// (6 boxes × 6 classes, an SSD head) returns an input gradient far from float64. If this fails, libtorch's oneDNN
-    /// has been fixed and the padding can go.
-    /// </summary>
-    [TestMethod]
-    public void PlainConvolutionAtAvx512IsWrongForThirtySixOutputs()
-    {
-        TorchRuntime.EnsureLoaded();
-        if (!OneDnnIsa.RunsAvx512())
-            Assert.Inconclusive($"oneDNN runs at {OneDnnIsa.EnsureCapped() ?? "its default"} here, not at AVX-512.");
-        using var scope = NewDisposeScope();
-        var generator = new Generator(5);
-        var weight = randn(new long[] { 36, 128, 3, 3 }, generator: generator) * 0.05f;
-        var gradOut = randn(new long[] { 16, 36, 16, 16 }, generator: generator) * 0.01f;
-        var x = zeros(16, 128, 16, 16).requires_grad_(true);
-        var y = nn.functional.conv2d(x, weight, padding: new long[] { 1, 1 });
-        (y * gradOut).sum().backward();
-        var reference = nn.functional.conv_transpose2d(gradOut.to(ScalarType.Float64), weight.to(ScalarType.Float64), padding: new long[] { 1, 1 });
-        Assert.IsGreaterThan(1e-2 * Scale(reference), MaxError(x.grad!, reference));
     }
 
     private static double MaxError(Tensor a, Tensor reference) => (a.to(ScalarType.Float64) - reference).abs().max().item<double>();

@@ -35,7 +35,9 @@ public sealed class NetworkConvolutionGradientTests
         using var scope = NewDisposeScope();
         manual_seed(3);
         var (module, forward, size) = Build(network);
-        module.train();
+        // Eval mode: BatchNorm is then a fixed affine map, so float32 and float64 differ by rounding only (train-mode
+        // BatchNorm over a 2×2 map of a batch of 2 amplifies float32 rounding a hundredfold); dropout is off.
+        module.eval();
         var generator = new Generator(11);
         var images = rand(new long[] { 2, 3, size, size }, generator: generator) * 255f;
         var outputs = forward(images);
@@ -51,6 +53,7 @@ public sealed class NetworkConvolutionGradientTests
         Loss(outputs64, weights.Select(w => w.to(ScalarType.Float64)).ToArray()).backward();
 
         var wrong = new List<string>();
+        double largest = grads32.Values.Max(g => g.norm().item<double>());
         foreach (var (name, parameter) in module.named_parameters())
         {
             if (!grads32.TryGetValue(name, out var g32)) continue;
@@ -59,7 +62,7 @@ public sealed class NetworkConvolutionGradientTests
             double error = (g32 - g64).norm().item<double>();
             // float32 through a few dozen layers stays within ~1e-5 of float64; the oneDNN fault gives errors of the
             // gradient's own size.
-            if (!(error <= 1e-3 * norm + 1e-12)) wrong.Add($"{name} {string.Join("x", parameter.shape)}: relative error {error / norm:G3}");
+            if (!(error <= 1e-3 * norm + 1e-6 * largest)) wrong.Add($"{name} {string.Join("x", parameter.shape)}: relative error {error / norm:G3}");
         }
         Assert.IsEmpty(wrong, $"{network} at oneDNN ISA {OneDnnIsa.EnsureCapped() ?? "default"} (AVX-512: {OneDnnIsa.RunsAvx512()}): {string.Join("; ", wrong)}");
     }
@@ -86,7 +89,7 @@ public sealed class NetworkConvolutionGradientTests
             case "faster-rcnn resnet18 stride 8 (quickstart)":
                 return FasterRcnn(new FasterRcnnDetectorOptions { InputWidth = 64, InputHeight = 64, Backbone = DetectorBackbone.ResNet18, FeatureStride = 8, AnchorSizes = [12f, 24f, 48f] });
             case "faster-rcnn vgglite x0.3 fpn":
-                return FasterRcnn(new FasterRcnnDetectorOptions { InputWidth = 64, InputHeight = 64, Backbone = DetectorBackbone.VggLite, WidthMultiplier = 0.3f, Fpn = true });
+                return FasterRcnn(new FasterRcnnDetectorOptions { InputWidth = 64, InputHeight = 64, Backbone = DetectorBackbone.VggLite, WidthMultiplier = 0.3f, Fpn = true, FeatureStride = 8, AnchorSizes = [16f, 32f, 64f] });
             case "deeplab resnetlite x0.5 (quickstart)":
                 return DeepLab(new DeepLabSegmenterOptions { InputWidth = 64, InputHeight = 64, WidthMultiplier = 0.5f, OutputStride = 16, AsppChannels = 64, LowLevelChannels = 32, Dropout = 0 });
             case "deeplab resnetlite x0.3":
