@@ -20,7 +20,7 @@ public static class TorchRuntime
         lock (Gate)
         {
             if (_initialized == device || (_initialized == DeviceType.CUDA && device == DeviceType.CPU)) return;
-            OneDnnIsa.EnsureCapped();
+            OneDnnIsa.EnsureUserSettingVisible();
             GlibcMallocPadding.EnsureApplied();
             try
             {

@@ -64,7 +64,7 @@ public sealed class NetworkConvolutionGradientTests
             // gradient's own size.
             if (!(error <= 1e-3 * norm + 1e-6 * largest)) wrong.Add($"{name} {string.Join("x", parameter.shape)}: relative error {error / norm:G3}");
         }
-        Assert.IsEmpty(wrong, $"{network} at oneDNN ISA {OneDnnIsa.EnsureCapped() ?? "default"} (AVX-512: {OneDnnIsa.RunsAvx512()}): {string.Join("; ", wrong)}");
+        Assert.IsEmpty(wrong, $"{network} at oneDNN ISA {OneDnnIsa.EnsureUserSettingVisible() ?? "default"} (AVX-512: {OneDnnIsa.RunsAvx512()}): {string.Join("; ", wrong)}");
     }
 
     private static Tensor Loss(Tensor[] outputs, Tensor[] weights) => outputs.Zip(weights, (o, w) => (o * w).sum()).Aggregate((a, b) => a + b);
