@@ -61,6 +61,7 @@ public sealed class DeepLabBenchmark : IBenchmark
             output.WriteLine($"{size}×{size}: training {trainIps:F2} img/s ({train:F2} s/step), eval forward {forwardIps:F2} img/s; " +
                              $"training/forward time ratio {train / forward:F2}; peak working set {(peakReset ? "during the training steps" : "of the process")} " +
                              $"{peak / 1048576.0:F0} MiB, +{peakDelta / 1048576.0:F0} MiB over the working set before them");
+            output.WriteLine($"  {CpuPeak.ForThisProcess().DescribeTraining(NetworkFlops.ForwardPerImage(net, x => net.call(x), images), trainIps)}");
             if (train256 is double t) output.WriteLine($"  512 vs 256 step time ratio: {train / t:F2} (pixels ×4)");
             else train256 = train;
             net.Dispose();

@@ -20,6 +20,7 @@ IBenchmark[] all =
     new SelectiveSearchBenchmark(),
     new TorchVisionOpsBenchmark(),
     new OneDnnIsaBenchmark(),
+    new PyTorchParityBenchmark(),
 ];
 
 if (args is [OneDnnIsaBenchmark.ChildArgument, _])

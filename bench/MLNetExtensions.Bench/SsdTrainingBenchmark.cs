@@ -52,6 +52,9 @@ public sealed class SsdTrainingBenchmark : IBenchmark
             double dataShare = dataSeconds / (Steps + Warmup) / whole;
             output.WriteLine($"  {selection}: whole step {Batch / whole:F1} img/s ({whole * 1000:F0} ms), compute only (baseline) {Batch / baseline:F1} img/s ({baseline * 1000:F0} ms); " +
                              $"ratio {baseline / whole:F2}x; data loading {dataShare:P0} of a step");
+            var network = (SsdNetwork)model.Network;
+            if (selection == DeviceSelection.Cpu)
+                output.WriteLine($"    {CpuPeak.ForThisProcess().DescribeTraining(NetworkFlops.ForwardPerImage(network, x => network.call(x), fixedBatch.Images), Batch / baseline)} (compute only)");
         }
     }
 

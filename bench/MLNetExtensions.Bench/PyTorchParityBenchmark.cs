@@ -1,0 +1,246 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using MLNetExtensions.Data.Synthetic;
+using MLNetExtensions.Torch;
+using MLNetExtensions.Torch.Detection;
+using MLNetExtensions.Torch.Segmentation;
+using MLNetExtensions.Torch.Training;
+using MLNetExtensions.Torch.Weights;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Bench;
+
+/// <summary>
+/// The quickstart SSD and DeepLab networks trained one step at a time here and in PyTorch (Debian's python3-torch,
+/// through <c>/usr/bin/python3</c>), on the same threads, in turns. <c>PyTorch/parity.py</c> writes the same layers by
+/// hand; it loads this network's weights (strict) and must reproduce its eval-mode outputs before anything is timed.
+/// A step is forward, the loss sum(output × fixed random weights) (the same on both sides, so the comparison is of the
+/// network and the optimizer), backward and the optimizer's step (SSD: AdamW as the quickstart; DeepLab: Adam). Also
+/// printed: the network's FLOPs per image and the fraction of the CPU's peak a training step reaches (≈ 3× the forward
+/// FLOPs), where our step's time goes (forward, backward, optimizer; for SSD also the real loss with matching and hard
+/// negative mining), PyTorch's profile by operator family, and whether Debian's torch gets the convolution gradients
+/// at the shapes oneDNN got wrong on AVX-512 right.
+/// </summary>
+public sealed class PyTorchParityBenchmark : IBenchmark
+{
+    private const int Batch = 8, Warmup = 5, Steps = 30, Rounds = 5, ProfileSteps = 5;
+    private const string Python = "/usr/bin/python3";
+
+    public string Name => "pytorch-parity";
+    public string Description => "quickstart SSD and DeepLab training step here vs the same network in PyTorch (same threads, in turns), FLOPs and fraction of the CPU's peak";
+
+    public void Run(TextWriter output)
+    {
+        if (!File.Exists(Python) || RunProcess(Python, ["-c", "import torch"], out _) != 0)
+        {
+            output.WriteLine($"  {Python} with torch is not installed (Debian: apt install python3-torch); skipped.");
+            return;
+        }
+        var device = TorchRuntime.Resolve(DeviceSelection.Cpu);
+        int threads = torch.get_num_threads();
+        var peak = CpuPeak.ForThisProcess();
+        output.WriteLine($"  {threads} threads here and in PyTorch; oneDNN ISA here: {OneDnnIsa.EnsureUserSettingVisible() ?? "default"} (AVX-512: {OneDnnIsa.RunsAvx512()})");
+        output.WriteLine($"  CPU peak: {peak}");
+        Compare(output, ConvolutionTwin(device), threads, peak, gradientCheck: false);
+        double deepLab = Compare(output, DeepLabTwin(device), threads, peak, gradientCheck: false);
+        double ssd = Compare(output, SsdTwin(device), threads, peak, gradientCheck: true);
+        output.WriteLine($"  ours ÷ PyTorch training images/s on the same network: DeepLab {deepLab:F2}, SSD {ssd:F2}");
+    }
+
+    /// <summary>A network, how to call it, its batch and its settings for the Python twin.</summary>
+    private sealed record Twin(string Name, nn.Module Network, Func<Tensor, Tensor[]> Forward, Tensor Images,
+        Dictionary<string, object> Config, Func<optim.Optimizer> Optimizer, Action<optim.Optimizer>? FullStep = null, Action? Matching = null);
+
+    private static Twin SsdTwin(Device device)
+    {
+        var options = OneDnnIsaBenchmark.QuickstartOptions();
+        torch.manual_seed(1);
+        var model = new SsdDetectorModel(options, OneDnnIsaBenchmark.Classes, device);
+        var network = (SsdNetwork)model.Network;
+        var images = rand(new long[] { Batch, 3, options.InputHeight, options.InputWidth }, generator: new Generator(1)) * 255f;
+        var targets = OneDnnIsaBenchmark.RandomTargets(Batch, OneDnnIsaBenchmark.Classes, seed: 1);
+        var config = new Dictionary<string, object>
+        {
+            ["network"] = "ssd", ["inChannels"] = 3, ["widthMultiplier"] = options.WidthMultiplier, ["topDownFusion"] = options.TopDownFusion,
+            ["classCount"] = OneDnnIsaBenchmark.Classes, ["boxesPerLocation"] = options.AspectRatios.Select(a => 2 + 2 * a.Length).ToArray(),
+            ["normalization"] = options.Normalization.ToString(), ["optimizer"] = "AdamW", ["learningRate"] = 3e-3, ["weightDecay"] = 0.1,
+        };
+        return new Twin("SSD (128×128, VggLite ×0.5, top-down fusion)", network,
+            x => { var (c, r) = network.call(x); return [c, r]; }, images, config,
+            () => optim.AdamW(network.parameters(), 3e-3, weight_decay: 0.1),
+            optimizer => SsdTrainingBenchmark.Step(model, optimizer, images, targets),
+            () => { using var scope = NewDisposeScope(); model.MakeTargets(targets, device); });
+    }
+
+    /// <summary>One 3×3 convolution, 64 → 64 channels at 32×32: libtorch's convolution kernels side by side, with next to
+    /// none of the per-operation cost a network of many small layers pays.</summary>
+    private static Twin ConvolutionTwin(Device device)
+    {
+        const int channels = 64;
+        torch.manual_seed(1);
+        var conv = nn.Conv2d(channels, channels, 3, padding: 1);
+        conv.to(device);
+        var images = randn(new long[] { Batch, channels, 32, 32 }, generator: new Generator(3)).requires_grad_(true);
+        var config = new Dictionary<string, object>
+        {
+            ["network"] = "conv", ["channels"] = channels, ["optimizer"] = "AdamW", ["learningRate"] = 3e-3, ["weightDecay"] = 0.1,
+        };
+        return new Twin("one 3×3 convolution (64 → 64, 32×32, input gradient too)", conv, x => [conv.call(x)], images, config,
+            () => optim.AdamW(conv.parameters(), 3e-3, weight_decay: 0.1));
+    }
+
+    private static Twin DeepLabTwin(Device device)
+    {
+        // The segmentation quickstart's network (samples/Quickstart/SegmentationQuickstart.cs).
+        var options = new DeepLabSegmenterOptions
+        {
+            InputWidth = 64, InputHeight = 64, WidthMultiplier = 0.5f, OutputStride = 16, AsppChannels = 64, LowLevelChannels = 32,
+        };
+        int classes = SyntheticShapesDataset.SegmentationClassNames.Count;
+        torch.manual_seed(1);
+        var network = new DeepLabNetwork(SegmentationBackboneFactory.Create(options, 3), classes, options.Normalization,
+            options.AtrousRates, options.AsppChannels, options.LowLevelChannels, options.Dropout);
+        network.to(device);
+        var images = rand(new long[] { Batch, 3, options.InputHeight, options.InputWidth }, generator: new Generator(2)) * 255f;
+        var config = new Dictionary<string, object>
+        {
+            ["network"] = "deeplab", ["inChannels"] = 3, ["outputStride"] = options.OutputStride, ["widthMultiplier"] = options.WidthMultiplier,
+            ["asppChannels"] = options.AsppChannels, ["lowLevelChannels"] = options.LowLevelChannels,
+            ["atrousRates"] = (options.AtrousRates ?? DeepLabNetwork.DefaultRates(options.OutputStride)).ToArray(), ["dropout"] = options.Dropout,
+            ["classCount"] = classes, ["normalization"] = options.Normalization.ToString(), ["optimizer"] = "Adam", ["learningRate"] = 5e-3, ["weightDecay"] = 1e-4,
+        };
+        return new Twin("DeepLab v3+ (64×64, ResNetLite ×0.5, ASPP 64)", network, x => [network.call(x)], images, config,
+            () => optim.Adam(network.parameters(), 5e-3, weight_decay: 1e-4));
+    }
+
+    /// <summary>Prints the comparison for one network; returns ours ÷ PyTorch's images/s.</summary>
+    private static double Compare(TextWriter output, Twin twin, int threads, CpuPeak peak, bool gradientCheck)
+    {
+        output.WriteLine($"  {twin.Name}, batch {Batch}:");
+        string folder = Directory.CreateTempSubdirectory("pytorch-parity-").FullName;
+        try
+        {
+            double flops = NetworkFlops.ForwardPerImage(twin.Network, x => twin.Forward(x), twin.Images);
+            WriteFolder(folder, twin);
+            var ours = new List<double>();
+            var python = new List<double>();
+            var (forward, backward, update) = (new List<double>(), new List<double>(), new List<double>());
+            twin.Network.train();
+            var optimizer = twin.Optimizer();
+            var generator = new Generator(11);
+            var weights = twin.Forward(twin.Images).Select(o => randn(o.shape, generator: generator)).ToArray();
+            for (int round = 0; round < Rounds; round++)
+            {
+                ours.Add(OurStep(twin, optimizer, weights, forward, backward, update));
+                var args = new List<string> { PythonScript(), folder, "--threads", threads.ToString(CultureInfo.InvariantCulture),
+                    "--warmup", Warmup.ToString(CultureInfo.InvariantCulture), "--steps", Steps.ToString(CultureInfo.InvariantCulture) };
+                if (round == 0) args.AddRange(["--profile-steps", ProfileSteps.ToString(CultureInfo.InvariantCulture)]);
+                if (round == 0 && gradientCheck) args.Add("--gradient-check");
+                int code = RunProcess(Python, args, out var text);
+                var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                if (code != 0) throw new InvalidOperationException($"parity.py failed ({code}) for {twin.Name}:\n{text}");
+                if (round == 0)
+                    foreach (var line in lines.Where(l => !l.StartsWith("median_step_seconds", StringComparison.Ordinal)))
+                        output.WriteLine($"    PyTorch: {Describe(line, flops)}");
+                python.Add(double.Parse(lines[^1].Split(' ')[1], CultureInfo.InvariantCulture));
+                output.WriteLine($"    round {round + 1}: ours {Batch / ours[^1],6:F1} img/s, PyTorch {Batch / python[^1],6:F1} img/s");
+            }
+            double o = Median(ours), p = Median(python);
+            double step = Median(forward) + Median(backward) + Median(update);
+            output.WriteLine($"    forward {flops / 1e9:F3} GFLOP per image here (convolutions and linear layers, from their shapes); a training step ≈ 3× that");
+            output.WriteLine($"    ours: {Batch / o:F1} img/s, {3 * flops * Batch / o / 1e9:F1} GFLOP/s = {3 * flops * Batch / o / 1e9 / peak.Gflops:P1} of peak; " +
+                             $"PyTorch: {Batch / p:F1} img/s, {3 * flops * Batch / p / 1e9:F1} GFLOP/s = {3 * flops * Batch / p / 1e9 / peak.Gflops:P1} of peak");
+            output.WriteLine($"    our step (each part's median): forward {Median(forward) / step:P0}, backward {Median(backward) / step:P0}, optimizer {Median(update) / step:P0}");
+            if (twin.FullStep is { } full)
+            {
+                double whole = Time(() => full(optimizer));
+                double matching = Time(twin.Matching!);
+                output.WriteLine($"    our full SSD training step (matching, hard negative mining, SsdLoss): {Batch / whole:F1} img/s; " +
+                                 $"beyond the network step, the loss takes {(whole - o) / whole:P0} of it: matching and box encoding {matching / whole:P0} " +
+                                 $"({matching * 1000:F1} ms), the rest {(whole - o - matching) / whole:P0} (cross-entropy, mining, smooth L1 and their backward)");
+            }
+            output.WriteLine($"    ours ÷ PyTorch (images/s): {p / o:F2}");
+            return p / o;
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static string Describe(string line, double ourFlops)
+        => line.StartsWith("forward_flops_per_image", StringComparison.Ordinal)
+            ? $"forward {double.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture) / 1e9:F3} GFLOP per image counted by hooks on its layers (here: {ourFlops / 1e9:F3})"
+            : line;
+
+    /// <summary>config.json, the weights, and the batch with one loss weight and the eval-mode output per output.</summary>
+    private static void WriteFolder(string folder, Twin twin)
+    {
+        File.WriteAllText(Path.Combine(folder, "config.json"), JsonSerializer.Serialize(twin.Config));
+        SafetensorsWeights.Save(twin.Network, Path.Combine(folder, "weights.safetensors"));
+        using var scope = NewDisposeScope();
+        twin.Network.eval();
+        Tensor[] outputs;
+        using (no_grad()) outputs = twin.Forward(twin.Images);
+        var generator = new Generator(11);
+        var entries = new List<KeyValuePair<string, Tensor>> { new("images", twin.Images.detach()) };
+        for (int i = 0; i < outputs.Length; i++) entries.Add(new($"weight{i}", randn(outputs[i].shape, generator: generator)));
+        for (int i = 0; i < outputs.Length; i++) entries.Add(new($"reference{i}", outputs[i]));
+        SafetensorsFile.Save(entries, Path.Combine(folder, "batch.safetensors"));
+    }
+
+    /// <summary>Median seconds of our step after warm-up; adds each step's forward, backward and optimizer seconds.</summary>
+    private static double OurStep(Twin twin, optim.Optimizer optimizer, Tensor[] weights, List<double> forward, List<double> backward, List<double> update)
+    {
+        var times = new List<double>();
+        for (int i = 0; i < Warmup + Steps; i++)
+        {
+            using var scope = NewDisposeScope();
+            var clock = Stopwatch.StartNew();
+            optimizer.zero_grad();
+            var outputs = twin.Forward(twin.Images);
+            var loss = outputs.Zip(weights, (o, w) => (o * w).sum()).Aggregate((a, b) => a + b);
+            double f = clock.Elapsed.TotalSeconds;
+            loss.backward();
+            double b = clock.Elapsed.TotalSeconds;
+            optimizer.step();
+            double s = clock.Elapsed.TotalSeconds;
+            if (i < Warmup) continue;
+            times.Add(s);
+            forward.Add(f);
+            backward.Add(b - f);
+            update.Add(s - b);
+        }
+        return Median(times);
+    }
+
+    private static double Time(Action step)
+    {
+        var times = new List<double>();
+        for (int i = 0; i < Warmup + Steps; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            step();
+            if (i >= Warmup) times.Add(clock.Elapsed.TotalSeconds);
+        }
+        return Median(times);
+    }
+
+    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+
+    private static string PythonScript() => Path.Combine(AppContext.BaseDirectory, "PyTorch", "parity.py");
+
+    private static int RunProcess(string file, IEnumerable<string> args, out string text)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        text = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        text += error.Result.Length > 0 && process.ExitCode != 0 ? "\n" + error.Result : "";
+        return process.ExitCode;
+    }
+}
