@@ -21,7 +21,7 @@ internal static class NetworkFlops
         var removers = new List<Action>();
         // A module reachable under two names (a field kept for a typed view of a child) is counted once.
         var seen = new HashSet<nn.Module>(ReferenceEqualityComparer.Instance);
-        foreach (var (_, module) in network.named_modules())
+        foreach (var module in network.named_modules().Select(m => m.module).Prepend(network))
         {
             if (!seen.Add(module)) continue;
             if (module is Conv2d conv)

@@ -51,7 +51,7 @@ public sealed class PyTorchParityBenchmark : IBenchmark
 
     /// <summary>A network, how to call it, its batch and its settings for the Python twin.</summary>
     private sealed record Twin(string Name, nn.Module Network, Func<Tensor, Tensor[]> Forward, Tensor Images,
-        Dictionary<string, object> Config, Func<optim.Optimizer> Optimizer, Action<optim.Optimizer>? FullStep = null, Action? Matching = null);
+        Dictionary<string, object> Config, Func<optim.Optimizer> Optimizer, Func<optim.Optimizer, double[]>? FullStep = null);
 
     private static Twin SsdTwin(Device device)
     {
@@ -70,8 +70,28 @@ public sealed class PyTorchParityBenchmark : IBenchmark
         return new Twin("SSD (128×128, VggLite ×0.5, top-down fusion)", network,
             x => { var (c, r) = network.call(x); return [c, r]; }, images, config,
             () => optim.AdamW(network.parameters(), 3e-3, weight_decay: 0.1),
-            optimizer => SsdTrainingBenchmark.Step(model, optimizer, images, targets),
-            () => { using var scope = NewDisposeScope(); model.MakeTargets(targets, device); });
+            optimizer => SsdStepParts(model, network, optimizer, images, targets, new SsdLoss(options.NegativePositiveRatio, options.LocalizationLoss, options.LocalizationWeight)));
+    }
+
+    /// <summary>The quickstart's whole SSD step as <see cref="SsdDetectorModel.Loss"/> runs it, timed by part: network
+    /// forward, matching and box encoding, the loss (cross-entropy, hard negative mining, smooth L1), backward, optimizer.</summary>
+    private static double[] SsdStepParts(SsdDetectorModel model, SsdNetwork network, optim.Optimizer optimizer, Tensor images,
+        IReadOnlyList<DetectionTarget> targets, SsdLoss loss)
+    {
+        using var scope = NewDisposeScope();
+        var clock = Stopwatch.StartNew();
+        optimizer.zero_grad();
+        var (logits, regression) = network.call(images);
+        double forward = clock.Elapsed.TotalSeconds;
+        var (labels, encoded) = model.MakeTargets(targets, images.device);
+        double matching = clock.Elapsed.TotalSeconds;
+        var total = loss.Compute(logits, regression, labels, encoded).ToTrainingLoss().Total;
+        double lossDone = clock.Elapsed.TotalSeconds;
+        total.backward();
+        double backward = clock.Elapsed.TotalSeconds;
+        optimizer.step();
+        double done = clock.Elapsed.TotalSeconds;
+        return [forward, matching - forward, lossDone - matching, backward - lossDone, done - backward];
     }
 
     /// <summary>One 3×3 convolution, 64 → 64 channels at 32×32: libtorch's convolution kernels side by side, with next to
@@ -155,11 +175,11 @@ public sealed class PyTorchParityBenchmark : IBenchmark
             output.WriteLine($"    our step (each part's median): forward {Median(forward) / step:P0}, backward {Median(backward) / step:P0}, optimizer {Median(update) / step:P0}");
             if (twin.FullStep is { } full)
             {
-                double whole = Time(() => full(optimizer));
-                double matching = Time(twin.Matching!);
-                output.WriteLine($"    our full SSD training step (matching, hard negative mining, SsdLoss): {Batch / whole:F1} img/s; " +
-                                 $"beyond the network step, the loss takes {(whole - o) / whole:P0} of it: matching and box encoding {matching / whole:P0} " +
-                                 $"({matching * 1000:F1} ms), the rest {(whole - o - matching) / whole:P0} (cross-entropy, mining, smooth L1 and their backward)");
+                var parts = Enumerable.Range(0, Warmup + Steps).Select(_ => full(optimizer)).Skip(Warmup).ToList();
+                double whole = Median(parts.Select(t => t.Sum()).ToList());
+                string[] names = ["network forward", "matching and box encoding", "loss (cross-entropy, mining, smooth L1)", "backward", "optimizer"];
+                output.WriteLine($"    our full SSD training step (SsdDetectorModel.Loss): {Batch / whole:F1} img/s; each part's median: " +
+                                 string.Join(", ", names.Select((n, k) => $"{n} {Median(parts.Select(t => t[k]).ToList()) * 1000:F1} ms")));
             }
             output.WriteLine($"    ours ÷ PyTorch (images/s): {p / o:F2}");
             return p / o;

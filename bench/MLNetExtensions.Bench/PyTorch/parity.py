@@ -236,6 +236,7 @@ def forward_flops(net, images):
     total = [0]
 
     def conv_hook(module, inputs, output):
+        output = output[0] if isinstance(output, list) else output  # SingleConvolution returns [y]
         k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
         total[0] += 2 * output.numel() * k
 
