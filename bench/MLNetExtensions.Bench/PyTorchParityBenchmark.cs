@@ -25,7 +25,7 @@ namespace MLNetExtensions.Bench;
 /// </summary>
 public sealed class PyTorchParityBenchmark : IBenchmark
 {
-    private const int Batch = 8, Warmup = 5, Steps = 30, Rounds = 5, ProfileSteps = 5;
+    private const int Batch = 8, Warmup = 5, Steps = 30, Blocks = 12, BlockSteps = 5, ProfileSteps = 5;
     private const string Python = "/usr/bin/python3";
 
     public string Name => "pytorch-parity";
@@ -151,22 +151,21 @@ public sealed class PyTorchParityBenchmark : IBenchmark
             var optimizer = twin.Optimizer();
             var generator = new Generator(11);
             var weights = twin.Forward(twin.Images).Select(o => randn(o.shape, generator: generator)).ToArray();
-            for (int round = 0; round < Rounds; round++)
+            OurSteps(twin, optimizer, weights, Warmup, [], [], [], []);
+
+            var args = new List<string> { PythonScript(), folder, "--threads", threads.ToString(CultureInfo.InvariantCulture),
+                "--warmup", Warmup.ToString(CultureInfo.InvariantCulture), "--profile-steps", ProfileSteps.ToString(CultureInfo.InvariantCulture) };
+            if (gradientCheck) args.Add("--gradient-check");
+            using var twinProcess = new PythonTwin(args);
+            foreach (var line in twinProcess.Setup) output.WriteLine($"    PyTorch: {Describe(line, flops)}");
+            // Blocks of steps in turns, on the same cores: a slow spell of the machine falls on both sides alike.
+            for (int block = 0; block < Blocks; block++)
             {
-                ours.Add(OurStep(twin, optimizer, weights, forward, backward, update));
-                var args = new List<string> { PythonScript(), folder, "--threads", threads.ToString(CultureInfo.InvariantCulture),
-                    "--warmup", Warmup.ToString(CultureInfo.InvariantCulture), "--steps", Steps.ToString(CultureInfo.InvariantCulture) };
-                if (round == 0) args.AddRange(["--profile-steps", ProfileSteps.ToString(CultureInfo.InvariantCulture)]);
-                if (round == 0 && gradientCheck) args.Add("--gradient-check");
-                int code = RunProcess(Python, args, out var text);
-                var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                if (code != 0) throw new InvalidOperationException($"parity.py failed ({code}) for {twin.Name}:\n{text}");
-                if (round == 0)
-                    foreach (var line in lines.Where(l => !l.StartsWith("median_step_seconds", StringComparison.Ordinal)))
-                        output.WriteLine($"    PyTorch: {Describe(line, flops)}");
-                python.Add(double.Parse(lines[^1].Split(' ')[1], CultureInfo.InvariantCulture));
-                output.WriteLine($"    round {round + 1}: ours {Batch / ours[^1],6:F1} img/s, PyTorch {Batch / python[^1],6:F1} img/s");
+                ours.Add(OurSteps(twin, optimizer, weights, BlockSteps, forward, backward, update, new List<double>()));
+                python.Add(twinProcess.Steps(BlockSteps));
             }
+            foreach (var line in twinProcess.Finish()) output.WriteLine($"    PyTorch: {line}");
+            output.WriteLine($"    {Blocks} blocks of {BlockSteps} steps in turns; block medians: ours {Batch / ours.Max():F0}–{Batch / ours.Min():F0} img/s, PyTorch {Batch / python.Max():F0}–{Batch / python.Min():F0} img/s");
             double o = Median(ours), p = Median(python);
             double step = Median(forward) + Median(backward) + Median(update);
             output.WriteLine($"    forward {flops / 1e9:F3} GFLOP per image here (convolutions and linear layers, from their shapes); a training step ≈ 3× that");
@@ -181,8 +180,10 @@ public sealed class PyTorchParityBenchmark : IBenchmark
                 output.WriteLine($"    our full SSD training step (SsdDetectorModel.Loss): {Batch / whole:F1} img/s; each part's median: " +
                                  string.Join(", ", names.Select((n, k) => $"{n} {Median(parts.Select(t => t[k]).ToList()) * 1000:F1} ms")));
             }
-            output.WriteLine($"    ours ÷ PyTorch (images/s): {p / o:F2}");
-            return p / o;
+            // Each block's ratio against the PyTorch block right after it, then their median.
+            double ratio = Median(python.Zip(ours, (py, us) => py / us).ToList());
+            output.WriteLine($"    ours ÷ PyTorch (images/s), median of the paired blocks' ratios: {ratio:F2}");
+            return ratio;
         }
         finally
         {
@@ -211,11 +212,11 @@ public sealed class PyTorchParityBenchmark : IBenchmark
         SafetensorsFile.Save(entries, Path.Combine(folder, "batch.safetensors"));
     }
 
-    /// <summary>Median seconds of our step after warm-up; adds each step's forward, backward and optimizer seconds.</summary>
-    private static double OurStep(Twin twin, optim.Optimizer optimizer, Tensor[] weights, List<double> forward, List<double> backward, List<double> update)
+    /// <summary>Runs <paramref name="count"/> of our steps; returns their median seconds and adds each step's forward,
+    /// backward and optimizer seconds.</summary>
+    private static double OurSteps(Twin twin, optim.Optimizer optimizer, Tensor[] weights, int count, List<double> forward, List<double> backward, List<double> update, List<double> times)
     {
-        var times = new List<double>();
-        for (int i = 0; i < Warmup + Steps; i++)
+        for (int i = 0; i < count; i++)
         {
             using var scope = NewDisposeScope();
             var clock = Stopwatch.StartNew();
@@ -227,13 +228,68 @@ public sealed class PyTorchParityBenchmark : IBenchmark
             double b = clock.Elapsed.TotalSeconds;
             optimizer.step();
             double s = clock.Elapsed.TotalSeconds;
-            if (i < Warmup) continue;
             times.Add(s);
             forward.Add(f);
             backward.Add(b - f);
             update.Add(s - b);
         }
-        return Median(times);
+        return times.Count == 0 ? double.NaN : Median(times);
+    }
+
+    /// <summary>PyTorch/parity.py as a child that answers "steps K" with the median seconds of K steps.</summary>
+    private sealed class PythonTwin : IDisposable
+    {
+        private readonly Process _process;
+        private readonly Task<string> _errors;
+
+        public PythonTwin(IEnumerable<string> args)
+        {
+            var start = new ProcessStartInfo(Python) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in args) start.ArgumentList.Add(a);
+            _process = Process.Start(start)!;
+            _errors = _process.StandardError.ReadToEndAsync();
+            var setup = new List<string>();
+            for (string? line; (line = _process.StandardOutput.ReadLine()) != "ready";)
+            {
+                if (line is null) throw Failed(string.Join("\n", setup));
+                setup.Add(line);
+            }
+            Setup = setup;
+        }
+
+        public IReadOnlyList<string> Setup { get; }
+
+        public double Steps(int count)
+        {
+            _process.StandardInput.WriteLine($"steps {count}");
+            _process.StandardInput.Flush();
+            var line = _process.StandardOutput.ReadLine();
+            if (line is null || !line.StartsWith("block ", StringComparison.Ordinal)) throw Failed(line ?? "");
+            return double.Parse(line["block ".Length..], CultureInfo.InvariantCulture);
+        }
+
+        public IReadOnlyList<string> Finish()
+        {
+            _process.StandardInput.WriteLine("quit");
+            _process.StandardInput.Close();
+            var rest = _process.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            _process.WaitForExit();
+            if (_process.ExitCode != 0) throw Failed(string.Join("\n", rest));
+            return rest;
+        }
+
+        private InvalidOperationException Failed(string output)
+        {
+            if (!_process.WaitForExit(10_000)) _process.Kill();
+            _process.WaitForExit();
+            return new InvalidOperationException($"parity.py failed ({(_process.HasExited ? _process.ExitCode.ToString(CultureInfo.InvariantCulture) : "running")}):\n{output}\n{_errors.Result}");
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited) _process.Kill();
+            _process.Dispose();
+        }
     }
 
     private static double Time(Action step)

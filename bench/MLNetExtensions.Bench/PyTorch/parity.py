@@ -8,8 +8,10 @@ and are named like their state_dict keys), loads the weights with strict=True, c
 the FLOPs of the convolutions and linear layers, times forward + backward + optimizer step, profiles a few steps by
 operator, and checks convolution gradients at the shapes oneDNN got wrong on AVX-512 against float64.
 
-Usage: parity.py FOLDER --threads N --warmup W --steps S [--profile-steps P]
-Its last line is `median_step_seconds X`.
+Usage: parity.py FOLDER --threads N [--warmup W] [--profile-steps P] [--gradient-check]
+After its checks it prints `ready`, then answers each `steps K` line on stdin with `block S` (the median seconds of
+those K steps), so the bench can alternate blocks of steps with its own; any other line ends it with the step's split
+and the profile.
 """
 import argparse
 import json
@@ -316,7 +318,6 @@ def main():
     parser.add_argument("folder")
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--profile-steps", type=int, default=0)
     parser.add_argument("--gradient-check", action="store_true")
     a = parser.parse_args()
@@ -344,21 +345,30 @@ def main():
     if a.gradient_check:
         print(f"conv input-gradient check at the faulty AVX-512 shapes (float32 vs float64, worst relative error): {gradient_check():.2e}")
 
+    if diff >= 1e-3:
+        print("the twin does not compute what the C# network computes; nothing timed")
+        return 3
+
     net.train()
     optimizer = make_optimizer(net, c)
-    times, parts = [], []
-    for i in range(a.warmup + a.steps):
-        split = step(net, optimizer, images, weights)
-        if i >= a.warmup:
-            times.append(sum(split))
-            parts.append(split)
+    for _ in range(a.warmup):
+        step(net, optimizer, images, weights)
+    # Served in blocks, so the bench can alternate blocks of its own steps with these on the same cores.
+    print("ready", flush=True)
+    parts = []
+    for line in sys.stdin:
+        command = line.split()
+        if command[:1] != ["steps"]:
+            break
+        block = [step(net, optimizer, images, weights) for _ in range(int(command[1]))]
+        parts.extend(block)
+        print(f"block {statistics.median(sum(p) for p in block):.6f}", flush=True)
     medians = [statistics.median(p[k] for p in parts) for k in range(3)]
-    print("step: " + ", ".join(f"{name} {m / sum(medians):.0%}" for name, m in zip(["forward", "backward", "optimizer"], medians)))
+    print("step (each part's median): " + ", ".join(f"{name} {m / sum(medians):.0%}" for name, m in zip(["forward", "backward", "optimizer"], medians)))
     if a.profile_steps > 0:
         shares = profile_shares(net, optimizer, images, weights, a.profile_steps)
-        print("profile " + " ".join(f"{k}={v:.3f}" for k, v in shares.items()))
-    print(f"median_step_seconds {statistics.median(times):.6f}")
-    return 0 if diff < 1e-3 else 3
+        print("profile (self CPU time) " + " ".join(f"{k}={v:.3f}" for k, v in shares.items()))
+    return 0
 
 
 if __name__ == "__main__":
