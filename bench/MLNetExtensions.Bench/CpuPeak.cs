@@ -5,7 +5,8 @@ using MLNetExtensions.Torch;
 namespace MLNetExtensions.Bench;
 
 /// <summary>
-/// This CPU's peak float32 arithmetic at the instruction set oneDNN uses: cores × FLOPs per cycle per core × clock.
+/// This CPU's peak float32 arithmetic at the instruction set oneDNN uses: cores (those libtorch's threads use) × FLOPs
+/// per cycle per core × clock.
 /// FLOPs per cycle = FMA units × vector lanes × 2. AMD Zen 4/5 and Intel server cores issue two vector FMAs a cycle;
 /// Zen 5 (family 26) executes AVX-512 at full 512-bit width (16 float lanes), Zen 4 (family 25) splits it into two
 /// 256-bit halves (8 lanes' worth), AVX2 has 8 lanes; oneDNN's "AVX" level has no FMA, and two multiply plus two add
@@ -41,7 +42,10 @@ internal sealed record CpuPeak(int Cores, double FlopsPerCycle, double Gigahertz
             "AVX2" => (32, "2 FMA × 8 lanes × 2"),
             _ => (32, "2 multiply + 2 add pipes × 8 lanes, no FMA at oneDNN's AVX level"),
         };
-        return new CpuPeak(Environment.ProcessorCount, perCycle, Megahertz() / 1000, isa, source);
+        TorchRuntime.EnsureLoaded();
+        // The cores libtorch computes on: its intra-op threads, at most one per core.
+        int cores = Math.Min(Environment.ProcessorCount, TorchSharp.torch.get_num_threads());
+        return new CpuPeak(cores, perCycle, Megahertz() / 1000, isa, source);
     }
 
     private static bool IsCappedAt(string value)
