@@ -8,7 +8,7 @@ namespace MLNetExtensions.Torch.Training;
 
 /// <summary>What a finished <see cref="TrainingLoop.Run{TModel}"/> gives: the exported model and the trained network.</summary>
 /// <param name="Onnx">The exported model: the best validated one, or the last (averaged) weights.</param>
-/// <param name="Model">The live network, in eval mode; the caller disposes it (the loop has disposed the optimizer and the
+/// <param name="Model">The live model, in eval mode; the caller disposes it (the loop has disposed the optimizer and the
 /// weights' average).</param>
 internal sealed record TrainingResult<TModel>(byte[] Onnx, TModel Model);
 
@@ -60,14 +60,14 @@ internal sealed class TrainingLoop
         }
         catch
         {
-            network.Dispose();
+            model.Dispose();
             throw;
         }
         finally
         {
             // Nothing of the run but the returned network outlives it: the optimizer's state and the average's copy are freed now, not by the finalizer.
             optimizer.Dispose();
-            averaged?.Network.Dispose();
+            averaged?.Dispose();
         }
     }
 

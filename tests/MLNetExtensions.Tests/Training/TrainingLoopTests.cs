@@ -17,6 +17,7 @@ public sealed class TrainingLoopTests
     {
         public readonly TorchSharp.Modules.Linear Layer = nn.Linear(1, 1, hasBias: false);
         public nn.Module Network => Layer;
+        public void Dispose() => Layer.Dispose();
     }
 
     private sealed record LinearOptions : TrainerOptions
