@@ -19,6 +19,7 @@ IBenchmark[] all =
     new BackboneCostBenchmark(),
     new SelectiveSearchBenchmark(),
     new TorchVisionOpsBenchmark(),
+    new LongRunMemoryBenchmark(),
 ];
 
 var chosen = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name, StringComparer.OrdinalIgnoreCase)).ToArray();

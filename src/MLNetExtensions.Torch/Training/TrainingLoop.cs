@@ -104,7 +104,7 @@ internal sealed class TrainingLoop
         }
 
         network.train();
-        var guard = new GuardedOptimizerStep(optimizer, trainable, _o.GradientClipNorm);
+        var guard = new GuardedOptimizerStep(optimizer, trainable, _o.GradientClipNorm, defaultFolder);
         var clock = Stopwatch.StartNew();
         bool stoppedEarly = false;
         while (step < totalSteps && !stoppedEarly)
@@ -128,11 +128,11 @@ internal sealed class TrainingLoop
                     var parts = loss.Parts.Select(p => (p.Name, Value: reported[p.Name])).ToList();
                     double bad = parts.Select(p => p.Value).FirstOrDefault(v => !double.IsFinite(v), total);
                     throw new TrainingDivergedException($"The loss became {bad} at step {step + 1} ({string.Join(", ", parts.Select(p => $"{p.Name} {p.Value}"))}). " +
-                        GuardedOptimizerStep.ResumeHint(lastCheckpoint));
+                        GuardedOptimizerStep.ResumeHint(lastCheckpoint == null ? null : checkpoints!.Folder, defaultFolder));
                 }
                 optimizer.zero_grad();
                 loss.Total.backward();
-                guard.Apply(step, lastCheckpoint);
+                guard.Apply(step, lastCheckpoint == null ? null : checkpoints!.Folder);
                 ema?.Update(step);
             }
             step++;
