@@ -21,6 +21,7 @@ IBenchmark[] all =
     new TorchVisionOpsBenchmark(),
     new OneDnnIsaBenchmark(),
     new PyTorchParityBenchmark(),
+    new LongRunMemoryBenchmark(),
 ];
 
 if (args is [OneDnnIsaBenchmark.ChildArgument, _])

@@ -109,7 +109,7 @@ internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>
         var ml = new MLContext(options.Seed);
         var loop = new TrainingLoop(options, log);
         var result = loop.Run(new DetectorTrainingTask(ml, options, input));
-        result.Model.Network.Dispose();   // scoring runs the exported ONNX; the TorchSharp network is freed now, not by the finalizer
+        result.Model.Dispose();   // scoring runs the exported ONNX; the TorchSharp network and the model's tensors are freed now, not by the finalizer
         return (DetectionTransformer.Create(ml, result.Onnx, options.ImagePathColumn), loop.History);
     }
 

@@ -82,7 +82,8 @@ public sealed class CheckpointStore
         if (optimizer is TorchSharp.Modules.OptimizerHelper helper) Write(tmp, "optimizer.bin", p => helper.save_state_dict(p));
         Write(tmp, "state.json", path => File.WriteAllText(path, JsonSerializer.Serialize(state)));
         DurableFiles.SyncFilesAndFolder(tmp);
-        if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
+        // A checkpoint of this step that a killed run published without pointing latest.json at it: moved aside whole.
+        if (Directory.Exists(final)) Directory.Move(final, Path.Combine(Folder, $".tmp-{name}-{Guid.NewGuid():N}"));
         Directory.Move(tmp, final);
         DurableFiles.SyncFolder(Folder);
         DurableFiles.WriteAtomically(Path.Combine(Folder, LatestFile), JsonSerializer.SerializeToUtf8Bytes(new { checkpoint = name }));
@@ -162,11 +163,14 @@ public sealed class CheckpointStore
         return File.Exists(path) ? File.ReadAllBytes(path) : null;
     }
 
+    /// <summary>Removes all but the newest checkpoints and what killed runs left in temporary folders. A checkpoint is
+    /// renamed to a temporary name before its files go, so a kill during the removal never leaves a half-removed
+    /// <c>step-*</c> folder behind.</summary>
     private void Prune(string newest)
     {
         var old = Directory.GetDirectories(Folder, "step-*").Select(Path.GetFileName).Where(n => n != newest)
             .OrderByDescending(n => n, StringComparer.Ordinal).Skip(_keepLast - 1);
-        foreach (var n in old) Directory.Delete(Path.Combine(Folder, n!), recursive: true);
+        foreach (var n in old) Directory.Move(Path.Combine(Folder, n!), Path.Combine(Folder, $".tmp-{n}-{Guid.NewGuid():N}"));
         foreach (var t in Directory.GetDirectories(Folder, ".tmp-*")) Directory.Delete(t, recursive: true);
     }
 }

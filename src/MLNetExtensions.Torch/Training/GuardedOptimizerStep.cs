@@ -13,13 +13,16 @@ internal sealed class GuardedOptimizerStep
     private readonly torch.optim.Optimizer _optimizer;
     private readonly IReadOnlyList<Parameter> _parameters;
     private readonly double _clipNorm;
+    private readonly bool _defaultCheckpointFolder;
     private int _consecutiveSkips;
 
     /// <param name="optimizer">The optimizer.</param>
     /// <param name="parameters">The trained parameters (frozen ones have no gradient and are left out).</param>
     /// <param name="clipNorm">Largest gradient norm; null: no clipping.</param>
-    public GuardedOptimizerStep(torch.optim.Optimizer optimizer, IReadOnlyList<Parameter> parameters, double? clipNorm)
+    /// <param name="defaultCheckpointFolder">Whether the checkpoints go to the default folder (<see cref="ResumeHint"/>).</param>
+    public GuardedOptimizerStep(torch.optim.Optimizer optimizer, IReadOnlyList<Parameter> parameters, double? clipNorm, bool defaultCheckpointFolder = false)
     {
+        _defaultCheckpointFolder = defaultCheckpointFolder;
         _optimizer = optimizer;
         _parameters = parameters;
         _clipNorm = clipNorm ?? double.PositiveInfinity;
@@ -40,14 +43,20 @@ internal sealed class GuardedOptimizerStep
         }
         SkippedSteps++;
         if (++_consecutiveSkips >= MaxConsecutiveSkips)
-            throw new TrainingDivergedException($"The gradient was not finite for {_consecutiveSkips} steps in a row, up to step {step + 1}. " + ResumeHint(lastCheckpoint));
+            throw new TrainingDivergedException($"The gradient was not finite for {_consecutiveSkips} steps in a row, up to step {step + 1}. " + ResumeHint(lastCheckpoint, _defaultCheckpointFolder));
         _optimizer.zero_grad();
     }
 
-    /// <summary>What to do after training diverged.</summary>
-    public static string ResumeHint(string? lastCheckpoint) => lastCheckpoint != null
-        ? $"The last checkpoint in '{lastCheckpoint}' is kept; resume from it with a lower LearningRate."
-        : "Lower LearningRate, or set CheckpointFolder to keep progress.";
+    /// <summary>What to do after training diverged. Resuming is no remedy: a checkpoint resumes only with the options that
+    /// made it (the learning rate is part of its fingerprint), and with those the run repeats its steps and diverges again.</summary>
+    /// <param name="lastCheckpoint">The folder of the run's checkpoints, or null when it has none.</param>
+    /// <param name="defaultFolder">Whether the checkpoints are in the default folder, which is per options.</param>
+    public static string ResumeHint(string? lastCheckpoint, bool defaultFolder) => (lastCheckpoint, defaultFolder) switch
+    {
+        (null, _) => "Lower LearningRate (or set GradientClipNorm) and train again.",
+        (_, true) => $"Lower LearningRate (or set GradientClipNorm) and train again; that run starts over in a checkpoint folder of its own. The checkpoints in '{lastCheckpoint}' resume only with these options, with which training diverges again at the same step: delete them.",
+        _ => $"Lower LearningRate (or set GradientClipNorm) and train again with another CheckpointFolder, or delete the checkpoints in '{lastCheckpoint}' first: they resume only with these options, with which training diverges again at the same step.",
+    };
 
     /// <summary>The order of an epoch: a pure function of (n, seed), so a resumed run repeats it.</summary>
     public static int[] Permutation(int n, int seed)

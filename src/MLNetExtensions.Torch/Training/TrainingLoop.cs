@@ -8,7 +8,7 @@ namespace MLNetExtensions.Torch.Training;
 
 /// <summary>What a finished <see cref="TrainingLoop.Run{TModel}"/> gives: the exported model and the trained network.</summary>
 /// <param name="Onnx">The exported model: the best validated one, or the last (averaged) weights.</param>
-/// <param name="Model">The live network, in eval mode; the caller disposes it (the loop has disposed the optimizer and the
+/// <param name="Model">The live model, in eval mode; the caller disposes it (the loop has disposed the optimizer and the
 /// weights' average).</param>
 internal sealed record TrainingResult<TModel>(byte[] Onnx, TModel Model);
 
@@ -60,14 +60,14 @@ internal sealed class TrainingLoop
         }
         catch
         {
-            network.Dispose();
+            model.Dispose();
             throw;
         }
         finally
         {
             // Nothing of the run but the returned network outlives it: the optimizer's state and the average's copy are freed now, not by the finalizer.
             optimizer.Dispose();
-            averaged?.Network.Dispose();
+            averaged?.Dispose();
         }
     }
 
@@ -104,7 +104,7 @@ internal sealed class TrainingLoop
         }
 
         network.train();
-        var guard = new GuardedOptimizerStep(optimizer, trainable, _o.GradientClipNorm);
+        var guard = new GuardedOptimizerStep(optimizer, trainable, _o.GradientClipNorm, defaultFolder);
         var clock = Stopwatch.StartNew();
         bool stoppedEarly = false;
         while (step < totalSteps && !stoppedEarly)
@@ -128,11 +128,11 @@ internal sealed class TrainingLoop
                     var parts = loss.Parts.Select(p => (p.Name, Value: reported[p.Name])).ToList();
                     double bad = parts.Select(p => p.Value).FirstOrDefault(v => !double.IsFinite(v), total);
                     throw new TrainingDivergedException($"The loss became {bad} at step {step + 1} ({string.Join(", ", parts.Select(p => $"{p.Name} {p.Value}"))}). " +
-                        GuardedOptimizerStep.ResumeHint(lastCheckpoint));
+                        GuardedOptimizerStep.ResumeHint(lastCheckpoint == null ? null : checkpoints!.Folder, defaultFolder));
                 }
                 optimizer.zero_grad();
                 loss.Total.backward();
-                guard.Apply(step, lastCheckpoint);
+                guard.Apply(step, lastCheckpoint == null ? null : checkpoints!.Folder);
                 ema?.Update(step);
             }
             step++;

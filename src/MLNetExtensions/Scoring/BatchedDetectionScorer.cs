@@ -18,7 +18,7 @@ namespace MLNetExtensions.Scoring;
 /// </summary>
 internal static class BatchedDetectionScorer
 {
-    public static IDataView Score(TransformerChain<ITransformer> chain, InferenceSession session, OnnxModelMetadata metadata, IDataView input, int batchSize)
+    public static IDataView Score(TransformerChain<ITransformer> chain, InferenceSession session, OnnxModelMetadata metadata, IDataView input, string imagePathColumn, int batchSize)
     {
         // The chain's own schema check names a missing or mistyped image column, and gives the output column types.
         var outputSchema = chain.GetOutputSchema(input.Schema);
@@ -26,7 +26,8 @@ internal static class BatchedDetectionScorer
         int extractIndex = Array.FindIndex(transformers, t => t is ImagePixelExtractingTransformer);
         if (extractIndex < 0 || !transformers.Skip(extractIndex).Any(t => t is OnnxTransformer))
             throw new InvalidOperationException("The detector's chain has no ExtractPixels followed by ApplyOnnxModel; it was not made by DetectionTransformer.Create or Load.");
-        var images = new TransformerChain<ITransformer>(transformers[..extractIndex]).Transform(input);
+        // A missing image fails naming its file and row, as Transform's output does.
+        var images = new MissingImageDataView(new TransformerChain<ITransformer>(transformers[..extractIndex]).Transform(input), input, imagePathColumn);
 
         int c = metadata.InputChannels, h = metadata.InputHeight, w = metadata.InputWidth, imageSize = c * h * w;
         var boxes = new List<float[]>();

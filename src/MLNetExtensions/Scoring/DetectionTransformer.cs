@@ -136,7 +136,7 @@ public sealed class DetectionTransformer : OnnxScoringTransformer
         ArgumentNullException.ThrowIfNull(input);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ThrowIfRcnn(nameof(ScoreBatched));
-        return WhileInUse(() => BatchedDetectionScorer.Score(Chain, _session.Value, Metadata, input, batchSize));
+        return WhileInUse(() => BatchedDetectionScorer.Score(Chain, _session.Value, Metadata, input, ImagePathColumn, batchSize));
     }
 
     /// <summary>

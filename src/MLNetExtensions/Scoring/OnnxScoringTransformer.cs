@@ -87,7 +87,9 @@ public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDis
 
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => _chain.GetOutputSchema(inputSchema);
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => ((ITransformer)_chain).GetRowToRowMapper(inputSchema);
-    public IDataView Transform(IDataView input) => _chain.Transform(input);
+    /// <summary>Scores <paramref name="input"/> lazily, as ML.NET's transformers do. Reading a row whose image file is
+    /// missing throws <see cref="FileNotFoundException"/> naming the file and its row.</summary>
+    public IDataView Transform(IDataView input) => new MissingImageDataView(_chain.Transform(input), input, ImagePathColumn);
 
     // Saving writes the inner chain: ML.NET's loader then returns a TransformerChain, which Load re-wraps.
     void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)_chain).Save(ctx);

@@ -322,6 +322,18 @@ public sealed class BadInputTests
             "InvalidDataException: "),
         new("scoring a missing image", s => { TinyTrainedDetector.Get(DetectorArchitecture.Ssd).Detect(s.File("missing.png")); return Ok; },
             "FileNotFoundException: "),
+        new("Transform of a row whose image is missing", s =>
+        {
+            var scored = TinyTrainedDetector.Get(DetectorArchitecture.Ssd).Transform(TinyTrainedDetector.ImageView(s.Ml, [s.Image(0), s.Image(1), s.File("missing.png")]));
+            s.Ml.Data.CreateEnumerable<DetectionPrediction>(scored, reuseRowObject: false).ToList();
+            return Ok;
+        }, "FileNotFoundException: Row 2 of the input: the image '{root}/missing.png' (column 'ImagePath') does not exist. Fix the path, or leave the row out."),
+        new("segmenter Transform of a row whose image is missing", s =>
+        {
+            var scored = TinyTrainedSegmenter.Get().Transform(TinyTrainedDetector.ImageView(s.Ml, [s.File("missing.png"), s.Image(0)]));
+            s.Ml.Data.CreateEnumerable<SegmentationPrediction>(scored, reuseRowObject: false).ToList();
+            return Ok;
+        }, "FileNotFoundException: Row 0 of the input: the image '{root}/missing.png' (column 'ImagePath') does not exist. Fix the path, or leave the row out."),
 
         // Weight files.
         new("safetensors header longer than the file", s => LoadSafetensors(Safetensors(s, "{}", 0, lengthPrefix: 1UL << 40)),

@@ -127,6 +127,8 @@ public sealed class CheckpointFaultTests
         }
 
         StringAssert.Contains(Refusal(options with { Seed = 8 }), ": Seed 7 in the checkpoint, 8 in this run.");
+        // A lower learning rate does not resume either (so the divergence hint says to train again, not to resume).
+        StringAssert.Contains(Refusal(options with { LearningRate = 1e-3 }), ": network 'lr=0.003' in the checkpoint, 'lr=0.001' in this run.");
         StringAssert.Contains(Refusal(options with { MaxSteps = 6 }), ": Steps 4 in the checkpoint, 6 in this run.");
         StringAssert.Contains(Refusal(options with { WeightDecay = 0.01 }), ": WeightDecay 0.0005 in the checkpoint, 0.01 in this run.");
         StringAssert.Contains(Refusal(options with { Momentum = 0.5 }), ": Momentum 0.9 in the checkpoint, 0.5 in this run.");

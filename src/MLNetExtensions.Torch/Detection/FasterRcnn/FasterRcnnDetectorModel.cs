@@ -26,6 +26,8 @@ internal sealed class FasterRcnnDetectorModel : IDetectorModel
     }
 
     public nn.Module Network => _network;
+
+    public void Dispose() => _network.Dispose();
     public FasterRcnnNetwork Faster => _network;
 
     public TrainingLoss Loss(Tensor images, IReadOnlyList<DetectionTarget> targets, Random rng)

@@ -33,6 +33,8 @@ internal sealed class GridDetectorModel : IDetectorModel
 
     public nn.Module Network => _network;
 
+    public void Dispose() => _network.Dispose();
+
     public TrainingLoss Loss(Tensor images, IReadOnlyList<DetectionTarget> targets, Random rng)
     {
         var y = _network.call(images);                                                     // (B, S, S, 4 + C)

@@ -28,13 +28,20 @@ internal sealed class SsdDetectorModel : IDetectorModel
         var sizes = _network.FeatureMapSizes(channels, options.InputHeight, options.InputWidth);
         _priors = new DefaultBoxes(sizes, options.AspectRatios, options.MinScale, options.MaxScale);
         _network.to(device);
-        _priorCorners = tensor(_priors.ToCorners(1f, 1f), ScalarType.Float32).reshape(-1, 4).to(device);
+        using (NewDisposeScope())   // the intermediate copies are freed now, not left to the finalizer
+            _priorCorners = tensor(_priors.ToCorners(1f, 1f), ScalarType.Float32).reshape(-1, 4).to(device).MoveToOuterDisposeScope();
         _matcher = new SsdMatcher(options.MatchIouThreshold, options.IgnoreIouThreshold);
         _loss = new SsdLoss(options.NegativePositiveRatio, options.LocalizationLoss, options.LocalizationWeight);
     }
 
     public nn.Module Network => _network;
     public DefaultBoxes Priors => _priors;
+
+    public void Dispose()
+    {
+        _network.Dispose();
+        _priorCorners.Dispose();
+    }
 
     public TrainingLoss Loss(Tensor images, IReadOnlyList<DetectionTarget> targets, Random rng)
     {
