@@ -56,7 +56,7 @@ internal static class DetectionQuickstart
         var (estimator, name, lossParts) = settings.Rcnn ? Rcnn(ml, settings, validation) : settings.FasterRcnn ? FasterRcnn(ml, settings, validation) : Ssd(ml, settings, validation);
         if (settings.Rcnn) train = ml.Data.TakeRows(train, RcnnTrainImages);
         Console.WriteLine($"Training {name} ...");
-        var model = ResumingFit.Fit(estimator, train);
+        var model = estimator.Fit(train);
         var history = estimator switch
         {
             SsdDetectorEstimator ssd => ssd.LastHistory!,

@@ -45,7 +45,7 @@ internal static class SegmentationQuickstart
         Console.WriteLine($"Training DeepLab v3+ ({options.Backbone} ×{options.WidthMultiplier}, {options.InputWidth}×{options.InputHeight}, " +
                           $"output stride {options.OutputStride}, {options.Epochs} epochs, threads: {threads}) ...");
         var estimator = ml.Transforms.TrainDeepLabSegmenter(options);
-        var model = ResumingFit.Fit(estimator, train);
+        var model = estimator.Fit(train);
         var history = estimator.LastHistory!;
         Console.WriteLine($"Trained in {clock.Elapsed:mm\\:ss}.");
         Console.WriteLine("Validation mIoU per epoch: " + string.Join(" ", history.Validation.Select(v => $"{v.Epoch + 1}:{v.Metric:F3}")));

@@ -42,20 +42,51 @@ internal sealed class TrainingLoop
 
     public TrainingResult<TModel> Run<TModel>(ITrainingTask<TModel> task) where TModel : ITrainableModel
     {
+        try { return RunOnce(task); }
+        catch (Exception ex) when (IsFinalizedScalarError(ex))
+        {
+            // dotnet/TorchSharp#1434: once per run, start over in this process; the fresh attempt resumes from the last
+            // checkpoint (or, with none, from step 0 with the seed re-applied) and repeats the steps an uninterrupted run takes.
+            _log.Warning(task.LogSource, $"libtorch failed mid-run ({FirstLine(ex)}): a temporary TorchSharp Scalar was freed by the " +
+                "finalizer while a native operation read it (dotnet/TorchSharp#1434). " + (_o.EnableCheckpoints
+                    ? "Resuming from the last checkpoint (step 0 when there is none yet)."
+                    : "Checkpoints are off, so training starts again from step 0."));
+            Recoveries++;
+            torch.manual_seed(_o.Seed);
+            return RunOnce(task);
+        }
+    }
+
+    /// <summary>How many times this loop's <see cref="Run{TModel}"/> recovered from the libtorch error of dotnet/TorchSharp#1434
+    /// (at most once per run: a second occurrence propagates).</summary>
+    public int Recoveries { get; private set; }
+
+    /// <summary>The libtorch error a finalized temporary Scalar causes: "Expected false to be true, but got false" raised from
+    /// <c>c10::Scalar::toFloat</c> (dotnet/TorchSharp#1434).</summary>
+    internal static bool IsFinalizedScalarError(Exception ex)
+        => ex is System.Runtime.InteropServices.ExternalException
+           && ex.Message.Contains("Expected false to be true", StringComparison.Ordinal)
+           && ex.Message.Contains("toFloat", StringComparison.Ordinal);
+
+    private static string FirstLine(Exception ex) => ex.Message.Split('\n')[0].Trim();
+
+    private TrainingResult<TModel> RunOnce<TModel>(ITrainingTask<TModel> task) where TModel : ITrainableModel
+    {
         var model = task.CreateModel(_device);
         var network = model.Network;
         // With ModelEmaDecay, a second model holds the weights' moving average; it is the one validated and exported.
         TModel? averaged = default;
         ExponentialMovingAverage? ema = null;
-        if (_o.ModelEmaDecay is double decay)
-        {
-            averaged = task.CreateModel(_device);
-            ema = new ExponentialMovingAverage(network, averaged.Network, decay);
-        }
-        var trainable = network.parameters().Where(p => p.requires_grad).ToList();
-        var optimizer = Optimizers.Create(trainable, _o.Optimizer, _o.LearningRate, _o.Momentum, _o.WeightDecay);
+        optim.Optimizer? optimizer = null;
         try
         {
+            if (_o.ModelEmaDecay is double decay)
+            {
+                averaged = task.CreateModel(_device);
+                ema = new ExponentialMovingAverage(network, averaged.Network, decay);
+            }
+            var trainable = network.parameters().Where(p => p.requires_grad).ToList();
+            optimizer = Optimizers.Create(trainable, _o.Optimizer, _o.LearningRate, _o.Momentum, _o.WeightDecay);
             return new TrainingResult<TModel>(Train(task, model, averaged, ema, optimizer, trainable), model);
         }
         catch
@@ -66,7 +97,7 @@ internal sealed class TrainingLoop
         finally
         {
             // Nothing of the run but the returned network outlives it: the optimizer's state and the average's copy are freed now, not by the finalizer.
-            optimizer.Dispose();
+            optimizer?.Dispose();
             averaged?.Dispose();
         }
     }
@@ -102,6 +133,7 @@ internal sealed class TrainingLoop
             lastCheckpoint = checkpoints.Folder;
             _log.Info(task.LogSource, $"Resuming from the checkpoint at step {step} in '{checkpoints.Folder}'.");
         }
+        else History.Restore(new(), new());   // a run started over after a failure keeps nothing of the failed attempt
 
         network.train();
         var guard = new GuardedOptimizerStep(optimizer, trainable, _o.GradientClipNorm, defaultFolder);

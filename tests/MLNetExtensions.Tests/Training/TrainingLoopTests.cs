@@ -25,7 +25,7 @@ public sealed class TrainingLoopTests
         public LinearOptions() : base(OptimizerKind.Sgd, learningRate: 0.1, weightDecay: 0, warmupSteps: 0, LearningRateDecay.None) { }
     }
 
-    private sealed class LinearTask(float[] xs, double? nanAtStep = null) : ITrainingTask<LinearModel>
+    private sealed class LinearTask(float[] xs, double? nanAtStep = null, params int[] libtorchFailsAtCalls) : ITrainingTask<LinearModel>
     {
         public int LossCalls;
         public string LogSource => "linear";
@@ -39,6 +39,7 @@ public sealed class TrainingLoopTests
         public TrainingLoss Loss(LinearModel model, int[] indices, Random rng, Device device)
         {
             LossCalls++;
+            if (libtorchFailsAtCalls.Contains(LossCalls)) throw new System.Runtime.InteropServices.ExternalException(FinalizedScalarMessage);
             var x = tensor(indices.Select(i => xs[i]).ToArray()).reshape(-1, 1);       // (B, 1)
             var error = model.Layer.call(x) - 3 * x;
             var fit = error.pow(2).mean();
@@ -49,6 +50,10 @@ public sealed class TrainingLoopTests
         public double Validate(LinearModel model, Device device) => -Math.Abs(model.Layer.weight!.item<float>() - 3);
         public byte[] Export(LinearModel model) => BitConverter.GetBytes(model.Layer.weight!.item<float>());
     }
+
+    /// <summary>The first lines of the error libtorch raised here when the finalizer freed a temporary Scalar mid-run.</summary>
+    private const string FinalizedScalarMessage = "Expected false to be true, but got false.  (Could this error message be improved?  " +
+        "If so, please report an enhancement request to PyTorch.)\nException raised from toFloat at /pytorch/c10/core/Scalar.h:87 (most recent call first):";
 
     private static readonly float[] Xs = Enumerable.Range(1, 8).Select(i => i / 8f).ToArray();
 
@@ -126,6 +131,65 @@ public sealed class TrainingLoopTests
         Assert.AreEqual(2, task.LossCalls, "steps 11 and 12 after the checkpoint at step 10");
         Assert.HasCount(12, loop.History.Losses["total"]);
         CollectionAssert.AreEqual(whole, resumed);
+    }
+
+    [TestMethod]
+    public void TheFinalizedScalarErrorIsRecoveredOnceFromTheLastCheckpointLoggedAndEndsOnTheSameModel()
+    {
+        TorchRuntime.EnsureLoaded();
+        var folder = Path.Combine(Path.GetTempPath(), "mlnetext-tests", "loop-" + Guid.NewGuid().ToString("N")[..8]);
+        var options = new LinearOptions { BatchSize = 4, MaxSteps = 12, CheckpointFolder = folder, CheckpointEverySteps = 5, ReturnBestValidatedModel = false };
+        var whole = new TrainingLoop(options with { CheckpointFolder = null }, null).Run(new LinearTask(Xs)).Onnx;
+
+        var warnings = new List<string>();
+        var ml = new Microsoft.ML.MLContext(seed: 1);
+        ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning) warnings.Add(e.Message); };
+        var task = new LinearTask(Xs, null, 8);   // fails in step 8, after the checkpoint at step 5
+        var loop = new TrainingLoop(options, ml);
+        var recovered = loop.Run(task).Onnx;
+
+        Assert.AreEqual(1, loop.Recoveries);
+        Assert.AreEqual(7 + 1 + 7, task.LossCalls, "steps 1-7, the failed step 8, then steps 6-12 from the checkpoint at step 5");
+        Assert.HasCount(12, loop.History.Losses["total"]);
+        CollectionAssert.AreEqual(whole, recovered, "the same model as the uninterrupted run");
+        var warning = warnings.Single(w => w.Contains("TorchSharp#1434"));
+        StringAssert.Contains(warning, "libtorch failed mid-run (Expected false to be true, but got false.");
+        StringAssert.EndsWith(warning, "Resuming from the last checkpoint (step 0 when there is none yet).");
+    }
+
+    [TestMethod]
+    public void WithoutCheckpointsTheFinalizedScalarErrorRestartsFromStepZeroAndEndsOnTheSameModel()
+    {
+        TorchRuntime.EnsureLoaded();
+        var options = new LinearOptions { BatchSize = 4, MaxSteps = 12, EnableCheckpoints = false, ReturnBestValidatedModel = false };
+        var whole = new TrainingLoop(options, null).Run(new LinearTask(Xs)).Onnx;
+        var task = new LinearTask(Xs, null, 5);
+        var loop = new TrainingLoop(options, null);
+        var recovered = loop.Run(task).Onnx;
+        Assert.AreEqual(1, loop.Recoveries);
+        Assert.AreEqual(5 + 12, task.LossCalls);
+        Assert.HasCount(12, loop.History.Losses["total"], "nothing of the failed attempt is kept in the history");
+        CollectionAssert.AreEqual(whole, recovered);
+    }
+
+    [TestMethod]
+    public void ASecondFinalizedScalarErrorInOneRunPropagates()
+    {
+        TorchRuntime.EnsureLoaded();
+        var options = new LinearOptions { BatchSize = 4, MaxSteps = 12, EnableCheckpoints = false };
+        var task = new LinearTask(Xs, null, 3, 9);
+        var ex = Assert.ThrowsExactly<System.Runtime.InteropServices.ExternalException>(() => new TrainingLoop(options, null).Run(task));
+        Assert.AreEqual(FinalizedScalarMessage, ex.Message);
+        Assert.AreEqual(9, task.LossCalls, "the second failure, in the restarted attempt, ends the run");
+    }
+
+    [TestMethod]
+    public void OtherLibtorchErrorsAreNotRetried()
+    {
+        TorchRuntime.EnsureLoaded();
+        Assert.IsFalse(TrainingLoop.IsFinalizedScalarError(new System.Runtime.InteropServices.ExternalException("shape '[2, 3]' is invalid for input of size 4")));
+        Assert.IsFalse(TrainingLoop.IsFinalizedScalarError(new InvalidOperationException(FinalizedScalarMessage)));
+        Assert.IsTrue(TrainingLoop.IsFinalizedScalarError(new System.Runtime.InteropServices.ExternalException(FinalizedScalarMessage)));
     }
 
     private sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
