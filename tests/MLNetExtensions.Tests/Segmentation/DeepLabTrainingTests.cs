@@ -29,26 +29,28 @@ public sealed class DeepLabTrainingTests
         => ml.Segmentation().Evaluate(model.Transform(data), new SegmentationEvaluatorOptions { ClassNames = SyntheticShapesDataset.SegmentationClassNames });
 
     /// <summary>
-    /// 150 steps of batch 8 (about 25 epochs of the 48 images) with CE + Dice: about 45 s on two idle cores.
+    /// 600 steps of batch 16 (about 5 epochs of the 2,000 held-out-set images) with CE + Dice, about 36 s on two cores,
+    /// scored on the 64 validation images. On the 48 tiny images the same network reached train mIoU 0.75 but
+    /// validation 0.16 (memorised), so the bar is on images it never saw.
     /// </summary>
     [TestMethod]
-    public void LearnsTheTinyShapes()
+    public void LearnsTheShapesAndSegmentsImagesItNeverSaw()
     {
         var ml = new MLContext(1);
-        var train = Load(ml, "train");
+        var train = ml.Data.LoadFromPascalVocSegmentation(DetectorTrainingTests.HeldOutShapes, "train");
         var clock = Stopwatch.StartNew();
-                var estimator = ml.Transforms.TrainDeepLabSegmenter(TinyOptions() with { Progress = new SyncProgress(p => { if (p.Step % 20 == 0) Console.WriteLine(p); }) });
+        var estimator = ml.Transforms.TrainDeepLabSegmenter(TinyOptions() with { MaxSteps = 600, BatchSize = 16, Progress = new SyncProgress(p => { if (p.Step % 50 == 0) Console.WriteLine(p); }) });
         var model = estimator.Fit(train);
-        var metrics = Evaluate(ml, model, train);
+        var metrics = Evaluate(ml, model, ml.Data.LoadFromPascalVocSegmentation(DetectorTrainingTests.HeldOutShapes, "val"));
         var history = estimator.LastHistory!;
         double firstLoss = history.Mean("total", 10, last: false), lastLoss = history.Mean("total", 10, last: true);
-        Console.WriteLine($"loss {firstLoss:F3} -> {lastLoss:F3}, train mIoU {metrics.MeanIoU:F3} in {clock.Elapsed.TotalSeconds:F1} s");
+        Console.WriteLine($"loss {firstLoss:F3} -> {lastLoss:F3}, validation mIoU {metrics.MeanIoU:F3} in {clock.Elapsed.TotalSeconds:F1} s");
         Console.WriteLine(metrics);
-        Assert.IsLessThan(firstLoss * 0.4, lastLoss, "the loss must fall below 40% of its start");
+        Assert.IsLessThan(firstLoss * 0.5, lastLoss, "the loss must at least halve");
         // mIoU averages the IoU of the 6 classes present (background + 5 shapes): any constant prediction scores at most
-        // 1/6 (IoU 0 on five classes). 150 steps reach about 0.77 here (CPU, seed 5); 0.6 is far above every constant
-        // or background-only predictor and leaves room for other CPUs' numerics.
-        Assert.IsGreaterThan(0.6, metrics.MeanIoU);
+        // 1/6 (IoU 0 on five classes). Measured (CPU, seed 5): loss 2.11 → 0.67, validation mIoU 0.383; 0.3 is far above
+        // every constant or background-only predictor and leaves room for other CPUs' numerics.
+        Assert.IsGreaterThan(0.3, metrics.MeanIoU, "validation mIoU");
     }
 
     [TestMethod]
