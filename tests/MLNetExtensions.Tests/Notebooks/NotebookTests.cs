@@ -95,19 +95,24 @@ public sealed class NotebookTests
     }
 
     [TestMethod]
-    public async Task Notebook01Runs() => await RunDetectorNotebook("01-ssd-detector", new());
+    // Measured (tiny budget, 80 steps): validation mAP@0.5 0.036 (0.021 after 1 step, 0.040 after 300: 48 training images
+    // barely generalise to 16 validation images; learning on unseen images is DetectorTrainingTests' bar), so the bar is
+    // on the training loss, whose last printed values fall to 0.26 of the first ones.
+    public async Task Notebook01Runs() => await RunDetectorNotebook("01-ssd-detector", new(), lossBelow: 0.5);
 
     [TestMethod]
     public async Task Notebook02Runs()
     {
-        var result = await RunDetectorNotebook("02-grid-detector", new() { ["gridSize"] = "4" });
+        // Measured: validation mAP@0.5 0.024 (0.019 after 1 step); the training loss falls to 0.22 of its start.
+        var result = await RunDetectorNotebook("02-grid-detector", new() { ["gridSize"] = "4" }, lossBelow: 0.5);
         Assert.IsTrue(result.Outputs.Any(o => Regex.IsMatch(o.Text, @"4×4 grid of 16-px cells: \d+ objects, \d+ of them")), "the one-object-per-cell count");
     }
 
     [TestMethod]
     public async Task Notebook04Runs()
     {
-        var result = await RunDetectorNotebook("04-faster-rcnn", new(), chartHeight: 480);
+        // Measured: validation mAP@0.5 0.125–0.212 after 80 steps, 0.001 after 1 step; the loss falls to 0.34 of its start.
+        var result = await RunDetectorNotebook("04-faster-rcnn", new(), chartHeight: 480, lossBelow: 0.6, mapAbove: 0.05);
         var console = string.Concat(result.Console.Values);
         StringAssert.Matches(console, new Regex(@"rpn_objectness=\d+\.\d+ .*rpn_accuracy=\d\.\d+"), "the progress shows the four losses and the RPN accuracy");
         Assert.IsTrue(Regex.IsMatch(console, @"RPN accuracy over the last 50 steps 0\.(9\d|8\d)"), "the RPN separates sampled anchors within 80 steps: " + console);
@@ -133,7 +138,10 @@ public sealed class NotebookTests
     }
 
     /// <param name="picturesBefore">Pictures the notebook shows before its loss chart (checked by the caller).</param>
-    private static async Task<NotebookRunResult> RunDetectorNotebook(string name, Dictionary<string, string> extra, int chartHeight = 360, int picturesBefore = 0)
+    /// <param name="lossBelow">The mean of the last three printed total losses must be below this fraction of the first three's.</param>
+    /// <param name="mapAbove">The validation mAP@0.5 must be above this.</param>
+    private static async Task<NotebookRunResult> RunDetectorNotebook(string name, Dictionary<string, string> extra, int chartHeight = 360, int picturesBefore = 0,
+        double lossBelow = 1.0, double mapAbove = 0.0)
     {
         using var temp = new Data.TempFolder();
         var parameters = new Dictionary<string, string>
@@ -148,6 +156,9 @@ public sealed class NotebookTests
 
         var console = string.Concat(result.Console.Values);
         StringAssert.Matches(console, new Regex(@"step (\d+)/\1 "), "training progress is printed, to the last step");
+        var totals = Regex.Matches(console, @"step \d+/\d+ .*? total=(\d+\.\d+)").Select(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
+        double fell = totals.TakeLast(3).Average() / totals.Take(3).Average();
+        Console.WriteLine($"{name}: printed total losses {string.Join(", ", totals)}; the last three's mean is {fell:F2} of the first three's");
         // The loss chart (720 wide), eight drawn validation images in one ImageGrid picture (two rows of four), then
         // the precision-recall curves and the confusion matrix side by side (their charts' default sizes).
         Assert.HasCount(picturesBefore + 4, result.Images);
@@ -163,7 +174,9 @@ public sealed class NotebookTests
         var saved = result.Outputs.Select(o => Regex.Match(o.Text, @"mAP@0\.5 (\d\.\d+) before saving, (\d\.\d+) after loading")).Single(m => m.Success);
         Assert.AreEqual(saved.Groups[1].Value, saved.Groups[2].Value, "the loaded model scores as the trained one");
         Console.WriteLine($"{name}: validation mAP@0.5 {saved.Groups[1].Value} before saving, {saved.Groups[2].Value} after loading");
-        Assert.IsGreaterThan(0.0, double.Parse(saved.Groups[1].Value, CultureInfo.InvariantCulture), "80 steps find some shapes");
+        Assert.IsGreaterThan(mapAbove, double.Parse(saved.Groups[1].Value, CultureInfo.InvariantCulture), "80 steps find some shapes");
+        Assert.IsGreaterThanOrEqualTo(6, totals.Count, "the progress prints the loss several times");
+        Assert.IsLessThan(lossBelow, fell, $"the training loss falls: {string.Join(", ", totals)}");
         return result;
     }
 
