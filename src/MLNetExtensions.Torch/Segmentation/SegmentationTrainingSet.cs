@@ -64,6 +64,7 @@ internal sealed class SegmentationTrainingSet
             {
                 mask = SegmentationMask.CreateFromFile(maskFiles[row]);
                 size = ImageHeader.ReadSize(images[row]);
+                ImageFileDecoder.Check(images[row]);
             }
             catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
             {

@@ -71,6 +71,8 @@ internal sealed class DetectionTrainingSet
             {
                 throw new InvalidDataException($"Row {row} of the {dataName}: image '{r.ImagePath}' cannot be read: {ex.Message}", ex);
             }
+            try { ImageFileDecoder.Check(r.ImagePath); }
+            catch (InvalidDataException ex) { throw new InvalidDataException($"Row {row} of the {dataName}: {ex.Message}", ex); }
             var boxes = new float[r.Boxes.Count * 4];
             var labels = new long[r.Boxes.Count];
             for (int i = 0; i < r.Boxes.Count; i++)

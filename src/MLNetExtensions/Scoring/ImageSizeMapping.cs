@@ -32,6 +32,8 @@ public sealed class ImageSizeMapping : CustomMappingFactory<ImageSizeInput, Imag
     internal static void Map(ImageSizeInput input, ImageSizeOutput output)
     {
         var (w, h) = ImageHeader.ReadSize(input.ImagePath);
+        // The whole file is decoded once here so a truncated or damaged image fails, named, instead of scoring grey pixels.
+        ImageFileDecoder.Check(input.ImagePath);
         output.Width = w;
         output.Height = h;
     }
