@@ -56,8 +56,9 @@ public sealed class BalancedPositiveNegativeSampler : IDisposable
         if (labels.dim() != 1 || labels.is_floating_point() || labels.dtype == ScalarType.Bool)
             throw new ArgumentException($"'labels' has shape ({string.Join(", ", labels.shape)}) and dtype {labels.dtype}; expected a 1-D integer tensor (>= 1 positive, 0 negative, < 0 ignored).", nameof(labels));
         using var scope = torch.NewDisposeScope();
-        var positive = (labels >= 1).nonzero().view(-1);   // (P)
-        var negative = (labels == 0).nonzero().view(-1);   // (Q)
+        using Scalar one = 1, zero = 0;                    // held (dotnet/TorchSharp#1434)
+        var positive = (labels >= one).nonzero().view(-1); // (P)
+        var negative = (labels == zero).nonzero().view(-1); // (Q)
         long positives = Math.Min(positive.shape[0], (long)(BatchSizePerImage * (double)PositiveFraction));
         long negatives = Math.Min(negative.shape[0], BatchSizePerImage - positives);
         var positiveMask = Draw(positive, positives, labels);

@@ -77,18 +77,20 @@ public sealed class BoxCoder
         if (boxes.shape[0] != anchors.shape[0])
             throw new ArgumentException($"'boxes' has {boxes.shape[0]} rows and 'anchors' {anchors.shape[0]}; encode needs one box per anchor.", nameof(boxes));
         using var scope = torch.NewDisposeScope();
+        // Scalars held until the ops return (dotnet/TorchSharp#1434), as everywhere on the training path.
+        using Scalar half = 0.5f, xWeight = XWeight, yWeight = YWeight, widthWeight = WidthWeight, heightWeight = HeightWeight;
         var aw = anchors[.., 2] - anchors[.., 0];   // (N)
         var ah = anchors[.., 3] - anchors[.., 1];   // (N)
-        var acx = anchors[.., 0] + 0.5f * aw;       // (N)
-        var acy = anchors[.., 1] + 0.5f * ah;       // (N)
+        var acx = anchors[.., 0] + half * aw;       // (N)
+        var acy = anchors[.., 1] + half * ah;       // (N)
         var gw = boxes[.., 2] - boxes[.., 0];       // (N)
         var gh = boxes[.., 3] - boxes[.., 1];       // (N)
-        var gcx = boxes[.., 0] + 0.5f * gw;         // (N)
-        var gcy = boxes[.., 1] + 0.5f * gh;         // (N)
-        var dx = XWeight * (gcx - acx) / aw;        // (N)
-        var dy = YWeight * (gcy - acy) / ah;        // (N)
-        var dw = WidthWeight * torch.log(gw / aw);  // (N)
-        var dh = HeightWeight * torch.log(gh / ah); // (N)
+        var gcx = boxes[.., 0] + half * gw;         // (N)
+        var gcy = boxes[.., 1] + half * gh;         // (N)
+        var dx = xWeight * (gcx - acx) / aw;        // (N)
+        var dy = yWeight * (gcy - acy) / ah;        // (N)
+        var dw = widthWeight * torch.log(gw / aw);  // (N)
+        var dh = heightWeight * torch.log(gh / ah); // (N)
         return torch.stack([dx, dy, dw, dh], 1).MoveToOuterDisposeScope(); // (N, 4)
     }
 
@@ -105,19 +107,20 @@ public sealed class BoxCoder
         using var scope = torch.NewDisposeScope();
         long n = codes.shape[0], k = codes.shape[1] / 4;
         anchors = anchors.to(codes.dtype);
+        using Scalar half = 0.5f, xWeight = XWeight, yWeight = YWeight, widthWeight = WidthWeight, heightWeight = HeightWeight, expClamp = ExpClamp;
         var aw = (anchors[.., 2] - anchors[.., 0]).unsqueeze(1);   // (N, 1)
         var ah = (anchors[.., 3] - anchors[.., 1]).unsqueeze(1);   // (N, 1)
-        var acx = anchors[.., 0].unsqueeze(1) + 0.5f * aw;         // (N, 1)
-        var acy = anchors[.., 1].unsqueeze(1) + 0.5f * ah;         // (N, 1)
+        var acx = anchors[.., 0].unsqueeze(1) + half * aw;         // (N, 1)
+        var acy = anchors[.., 1].unsqueeze(1) + half * ah;         // (N, 1)
         var perBox = codes.view(n, k, 4);                           // (N, K, 4)
-        var dx = perBox[.., .., 0] / XWeight;                       // (N, K)
-        var dy = perBox[.., .., 1] / YWeight;                       // (N, K)
-        var dw = (perBox[.., .., 2] / WidthWeight).clamp_max(ExpClamp);  // (N, K)
-        var dh = (perBox[.., .., 3] / HeightWeight).clamp_max(ExpClamp); // (N, K)
+        var dx = perBox[.., .., 0] / xWeight;                       // (N, K)
+        var dy = perBox[.., .., 1] / yWeight;                       // (N, K)
+        var dw = (perBox[.., .., 2] / widthWeight).clamp_max(expClamp);  // (N, K)
+        var dh = (perBox[.., .., 3] / heightWeight).clamp_max(expClamp); // (N, K)
         var cx = dx * aw + acx;                                     // (N, K)
         var cy = dy * ah + acy;                                     // (N, K)
-        var halfW = 0.5f * (torch.exp(dw) * aw);                    // (N, K)
-        var halfH = 0.5f * (torch.exp(dh) * ah);                    // (N, K)
+        var halfW = half * (torch.exp(dw) * aw);                    // (N, K)
+        var halfH = half * (torch.exp(dh) * ah);                    // (N, K)
         var boxes = torch.stack([cx - halfW, cy - halfH, cx + halfW, cy + halfH], 2); // (N, K, 4)
         return boxes.view(n, 4 * k).MoveToOuterDisposeScope();     // (N, 4K)
     }

@@ -14,7 +14,8 @@ public static class BoxConvert
         CheckLastDim(boxes, nameof(boxes));
         using var scope = torch.NewDisposeScope();
         var center = boxes[TensorIndex.Ellipsis, ..2];         // (..., 2)
-        var half = 0.5f * boxes[TensorIndex.Ellipsis, 2..];    // (..., 2)
+        using Scalar halfOf = 0.5f;                            // held (dotnet/TorchSharp#1434)
+        var half = halfOf * boxes[TensorIndex.Ellipsis, 2..];  // (..., 2)
         return torch.cat([center - half, center + half], -1).MoveToOuterDisposeScope();
     }
 
@@ -27,7 +28,8 @@ public static class BoxConvert
         using var scope = torch.NewDisposeScope();
         var topLeft = boxes[TensorIndex.Ellipsis, ..2];       // (..., 2)
         var size = boxes[TensorIndex.Ellipsis, 2..] - topLeft; // (..., 2)
-        return torch.cat([topLeft + 0.5f * size, size], -1).MoveToOuterDisposeScope();
+        using Scalar half = 0.5f;
+        return torch.cat([topLeft + half * size, size], -1).MoveToOuterDisposeScope();
     }
 
     private static void CheckLastDim(Tensor boxes, string name)

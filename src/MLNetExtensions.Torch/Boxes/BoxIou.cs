@@ -26,10 +26,11 @@ public static class BoxIou
         var area2 = Area(boxes2);                                                   // (M)
         var topLeft = torch.maximum(boxes1[.., ..2].unsqueeze(1), boxes2[.., ..2].unsqueeze(0));      // (N, M, 2)
         var bottomRight = torch.minimum(boxes1[.., 2..].unsqueeze(1), boxes2[.., 2..].unsqueeze(0));  // (N, M, 2)
-        var wh = (bottomRight - topLeft).clamp_min(0);                              // (N, M, 2)
+        using Scalar zero = 0;                                                      // held (dotnet/TorchSharp#1434)
+        var wh = (bottomRight - topLeft).clamp_min(zero);                           // (N, M, 2)
         var inter = wh[.., .., 0] * wh[.., .., 1];                                  // (N, M)
         var union = area1.unsqueeze(1) + area2.unsqueeze(0) - inter;                // (N, M)
-        var iou = torch.where(union > 0, inter / union, torch.zeros_like(inter));   // (N, M)
+        var iou = torch.where(union > zero, inter / union, torch.zeros_like(inter)); // (N, M)
         return iou.MoveToOuterDisposeScope();
     }
 
@@ -39,8 +40,9 @@ public static class BoxIou
     {
         CheckBoxes(boxes, nameof(boxes));
         using var scope = torch.NewDisposeScope();
-        var w = (boxes[.., 2] - boxes[.., 0]).clamp_min(0);  // (N)
-        var h = (boxes[.., 3] - boxes[.., 1]).clamp_min(0);  // (N)
+        using Scalar zero = 0;
+        var w = (boxes[.., 2] - boxes[.., 0]).clamp_min(zero);  // (N)
+        var h = (boxes[.., 3] - boxes[.., 1]).clamp_min(zero);  // (N)
         return (w * h).MoveToOuterDisposeScope();
     }
 

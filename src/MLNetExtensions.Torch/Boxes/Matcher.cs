@@ -62,17 +62,19 @@ public class Matcher
         CheckQuality(matchQuality);
         using var scope = torch.NewDisposeScope();
         long groundTruths = matchQuality.shape[0], predictions = matchQuality.shape[1];
+        // Scalars held until the ops return (dotnet/TorchSharp#1434).
+        using Scalar belowLow = BelowLowThreshold, betweenThresholds = BetweenThresholds, low = LowThreshold, high = HighThreshold, zero = 0;
         if (groundTruths == 0 || predictions == 0)
-            return torch.full(predictions, BelowLowThreshold, dtype: ScalarType.Int64, device: matchQuality.device).MoveToOuterDisposeScope();
+            return torch.full(predictions, belowLow, dtype: ScalarType.Int64, device: matchQuality.device).MoveToOuterDisposeScope();
 
         var (bestQuality, bestGroundTruth) = matchQuality.max(0);        // (P), (P)
-        var below = bestQuality < LowThreshold;                           // (P)
-        var between = (bestQuality >= LowThreshold) & (bestQuality < HighThreshold); // (P)
-        var matches = bestGroundTruth.masked_fill(below, BelowLowThreshold).masked_fill(between, BetweenThresholds); // (P)
+        var below = bestQuality < low;                                    // (P)
+        var between = (bestQuality >= low) & (bestQuality < high);       // (P)
+        var matches = bestGroundTruth.masked_fill(below, belowLow).masked_fill(between, betweenThresholds); // (P)
         if (AllowLowQualityMatches)
         {
             var bestPerGroundTruth = matchQuality.max(1).values.unsqueeze(1); // (G, 1)
-            var isBest = (matchQuality == bestPerGroundTruth) & (bestPerGroundTruth > 0); // (G, P)
+            var isBest = (matchQuality == bestPerGroundTruth) & (bestPerGroundTruth > zero); // (G, P)
             var predictionsToRestore = isBest.nonzero()[.., 1];              // (K)
             matches.index_put_(bestGroundTruth.index_select(0, predictionsToRestore), predictionsToRestore);
         }

@@ -31,8 +31,9 @@ public sealed class SsdMatcher : Matcher
         if (matchQuality.shape[0] == 0 || matchQuality.shape[1] == 0)
             return matches.MoveToOuterDisposeScope();
         var (bestQuality, bestPrior) = matchQuality.max(1);              // (G), (G)
-        var claims = bestQuality > 0;                                     // (G)
-        var groundTruth = torch.arange(matchQuality.shape[0], dtype: ScalarType.Int64, device: matchQuality.device)[claims]; // (G')
+        using Scalar zero = 0, first = 0L, count = matchQuality.shape[0], one = 1L;   // held (dotnet/TorchSharp#1434)
+        var claims = bestQuality > zero;                                  // (G)
+        var groundTruth = torch.arange(first, count, one, dtype: ScalarType.Int64, device: matchQuality.device)[claims]; // (G')
         matches.index_put_(groundTruth, bestPrior[claims]);
         return matches.MoveToOuterDisposeScope();
     }

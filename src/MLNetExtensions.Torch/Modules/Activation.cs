@@ -28,11 +28,18 @@ internal static class ActivationFunctions
         Activation.None => x.alias(),
         Activation.ReLU => torch.nn.functional.relu(x),
         Activation.ReLU6 => torch.nn.functional.relu6(x),
-        Activation.LeakyReLU => torch.nn.functional.leaky_relu(x, negativeSlope),
+        Activation.LeakyReLU => LeakyReLU(x, negativeSlope),
         Activation.Sigmoid => torch.sigmoid(x),
         Activation.Tanh => torch.tanh(x),
         _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation."),
     };
+
+    /// <summary>TorchSharp's <c>leaky_relu(double)</c> makes its Scalar inline; this one is held until the op returns (dotnet/TorchSharp#1434).</summary>
+    private static Tensor LeakyReLU(Tensor x, double negativeSlope)
+    {
+        using Scalar slope = negativeSlope;
+        return x.leaky_relu(slope);
+    }
 
     public static string Export(OnnxGraphBuilder g, string x, Activation activation, double negativeSlope) => activation switch
     {

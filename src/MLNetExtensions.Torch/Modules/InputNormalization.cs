@@ -46,7 +46,10 @@ public sealed class InputNormalization : nn.Module<Tensor, Tensor>, IOnnxExporta
     {
         using var scope = NewDisposeScope();
         if (Normalization == PixelNormalization.MinusOneToOne)
-            return (x / 127.5f - 1f).MoveToOuterDisposeScope();
+        {
+            using Scalar half = 127.5f, one = 1f;   // held until the ops return (dotnet/TorchSharp#1434)
+            return (x / half - one).MoveToOuterDisposeScope();
+        }
         if (ChannelAffine() is var (scale, shift))
         {
             var view = new long[] { 1, x.shape[1], 1, 1 };
@@ -56,7 +59,7 @@ public sealed class InputNormalization : nn.Module<Tensor, Tensor>, IOnnxExporta
         var mean = x.mean(new long[] { 1, 2, 3 }, keepdim: true);                                    // (N, 1, 1, 1)
         var centred = x - mean;
         var std = centred.square().mean(new long[] { 1, 2, 3 }, keepdim: true).sqrt();
-        var floor = (float)(1.0 / Math.Sqrt(n));
+        using Scalar floor = (float)(1.0 / Math.Sqrt(n));
         return (centred / std.clamp_min(floor)).MoveToOuterDisposeScope();
     }
 

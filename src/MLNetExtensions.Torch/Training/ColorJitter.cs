@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNetExtensions.Torch.Training;
@@ -23,7 +24,8 @@ internal static class ColorJitter
         var matrix = Matrix(s, angle);
         var flat = img.reshape(3, -1);                                                            // (3, H·W)
         var m = tensor(matrix, dtype: img.dtype, device: img.device);                             // (3, 3)
-        return m.matmul(flat).reshape(img.shape).clamp(0, 255);
+        using Scalar black = 0, white = 255;   // held until the op returns (dotnet/TorchSharp#1434)
+        return m.matmul(flat).reshape(img.shape).clamp(black, white);
     }
 
     /// <summary>The RGB → RGB matrix: YIQ⁻¹ · diag(1, s·R(θ)) · YIQ, row-major 3×3.</summary>

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNetExtensions.Torch.Training;
@@ -11,7 +12,8 @@ internal static class PhotometricJitter
         if (!(brightness > 0 || contrast > 0)) return img;
         float c = 1 + (float)(rng.NextDouble() * 2 - 1) * contrast;
         float b = (float)(rng.NextDouble() * 2 - 1) * brightness;
+        using Scalar scale = c, shift = b, black = 0, white = 255;   // held until the ops return (dotnet/TorchSharp#1434)
         var mean = img.mean();
-        return ((img - mean) * c + mean + b).clamp(0, 255);
+        return ((img - mean) * scale + mean + shift).clamp(black, white);
     }
 }

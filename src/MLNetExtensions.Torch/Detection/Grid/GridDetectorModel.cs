@@ -56,10 +56,11 @@ internal sealed class GridDetectorModel : IDetectorModel
         var boxT = tensor(box).reshape(b, s, s, 4).to(device);
         var respT = tensor(resp).reshape(b, s, s, 1).to(device);
         long positives = (long)resp.Sum();
-        float norm = Math.Max(1, positives);
-        var weight = respT + NoObjectWeight * (1 - respT);                                 // (B, S, S, 1)
+        // Scalars held until the ops return (dotnet/TorchSharp#1434).
+        using Scalar norm = (float)Math.Max(1, positives), noObject = NoObjectWeight, one = 1f, localizationWeight = _localizationWeight;
+        var weight = respT + noObject * (one - respT);                                     // (B, S, S, 1)
         var classification = ((y[.., .., .., 4..] - clsT).square() * weight).sum() / norm;
-        var localization = ((y[.., .., .., ..4] - boxT).square() * respT).sum() / norm * _localizationWeight;
+        var localization = ((y[.., .., .., ..4] - boxT).square() * respT).sum() / norm * localizationWeight;
         return new DetectionLossParts(classification, localization, positives, b * s * s - positives).ToTrainingLoss();
     }
 

@@ -107,18 +107,21 @@ internal sealed class SsdDetectorModel : IDetectorModel
         }
         var gt = tensor(corners, ScalarType.Float32).reshape(total, 4).to(device);                  // (G, 4)
         var gtLabels = tensor(classes, ScalarType.Int64).to(device);                               // (G)
+        // Scalars held until the ops return (dotnet/TorchSharp#1434).
+        using Scalar first0 = 0L, images = (long)n, one = 1L, zero = 0, minusOne = -1f, ignoredLabel = SsdLoss.Ignored, noCode = 0f;
         var own = tensor(owner, ScalarType.Int64).to(device).unsqueeze(1)
-            .eq(arange(n, dtype: ScalarType.Int64, device: device).unsqueeze(0));                   // (G, n)
+            .eq(arange(first0, images, one, dtype: ScalarType.Int64, device: device).unsqueeze(0)); // (G, n)
         var quality = BoxIou.Pairwise(gt, _priorCorners).unsqueeze(1).expand(total, n, a)
-            .masked_fill(own.logical_not().unsqueeze(2), -1f).reshape(total, n * a);              // (G, n·A)
+            .masked_fill(own.logical_not().unsqueeze(2), minusOne).reshape(total, n * a);         // (G, n·A)
         var matched = _matcher.Match(quality);                                                     // (n·A), -1 background, -2 ignored
         var fallback = tensor(first, ScalarType.Int64).to(device).repeat_interleave(a);            // (n·A)
-        var safe = where(matched.ge(0), matched, fallback);
-        var unmatched = where(matched.eq(Matcher.BetweenThresholds), full_like(safe, SsdLoss.Ignored), zeros_like(safe));
-        var labels = where(matched.ge(0), gtLabels.index_select(0, safe), unmatched).reshape(n, a);                // (n, A)
+        using Scalar between = Matcher.BetweenThresholds;
+        var safe = where(matched.ge(zero), matched, fallback);
+        var unmatched = where(matched.eq(between), full_like(safe, ignoredLabel), zeros_like(safe));
+        var labels = where(matched.ge(zero), gtLabels.index_select(0, safe), unmatched).reshape(n, a);             // (n, A)
         var encoded = _coder.Encode(gt.index_select(0, safe), _priorCorners.repeat(n, 1)).reshape(n, a, 4);        // (n, A, 4)
         var noBoxes = tensor(empty, device: device).reshape(n, 1, 1);
-        return (labels, encoded.masked_fill(noBoxes, 0f));
+        return (labels, encoded.masked_fill(noBoxes, noCode));
     }
 
     public List<RawDetections> Predict(Tensor images)

@@ -61,15 +61,17 @@ public sealed class SsdLoss
         using var scope = NewDisposeScope();
         long n = classLogits.shape[0], a = classLogits.shape[1], c = classLogits.shape[2];
 
-        var positive = targetLabels.gt(0);                                             // (N, A)
-        var ignored = targetLabels.lt(0);                                              // (N, A)
+        // Scalars held until the ops return (dotnet/TorchSharp#1434).
+        using Scalar zero = 0, minusInfinity = float.NegativeInfinity, localizationWeight = LocalizationWeight;
+        var positive = targetLabels.gt(zero);                                          // (N, A)
+        var ignored = targetLabels.lt(zero);                                           // (N, A)
         long numPos = positive.sum().item<long>();
         long numIgnored = ignored.sum().item<long>();
-        var ce = F.cross_entropy(classLogits.reshape(n * a, c), targetLabels.clamp_min(0).reshape(n * a), reduction: nn.Reduction.None)
+        var ce = F.cross_entropy(classLogits.reshape(n * a, c), targetLabels.clamp_min(zero).reshape(n * a), reduction: nn.Reduction.None)
                   .reshape(n, a);                                                     // (N, A)
 
         // Rank negatives by loss; positives and ignored boxes can never be chosen.
-        var negLoss = ce.detach().masked_fill(positive.logical_or(ignored), float.NegativeInfinity).reshape(-1);  // (N*A)
+        var negLoss = ce.detach().masked_fill(positive.logical_or(ignored), minusInfinity).reshape(-1);  // (N*A)
         long available = n * a - numPos - numIgnored;
         long numNeg = Math.Min((long)NegPosRatio * Math.Max(1, numPos), available);
         var negativeMask = zeros(n * a, dtype: ScalarType.Bool, device: classLogits.device);
@@ -80,7 +82,7 @@ public sealed class SsdLoss
         }
         negativeMask = negativeMask.reshape(n, a);
 
-        float norm = Math.Max(1, numPos);
+        using Scalar norm = (float)Math.Max(1, numPos);
         var clsLoss = (ce * (positive.logical_or(negativeMask)).to(ce.dtype)).sum() / norm;
 
         // Elementwise loss kept only where the default box is positive (negatives' targets are never read).
@@ -88,7 +90,7 @@ public sealed class SsdLoss
             ? F.smooth_l1_loss(boxRegression, targetBoxes, reduction: nn.Reduction.None)
             : F.mse_loss(boxRegression, targetBoxes, reduction: nn.Reduction.None);            // (N, A, 4)
         var locLoss = where(positive.unsqueeze(-1), elementwise, zeros_like(elementwise)).sum() / norm;
-        locLoss = locLoss * LocalizationWeight;
+        locLoss = locLoss * localizationWeight;
         return (clsLoss.MoveToOuterDisposeScope(), locLoss.MoveToOuterDisposeScope(), numPos, numNeg, negativeMask.MoveToOuterDisposeScope());
     }
 }
