@@ -112,6 +112,9 @@ public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDis
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>Calls of <c>Detect</c>, <c>Segment</c> and <c>ScoreBatched</c> running now (tests wait on it).</summary>
+    internal int CallsInFlight { get { lock (_gate) return _inUse; } }
+
     /// <summary>Releases what the derived type holds besides the chain.</summary>
     private protected virtual void DisposeSessions() { }
 
