@@ -96,11 +96,6 @@ public sealed class LongRunMemoryBenchmark : IBenchmark
         output.WriteLine($"RSS slope after warm-up: training {trainSlope:F2} MB per 1k steps");
     }
 
-    /// <summary>Reports on the training thread, at once (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class StepReport(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => report(value);
-    }
 
     private static void Sample(TextWriter output, List<(double X, double Mb, long Tensors)> samples, int x, Stopwatch clock, bool tensors)
     {

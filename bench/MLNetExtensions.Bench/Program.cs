@@ -22,6 +22,7 @@ IBenchmark[] all =
     new OneDnnIsaBenchmark(),
     new PyTorchParityBenchmark(),
     new LongRunMemoryBenchmark(),
+    new ScalarStressBenchmark(),
 ];
 
 if (args is [OneDnnIsaBenchmark.ChildArgument, _])

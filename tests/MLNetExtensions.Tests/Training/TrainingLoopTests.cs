@@ -190,6 +190,11 @@ public sealed class TrainingLoopTests
         Assert.IsFalse(TrainingLoop.IsFinalizedScalarError(new System.Runtime.InteropServices.ExternalException("shape '[2, 3]' is invalid for input of size 4")));
         Assert.IsFalse(TrainingLoop.IsFinalizedScalarError(new InvalidOperationException(FinalizedScalarMessage)));
         Assert.IsTrue(TrainingLoop.IsFinalizedScalarError(new System.Runtime.InteropServices.ExternalException(FinalizedScalarMessage)));
+        // The same freed Scalar read by Scalar::type() (seen under the scalar-stress bench, in pow's type promotion).
+        Assert.IsTrue(TrainingLoop.IsFinalizedScalarError(new System.Runtime.InteropServices.ExternalException(
+            "Unknown scalar type.\nException raised from type at /pytorch/c10/core/Scalar.h:339 (most recent call first):")));
+        Assert.IsFalse(TrainingLoop.IsFinalizedScalarError(new System.Runtime.InteropServices.ExternalException(
+            "Expected false to be true, but got false.\nException raised from checkDim at /pytorch/aten/src/ATen/TensorUtils.cpp:12")));
     }
 
     private sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
