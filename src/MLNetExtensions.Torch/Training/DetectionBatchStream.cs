@@ -12,6 +12,7 @@ namespace MLNetExtensions.Torch.Training;
 /// </summary>
 internal sealed class DetectionBatchStream : IDisposable
 {
+    /// <summary>An image's C × H × W pixels (a buffer of the stream's, reused once copied into a batch) and target.</summary>
     private sealed record Sample(float[] Pixels, DetectionTarget Target);
 
     private readonly DetectionTrainingSet _set;
@@ -20,7 +21,10 @@ internal sealed class DetectionBatchStream : IDisposable
     private readonly InputPixelDecoder _decoder;
     private readonly InputPixelCache? _cache;
     private readonly int _workers, _prefetch;
+    private readonly int _sampleSize;
     private BatchPrefetcher<Sample>? _prefetcher;
+    // The images' buffers, reused: about BatchSize × (prefetch + 1) + workers of them ever exist.
+    private readonly System.Collections.Concurrent.ConcurrentBag<float[]> _buffers = new();
 
     /// <summary>Batches of <paramref name="set"/> (its pixels are not needed) by <paramref name="workers"/> threads at most
     /// <paramref name="prefetch"/> steps ahead; every decoded image is kept in memory when the whole set at the input
@@ -34,11 +38,12 @@ internal sealed class DetectionBatchStream : IDisposable
         _workers = workers;
         _prefetch = prefetch;
         _decoder = new InputPixelDecoder(ml, set.Input);
+        _sampleSize = set.Input.Channels * set.Input.Height * set.Input.Width;
         long bytes = InputPixelCache.BytesFor(set.Count, set.Input);
         double mb = bytes / 1048576.0, budgetMb = cacheBudget / 1048576.0;
         if (cacheBudget > 0 && InputPixelCache.Fits(set.Count, set.Input, cacheBudget))
         {
-            _cache = new InputPixelCache(set.Count);
+            _cache = new InputPixelCache(set.Count, set.Input);
             log.Info(logSource, $"Training images: decoded once by {workers} data worker(s) and kept in memory at the input size ({set.Count} images, {mb:F1} MB of the {budgetMb:F0} MB PixelCacheBytes budget); {prefetch} batch(es) prefetched.");
         }
         else
@@ -65,20 +70,32 @@ internal sealed class DetectionBatchStream : IDisposable
         var (made, samples) = _prefetcher.Take(step);
         if (!made.AsSpan().SequenceEqual(indices))
             throw new InvalidOperationException($"Step {step} trains on examples [{string.Join(", ", indices)}] but the data workers made [{string.Join(", ", made)}]: the loop and the data plan disagree.");
-        int size = samples[0].Pixels.Length;
-        var all = new float[samples.Length * size];
-        for (int b = 0; b < samples.Length; b++) samples[b].Pixels.CopyTo(all, b * size);
         var input = _set.Input;
-        var images = tensor(all, [samples.Length, input.Channels, input.Height, input.Width], device: device);
+        int size = _sampleSize;
+        // Copied straight into the tensor's memory: no managed array per step (a large-object-heap array per step piles up
+        // as garbage between the rare full collections when the cache holds a large live array).
+        var images = empty([samples.Length, input.Channels, input.Height, input.Width], ScalarType.Float32);
+        var pixels = images.data<float>();
+        for (int b = 0; b < samples.Length; b++)
+        {
+            pixels.CopyFrom(samples[b].Pixels, 0, (long)b * size);
+            _buffers.Add(samples[b].Pixels);
+        }
+        if (device.type != TorchSharp.DeviceType.CPU)
+        {
+            var moved = images.to(device);
+            images.Dispose();
+            images = moved;
+        }
         return (images, samples.Select(s => s.Target).ToList());
     }
 
     private Sample Make(int step, int position, int index)
     {
-        var pixels = _cache?.GetOrAdd(index, Decode) ?? Decode(index);
-        using var scope = NewDisposeScope();
-        var (image, target) = _set.Sample(pixels, index, _augmentation, _plan.SampleRandom(step, position));
-        return new Sample(image.contiguous().data<float>().ToArray(), target);
+        var pixels = _cache != null ? _cache.GetOrAdd(index, Decode) : Decode(index);
+        if (!_buffers.TryTake(out var output)) output = new float[_sampleSize];   // back to _buffers once copied into the batch
+        var target = _set.Sample(pixels.Span, index, _augmentation, _plan.SampleRandom(step, position), output);
+        return new Sample(output, target);
     }
 
     private byte[] Decode(int index)

@@ -1,9 +1,7 @@
 using Microsoft.ML;
 using MLNetExtensions.Data;
 using MLNetExtensions.Scoring;
-using TorchSharp;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace MLNetExtensions.Torch.Training;
 
@@ -112,61 +110,19 @@ internal sealed class DetectionTrainingSet
     /// augmented when <paramref name="augmentation"/> is given.</summary>
     public (Tensor Images, List<DetectionTarget> Targets) Batch(IReadOnlyList<int> indices, DetectionAugmentation? augmentation, Random rng, Device device)
     {
-        using var scope = NewDisposeScope();
-        var images = new List<Tensor>(indices.Count);
+        int size = Input.Channels * Input.Height * Input.Width;
+        var all = new float[indices.Count * size];
         var targets = new List<DetectionTarget>(indices.Count);
-        foreach (int i in indices)
-        {
-            var (img, t) = Sample(PixelsOf(i), i, augmentation, rng);
-            images.Add(img);
-            targets.Add(t);
-        }
-        return (stack(images).to(device).MoveToOuterDisposeScope(), targets);
+        for (int b = 0; b < indices.Count; b++)
+            targets.Add(Sample(PixelsOf(indices[b]), indices[b], augmentation, rng, all.AsSpan(b * size, size)));
+        return (tensor(all, [indices.Count, Input.Channels, Input.Height, Input.Width], device: device), targets);
     }
 
-    /// <summary>Image <paramref name="i"/> from its (C, H, W) bytes <paramref name="pixels"/> as float pixels in [0, 255] on
-    /// the CPU, with its target, augmented when <paramref name="augmentation"/> is given.</summary>
-    public (Tensor Image, DetectionTarget Target) Sample(byte[] pixels, int i, DetectionAugmentation? augmentation, Random rng)
-    {
-        var img = tensor(pixels, ScalarType.Byte).reshape(Input.Channels, Input.Height, Input.Width).to(ScalarType.Float32);   // (C, H, W)
-        var t = _targets[i];
-        if (augmentation != null) (img, t) = Augment(img, t, augmentation, rng);
-        return (img, t);
-    }
-
-    private (Tensor, DetectionTarget) Augment(Tensor img, DetectionTarget t, DetectionAugmentation a, Random rng)
-    {
-        int h = Input.Height, w = Input.Width;
-        if (a.RandomCrop && rng.NextDouble() < 0.5)
-        {
-            for (int attempt = 0; attempt < 10; attempt++)
-            {
-                float cw = a.MinCropScale + (float)rng.NextDouble() * (1 - a.MinCropScale);
-                float ch = a.MinCropScale + (float)rng.NextDouble() * (1 - a.MinCropScale);
-                float x0 = (float)rng.NextDouble() * (1 - cw), y0 = (float)rng.NextDouble() * (1 - ch);
-                var cropped = CropTargets(t, x0, y0, cw, ch);
-                if (t.Count > 0 && cropped.Count == 0) continue;    // keep at least one object in a crop of an image that had some
-                int px0 = (int)(x0 * w), py0 = (int)(y0 * h), pw = Math.Max(1, (int)(cw * w)), ph = Math.Max(1, (int)(ch * h));
-                var window = img[.., py0..(py0 + ph), px0..(px0 + pw)].unsqueeze(0);
-                img = F.interpolate(window, new long[] { h, w }, mode: InterpolationMode.Bilinear, align_corners: false).squeeze(0);
-                t = cropped;
-                break;
-            }
-        }
-        if (a.HorizontalFlip && rng.NextDouble() < 0.5)
-        {
-            img = img.flip(2);
-            var b = (float[])t.Boxes.Clone();
-            for (int i = 0; i < t.Count; i++)
-            {
-                b[4 * i] = 1 - t.Boxes[4 * i + 2];
-                b[4 * i + 2] = 1 - t.Boxes[4 * i];
-            }
-            t = t with { Boxes = b };
-        }
-        img = PhotometricJitter.Apply(img, a.Brightness, a.Contrast, rng);
-        return (img, t);
-    }
+    /// <summary>Image <paramref name="i"/> from its (C, H, W) bytes <paramref name="pixels"/> written into
+    /// <paramref name="output"/> as float pixels in [0, 255], augmented when <paramref name="augmentation"/> is given
+    /// (<see cref="DetectionPixelAugmenter"/>); returns its target, moved with the pixels.</summary>
+    public DetectionTarget Sample(ReadOnlySpan<byte> pixels, int i, DetectionAugmentation? augmentation, Random rng, Span<float> output)
+        => DetectionPixelAugmenter.Apply(pixels, Input, _targets[i], augmentation, rng, output);
 
     /// <summary>Boxes inside the crop window (x0, y0, w, h relative to the image): SSD keeps a box when its centre is in
     /// the window, clipped to it, in the window's coordinates.</summary>

@@ -5,13 +5,26 @@ namespace MLNetExtensions.Torch.Training;
 /// <summary>
 /// Every image's (C, H, W) bytes at the network's input size, kept once decoded: the first epoch decodes each image on
 /// the data workers, later ones reuse the bytes. Chosen only when the whole set fits the user's byte budget
-/// (<see cref="Fits"/>); safe to fill from several threads (decoding is deterministic, so a race stores equal bytes).
+/// (<see cref="Fits"/>). The bytes live in a few large slabs allocated up front rather than one array per image, so
+/// filling the cache during training does not grow the garbage collector's older generations with thousands of objects.
+/// Safe to fill from several threads: decoding is deterministic, so two workers racing on one image write equal bytes.
 /// </summary>
 internal sealed class InputPixelCache
 {
-    private readonly byte[]?[] _pixels;
+    private const long SlabBytes = 1L << 30;
 
-    public InputPixelCache(int count) => _pixels = new byte[]?[count];
+    private readonly byte[][] _slabs;
+    private readonly int _size, _perSlab;
+    private readonly int[] _filled;   // 1 once the image's bytes are in its slab
+
+    public InputPixelCache(int count, NetworkInput input)
+    {
+        _size = input.Channels * input.Height * input.Width;
+        _perSlab = (int)Math.Max(1, SlabBytes / _size);
+        _slabs = new byte[(count + _perSlab - 1) / _perSlab][];
+        for (int s = 0; s < _slabs.Length; s++) _slabs[s] = GC.AllocateUninitializedArray<byte>(Math.Min(_perSlab, count - s * _perSlab) * _size);
+        _filled = new int[count];
+    }
 
     /// <summary>The bytes all <paramref name="count"/> images take at <paramref name="input"/>'s size.</summary>
     public static long BytesFor(int count, NetworkInput input) => (long)count * input.Channels * input.Height * input.Width;
@@ -20,11 +33,14 @@ internal sealed class InputPixelCache
     public static bool Fits(int count, NetworkInput input, long budget) => BytesFor(count, input) <= budget;
 
     /// <summary>Image <paramref name="i"/>'s bytes, decoded with <paramref name="decode"/> the first time.</summary>
-    public byte[] GetOrAdd(int i, Func<int, byte[]> decode)
+    public ReadOnlyMemory<byte> GetOrAdd(int i, Func<int, byte[]> decode)
     {
-        var held = Volatile.Read(ref _pixels[i]);
-        if (held != null) return held;
-        var pixels = decode(i);
-        return Interlocked.CompareExchange(ref _pixels[i], pixels, null) ?? pixels;
+        var slot = new Memory<byte>(_slabs[i / _perSlab], i % _perSlab * _size, _size);
+        if (Volatile.Read(ref _filled[i]) == 0)
+        {
+            decode(i).AsSpan().CopyTo(slot.Span);
+            Volatile.Write(ref _filled[i], 1);
+        }
+        return slot;
     }
 }

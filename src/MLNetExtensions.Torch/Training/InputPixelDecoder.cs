@@ -8,7 +8,7 @@ namespace MLNetExtensions.Torch.Training;
 /// Decodes one image file at a time to its (C, H, W) bytes at the network's input size, through
 /// <see cref="NetworkInput.PixelPipeline"/>: the ML.NET transforms the scoring chain runs, so the pixels are those
 /// <see cref="ImagePixels.Load"/> gives and scoring sees. Safe to call from several threads at once: each call borrows one
-/// of a pool of prediction engines over the one fitted pipeline.
+/// of a pool of prediction engines (with their reused buffers) over the one fitted pipeline.
 /// </summary>
 internal sealed class InputPixelDecoder : IDisposable
 {
@@ -17,7 +17,7 @@ internal sealed class InputPixelDecoder : IDisposable
 
     private readonly MLContext _ml;
     private readonly ITransformer _pipeline;
-    private readonly ConcurrentBag<PredictionEngine<PathRow, PixelRow>> _engines = new();
+    private readonly ConcurrentBag<(PredictionEngine<PathRow, PixelRow> Engine, PathRow Path, PixelRow Pixels)> _engines = new();
     private readonly object _creating = new();
     private bool _disposed;
 
@@ -36,14 +36,16 @@ internal sealed class InputPixelDecoder : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!_engines.TryTake(out var engine))
-            lock (_creating) engine = _ml.Model.CreatePredictionEngine<PathRow, PixelRow>(_pipeline);
+            lock (_creating) engine = (_ml.Model.CreatePredictionEngine<PathRow, PixelRow>(_pipeline), new PathRow(), new PixelRow());
         try
         {
-            var pixels = engine.Predict(new PathRow { ImagePath = path }).MLNetExt_TrainPixels;
+            engine.Path.ImagePath = path;
+            engine.Engine.Predict(engine.Path, ref engine.Pixels);   // the engine's buffers are reused; the caller gets a copy
+            var pixels = engine.Pixels.MLNetExt_TrainPixels;
             int expected = Input.Channels * Input.Height * Input.Width;
             if (pixels.Length != expected)
                 throw new InvalidDataException($"Decoding gave {pixels.Length} values instead of {expected} ({Input.Channels}×{Input.Height}×{Input.Width}).");
-            return pixels;
+            return (byte[])pixels.Clone();
         }
         finally { _engines.Add(engine); }
     }
@@ -51,6 +53,6 @@ internal sealed class InputPixelDecoder : IDisposable
     public void Dispose()
     {
         _disposed = true;
-        while (_engines.TryTake(out var engine)) engine.Dispose();
+        while (_engines.TryTake(out var engine)) engine.Engine.Dispose();
     }
 }
