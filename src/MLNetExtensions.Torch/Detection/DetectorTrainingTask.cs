@@ -13,24 +13,33 @@ namespace MLNetExtensions.Torch.Detection;
 /// A detector (SSD, grid or Faster R-CNN) as <see cref="TrainingLoop"/> trains it: the training and validation sets checked and
 /// loaded, the model the options describe, its named loss parts, validation VOC mAP@0.5 and export.
 /// </summary>
-internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>
+internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>, IDisposable
 {
     private readonly DetectorTrainerOptions _o;
     private readonly DetectionTrainingSet _train;
     private readonly DetectionTrainingSet? _validation;
+    private readonly DetectionBatchStream _batches;
 
-    public DetectorTrainingTask(MLContext ml, DetectorTrainerOptions options, IDataView trainData)
+    /// <summary>Checks the rows and starts nothing yet; the training images are decoded by the data workers as steps need
+    /// them (<see cref="DetectionBatchStream"/>). Make the <see cref="TrainingLoop"/> first: the default worker count
+    /// depends on the libtorch threads it sets.</summary>
+    public DetectorTrainingTask(MLContext ml, DetectorTrainerOptions options, IDataView trainData, IHostEnvironment? log = null)
     {
         _o = options;
         var input = new NetworkInput(_o.InputWidth, _o.InputHeight, _o.Grayscale);
-        _train = DetectionTrainingSet.Create(ml, trainData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn);
+        _train = DetectionTrainingSet.Create(ml, trainData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn, holdPixels: false);
         if (options.ValidationData != null)
         {
             _validation = DetectionTrainingSet.Create(ml, options.ValidationData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn, "validation data");
             if (!_validation.ClassNames.SequenceEqual(_train.ClassNames))
                 throw new ArgumentException($"The validation data's classes ({string.Join(", ", _validation.ClassNames)}) differ from the training data's ({string.Join(", ", _train.ClassNames)}). Read both with the same class list.");
         }
+        _batches = new DetectionBatchStream(ml, _train, TrainingPlan.For(options, _train.Count), _o.Augmentation,
+            _o.ResolveDataWorkers(TorchSharp.torch.get_num_threads()), _o.PrefetchBatches, _o.PixelCacheBytes, log, _o.LogSource);
     }
+
+    /// <summary>Stops and joins the data workers.</summary>
+    public void Dispose() => _batches.Dispose();
 
     public string LogSource => _o.LogSource;
     public string MetricName => "validation mAP@0.5";
@@ -47,9 +56,9 @@ internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>
         return model;
     }
 
-    public TrainingLoss Loss(IDetectorModel model, int[] indices, Random rng, Device device)
+    public TrainingLoss Loss(IDetectorModel model, int step, int[] indices, Random rng, Device device)
     {
-        var (images, targets) = _train.Batch(indices, _o.Augmentation, rng, device);
+        var (images, targets) = _batches.Batch(step, indices, device);
         return model.Loss(images, targets, rng);
     }
 
@@ -108,7 +117,9 @@ internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>
         // messages go to the caller's MLContext.Log through the catalog's environment.
         var ml = new MLContext(options.Seed);
         var loop = new TrainingLoop(options, log);
-        var result = loop.Run(new DetectorTrainingTask(ml, options, input));
+        TrainingResult<IDetectorModel> result;
+        using (var task = new DetectorTrainingTask(ml, options, input, log))   // the data workers end with the run, failed or not
+            result = loop.Run(task);
         result.Model.Dispose();   // scoring runs the exported ONNX; the TorchSharp network and the model's tensors are freed now, not by the finalizer
         return (DetectionTransformer.Create(ml, result.Onnx, options.ImagePathColumn), loop.History);
     }

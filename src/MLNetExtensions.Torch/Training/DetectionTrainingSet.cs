@@ -1,9 +1,7 @@
 using Microsoft.ML;
 using MLNetExtensions.Data;
 using MLNetExtensions.Scoring;
-using TorchSharp;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace MLNetExtensions.Torch.Training;
 
@@ -18,17 +16,18 @@ public sealed record DetectionAugmentation(bool HorizontalFlip = true, bool Rand
     float Brightness = 24f, float Contrast = 0.2f);
 
 /// <summary>
-/// A detection dataset held in memory at the network's input size: pixels as bytes, boxes relative to the image.
-/// Checks every row once, so bad data fails before the first step with the row and the file named.
+/// A detection dataset: every row's image path and boxes relative to the image, checked once, so bad data fails before
+/// the first step with the row and the file named; and, when held, every image's pixels in memory at the network's
+/// input size as bytes. A set made without its pixels is streamed from its files (<see cref="DetectionBatchStream"/>).
 /// </summary>
 internal sealed class DetectionTrainingSet
 {
-    private readonly List<byte[]> _pixels;
+    private readonly List<byte[]>? _pixels;
     private readonly List<DetectionTarget> _targets;
 
-    private DetectionTrainingSet(NetworkInput input, string[] classNames, List<string> paths, List<byte[]> pixels, List<DetectionTarget> targets)
+    private DetectionTrainingSet(NetworkInput input, string[] classNames, List<string> paths, List<byte[]>? pixels, List<DetectionTarget> targets, string dataName)
     {
-        Input = input; ClassNames = classNames; Paths = paths; _pixels = pixels; _targets = targets;
+        Input = input; ClassNames = classNames; Paths = paths; _pixels = pixels; _targets = targets; DataName = dataName;
     }
 
     public NetworkInput Input { get; }
@@ -37,24 +36,37 @@ internal sealed class DetectionTrainingSet
     public int Count => _targets.Count;
     public IReadOnlyList<DetectionTarget> Targets => _targets;
 
-    /// <summary>Image <paramref name="i"/>'s (C, H, W) pixels at the network's input size.</summary>
-    public byte[] PixelsOf(int i) => _pixels[i];
+    /// <summary>What messages call the data ("training data", "validation data").</summary>
+    public string DataName { get; }
 
-    /// <summary>A short hash of the pixels and targets, for a checkpoint's fingerprint.</summary>
+    /// <summary>Whether the pixels of every image are held in memory (<see cref="PixelsOf"/>, <see cref="Batch"/>).</summary>
+    public bool HoldsPixels => _pixels != null;
+
+    /// <summary>Image <paramref name="i"/>'s (C, H, W) pixels at the network's input size.</summary>
+    public byte[] PixelsOf(int i) => (_pixels ?? throw new InvalidOperationException("This training set streams its pixels from the files; it holds none."))[i];
+
+    /// <summary>A short hash of the image files' bytes and the targets, for a checkpoint's fingerprint (the files, not the
+    /// decoded pixels: a streamed set has no pixels to hash, and both kinds must agree).</summary>
     public string ContentHash()
     {
         using var hash = new TrainingDataHash();
         for (int i = 0; i < Count; i++)
         {
-            hash.Add(_pixels[i]);
+            try { hash.AddFile(Paths[i]); }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new InvalidDataException($"Row {i} of the {DataName}: image '{Paths[i]}' cannot be read: {ex.Message}", ex);
+            }
             hash.Add<float>(_targets[i].Boxes);
             hash.Add<long>(_targets[i].Labels);
         }
         return hash.Finish();
     }
 
+    /// <summary>The rows of <paramref name="data"/>, checked; with <paramref name="holdPixels"/> every image decoded up front
+    /// and its pixels held, else only the paths and targets, for a <see cref="DetectionBatchStream"/> to decode from the files.</summary>
     public static DetectionTrainingSet Create(MLContext ml, IDataView data, NetworkInput input,
-        string imagePathColumn, string boxesColumn, string labelsColumn, string? dataName = "training data")
+        string imagePathColumn, string boxesColumn, string labelsColumn, string? dataName = "training data", bool holdPixels = true)
     {
         var classNames = DetectionDataView.GetClassNames(data.Schema, labelsColumn);
         var records = DetectionDataView.ReadRecords(data, imagePathColumn, boxesColumn, labelsColumn, difficultColumn: null);
@@ -92,62 +104,27 @@ internal sealed class DetectionTrainingSet
             targets.Add(new DetectionTarget(boxes, labels));
         }
         var paths = records.Select(r => r.ImagePath).ToList();
-        var pixels = ImagePixels.Load(ml, paths, input);
-        return new DetectionTrainingSet(input, classNames, paths, pixels, targets);
+        var pixels = holdPixels ? ImagePixels.Load(ml, paths, input) : null;
+        return new DetectionTrainingSet(input, classNames, paths, pixels, targets, dataName ?? "training data");
     }
 
     /// <summary>The images of <paramref name="indices"/> as (B, C, H, W) float pixels in [0, 255], with their targets,
     /// augmented when <paramref name="augmentation"/> is given.</summary>
     public (Tensor Images, List<DetectionTarget> Targets) Batch(IReadOnlyList<int> indices, DetectionAugmentation? augmentation, Random rng, Device device)
     {
-        using var scope = NewDisposeScope();
-        int c = Input.Channels, h = Input.Height, w = Input.Width;
-        var images = new List<Tensor>(indices.Count);
+        int size = Input.Channels * Input.Height * Input.Width;
+        var all = new float[indices.Count * size];
         var targets = new List<DetectionTarget>(indices.Count);
-        foreach (int i in indices)
-        {
-            var img = tensor(_pixels[i], ScalarType.Byte).reshape(c, h, w).to(ScalarType.Float32);   // (C, H, W)
-            var t = _targets[i];
-            if (augmentation != null) (img, t) = Augment(img, t, augmentation, rng);
-            images.Add(img);
-            targets.Add(t);
-        }
-        return (stack(images).to(device).MoveToOuterDisposeScope(), targets);
+        for (int b = 0; b < indices.Count; b++)
+            targets.Add(Sample(PixelsOf(indices[b]), indices[b], augmentation, rng, all.AsSpan(b * size, size)));
+        return (tensor(all, [indices.Count, Input.Channels, Input.Height, Input.Width], device: device), targets);
     }
 
-    private (Tensor, DetectionTarget) Augment(Tensor img, DetectionTarget t, DetectionAugmentation a, Random rng)
-    {
-        int h = Input.Height, w = Input.Width;
-        if (a.RandomCrop && rng.NextDouble() < 0.5)
-        {
-            for (int attempt = 0; attempt < 10; attempt++)
-            {
-                float cw = a.MinCropScale + (float)rng.NextDouble() * (1 - a.MinCropScale);
-                float ch = a.MinCropScale + (float)rng.NextDouble() * (1 - a.MinCropScale);
-                float x0 = (float)rng.NextDouble() * (1 - cw), y0 = (float)rng.NextDouble() * (1 - ch);
-                var cropped = CropTargets(t, x0, y0, cw, ch);
-                if (t.Count > 0 && cropped.Count == 0) continue;    // keep at least one object in a crop of an image that had some
-                int px0 = (int)(x0 * w), py0 = (int)(y0 * h), pw = Math.Max(1, (int)(cw * w)), ph = Math.Max(1, (int)(ch * h));
-                var window = img[.., py0..(py0 + ph), px0..(px0 + pw)].unsqueeze(0);
-                img = F.interpolate(window, new long[] { h, w }, mode: InterpolationMode.Bilinear, align_corners: false).squeeze(0);
-                t = cropped;
-                break;
-            }
-        }
-        if (a.HorizontalFlip && rng.NextDouble() < 0.5)
-        {
-            img = img.flip(2);
-            var b = (float[])t.Boxes.Clone();
-            for (int i = 0; i < t.Count; i++)
-            {
-                b[4 * i] = 1 - t.Boxes[4 * i + 2];
-                b[4 * i + 2] = 1 - t.Boxes[4 * i];
-            }
-            t = t with { Boxes = b };
-        }
-        img = PhotometricJitter.Apply(img, a.Brightness, a.Contrast, rng);
-        return (img, t);
-    }
+    /// <summary>Image <paramref name="i"/> from its (C, H, W) bytes <paramref name="pixels"/> written into
+    /// <paramref name="output"/> as float pixels in [0, 255], augmented when <paramref name="augmentation"/> is given
+    /// (<see cref="DetectionPixelAugmenter"/>); returns its target, moved with the pixels.</summary>
+    public DetectionTarget Sample(ReadOnlySpan<byte> pixels, int i, DetectionAugmentation? augmentation, Random rng, Span<float> output)
+        => DetectionPixelAugmenter.Apply(pixels, Input, _targets[i], augmentation, rng, output);
 
     /// <summary>Boxes inside the crop window (x0, y0, w, h relative to the image): SSD keeps a box when its centre is in
     /// the window, clipped to it, in the window's coordinates.</summary>

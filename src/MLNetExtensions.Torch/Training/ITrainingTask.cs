@@ -30,8 +30,9 @@ internal interface ITrainingTask<TModel> where TModel : ITrainableModel
     /// <summary>A new model on <paramref name="device"/> (called twice when the weights are averaged).</summary>
     TModel CreateModel(Device device);
 
-    /// <summary>The loss of the training examples <paramref name="indices"/>, augmented with <paramref name="rng"/>, in train mode.</summary>
-    TrainingLoss Loss(TModel model, int[] indices, Random rng, Device device);
+    /// <summary>The loss of step <paramref name="step"/>: the training examples <paramref name="indices"/>
+    /// (<see cref="TrainingPlan.Indices"/> of that step), with <paramref name="rng"/> the step's own generator, in train mode.</summary>
+    TrainingLoss Loss(TModel model, int step, int[] indices, Random rng, Device device);
 
     /// <summary>The validation metric of <paramref name="model"/> (higher is better); leaves it in eval mode.</summary>
     double Validate(TModel model, Device device);

@@ -19,8 +19,8 @@ internal sealed record TrainingResult<TModel>(byte[] Onnx, TModel Model);
 /// checkpoints, atomic checkpoints. The family's part is an <see cref="ITrainingTask{TModel}"/>.
 /// </summary>
 /// <remarks>
-/// Every random choice is a pure function of (seed, step): the epoch's order comes from seed + epoch and a batch's
-/// augmentation from seed and step, so a resumed run repeats the steps an uninterrupted one takes.
+/// Every random choice is a pure function of (seed, step) (<see cref="TrainingPlan"/>): the epoch's order comes from
+/// seed + epoch and a batch's augmentation from seed and step, so a resumed run repeats the steps an uninterrupted one takes.
 /// </remarks>
 internal sealed class TrainingLoop
 {
@@ -108,8 +108,8 @@ internal sealed class TrainingLoop
         var network = model.Network;
         var kept = averaged ?? model;
 
-        int stepsPerEpoch = Math.Max(1, (task.Count + _o.BatchSize - 1) / _o.BatchSize);
-        int totalSteps = _o.MaxSteps ?? _o.Epochs * stepsPerEpoch;
+        var plan = TrainingPlan.For(_o, task.Count);
+        int stepsPerEpoch = plan.StepsPerEpoch, totalSteps = plan.TotalSteps;
         var schedule = new LearningRateSchedule(_o.LearningRate, totalSteps, Math.Min(_o.WarmupSteps, totalSteps), _o.LearningRateDecay);
         string fingerprint = CheckpointFingerprint.Compose(task.Fingerprint, _o.RunFingerprint(totalSteps).Concat(task.FingerprintSettings));
         bool defaultFolder = _o.EnableCheckpoints && _o.CheckpointFolder == null;
@@ -141,10 +141,9 @@ internal sealed class TrainingLoop
         bool stoppedEarly = false;
         while (step < totalSteps && !stoppedEarly)
         {
-            int epoch = step / stepsPerEpoch, position = step % stepsPerEpoch;
-            var order = GuardedOptimizerStep.Permutation(task.Count, _o.Seed + epoch);
-            var indices = Enumerable.Range(position * _o.BatchSize, _o.BatchSize).Select(i => order[i % task.Count]).ToArray();
-            var rng = new Random(unchecked(_o.Seed * 1_000_003 + step));   // a pure function of (seed, step): resume repeats it
+            int epoch = step / stepsPerEpoch;
+            var indices = plan.Indices(step);
+            var rng = plan.StepRandom(step);   // a pure function of (seed, step): resume repeats it
             double rate = schedule.At(step);
             Optimizers.SetLearningRate(optimizer, rate);
 
@@ -152,7 +151,7 @@ internal sealed class TrainingLoop
             Dictionary<string, double> reported;
             using (var scope = NewDisposeScope())
             {
-                var loss = task.Loss(model, indices, rng, _device);
+                var loss = task.Loss(model, step, indices, rng, _device);
                 reported = Report(loss);
                 double total = reported["total"];
                 if (!double.IsFinite(total))

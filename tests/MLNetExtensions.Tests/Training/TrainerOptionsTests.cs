@@ -48,6 +48,13 @@ public sealed class TrainerOptionsTests
         Fails(ssd with { BatchSize = 0 }, "BatchSize must be at least 1.");
         Fails(ssd with { Architecture = (DetectorArchitecture)4 }, "Architecture is unknown.");
         Fails(ssd with { Backbone = (DetectorBackbone)40 }, "Backbone is unknown.");
+        Fails(ssd with { DataWorkers = 0 }, "DataWorkers must be within 1..64 when set (null: the cores libtorch's threads leave free).");
+        Fails(new FasterRcnnDetectorOptions { PrefetchBatches = 0 }, "PrefetchBatches must be within 1..64.");
+        Fails(ssd with { PixelCacheBytes = -1 }, "PixelCacheBytes must be >= 0 (0: never keep the decoded images).");
+        Assert.AreEqual((null, 2, 1L << 30), (ssd.DataWorkers, ssd.PrefetchBatches, ssd.PixelCacheBytes));
+        Assert.AreEqual(Math.Clamp(Environment.ProcessorCount - 1, 1, 8), ssd.ResolveDataWorkers(libtorchThreads: 1), "the cores libtorch's thread leaves free");
+        Assert.AreEqual(1, ssd.ResolveDataWorkers(libtorchThreads: Environment.ProcessorCount), "at least one worker");
+        Assert.AreEqual(5, (ssd with { DataWorkers = 5 }).ResolveDataWorkers(libtorchThreads: 64), "the option wins");
         // The estimator checks at construction, before any data is read.
         Assert.Throws<ArgumentException>(() => new MLContext().Transforms.TrainSsdDetector(ssd with { WeightDecay = -1 }));
     }

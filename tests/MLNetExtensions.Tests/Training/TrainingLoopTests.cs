@@ -36,7 +36,7 @@ public sealed class TrainingLoopTests
         public IEnumerable<(string Name, object? Value)> FingerprintSettings => [("Points", string.Join(",", xs))];
         public LinearModel CreateModel(Device device) => new();
 
-        public TrainingLoss Loss(LinearModel model, int[] indices, Random rng, Device device)
+        public TrainingLoss Loss(LinearModel model, int step, int[] indices, Random rng, Device device)
         {
             LossCalls++;
             if (libtorchFailsAtCalls.Contains(LossCalls)) throw new System.Runtime.InteropServices.ExternalException(FinalizedScalarMessage);

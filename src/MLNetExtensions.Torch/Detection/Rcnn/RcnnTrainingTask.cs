@@ -69,7 +69,7 @@ internal sealed class RcnnTrainingTask : ITrainingTask<RcnnNetwork>
         return network;
     }
 
-    public TrainingLoss Loss(RcnnNetwork model, int[] indices, Random rng, Device device)
+    public TrainingLoss Loss(RcnnNetwork model, int step, int[] indices, Random rng, Device device)
     {
         var (images, _) = _train.Batch(indices, null, rng, device);                                 // (B, C, H, W)
         float w = _o.InputWidth, h = _o.InputHeight;

@@ -50,7 +50,7 @@ internal sealed class DeepLabTrainingTask : ITrainingTask<DeepLabNetwork>
         return network;
     }
 
-    public TrainingLoss Loss(DeepLabNetwork model, int[] indices, Random rng, Device device)
+    public TrainingLoss Loss(DeepLabNetwork model, int step, int[] indices, Random rng, Device device)
     {
         var (images, targets) = _train.Batch(indices, _o.Augmentation, rng, device);
         var parts = _loss.Compute(model.call(images), targets);

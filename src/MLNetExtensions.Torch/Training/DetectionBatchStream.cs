@@ -1,0 +1,119 @@
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Torch.Training;
+
+/// <summary>
+/// A detection training set's batches made ahead of the training loop by data workers (<see cref="BatchPrefetcher{TSample}"/>):
+/// each worker decodes an image from its file at the input size (<see cref="InputPixelDecoder"/>, the scoring chain's
+/// pixels) or takes it from the optional <see cref="InputPixelCache"/>, and augments it with the generator of its
+/// (seed, step, position) (<see cref="TrainingPlan.SampleRandom"/>). Memory is O(batch × prefetch) without the cache.
+/// </summary>
+internal sealed class DetectionBatchStream : IDisposable
+{
+    /// <summary>An image's C × H × W pixels (a buffer of the stream's, reused once copied into a batch) and target.</summary>
+    private sealed record Sample(float[] Pixels, DetectionTarget Target);
+
+    private readonly DetectionTrainingSet _set;
+    private readonly TrainingPlan _plan;
+    private readonly DetectionAugmentation? _augmentation;
+    private readonly InputPixelDecoder _decoder;
+    private readonly InputPixelCache? _cache;
+    private readonly int _workers, _prefetch;
+    private readonly int _sampleSize;
+    private BatchPrefetcher<Sample>? _prefetcher;
+    // The images' buffers, reused: about BatchSize × (prefetch + 1) + workers of them ever exist.
+    private readonly System.Collections.Concurrent.ConcurrentBag<float[]> _buffers = new();
+
+    /// <summary>Batches of <paramref name="set"/> (its pixels are not needed) by <paramref name="workers"/> threads at most
+    /// <paramref name="prefetch"/> steps ahead; every decoded image is kept in memory when the whole set at the input
+    /// size takes at most <paramref name="cacheBudget"/> bytes (0: never). The choice goes to <paramref name="log"/>.</summary>
+    public DetectionBatchStream(MLContext ml, DetectionTrainingSet set, TrainingPlan plan, DetectionAugmentation? augmentation,
+        int workers, int prefetch, long cacheBudget, IHostEnvironment? log, string logSource)
+    {
+        _set = set;
+        _plan = plan;
+        _augmentation = augmentation;
+        _workers = workers;
+        _prefetch = prefetch;
+        _decoder = new InputPixelDecoder(ml, set.Input);
+        _sampleSize = set.Input.Channels * set.Input.Height * set.Input.Width;
+        long bytes = InputPixelCache.BytesFor(set.Count, set.Input);
+        double mb = bytes / 1048576.0, budgetMb = cacheBudget / 1048576.0;
+        if (cacheBudget > 0 && InputPixelCache.Fits(set.Count, set.Input, cacheBudget))
+        {
+            _cache = new InputPixelCache(set.Count, set.Input);
+            log.Info(logSource, $"Training images: decoded once by {workers} data worker(s) and kept in memory at the input size ({set.Count} images, {mb:F1} MB of the {budgetMb:F0} MB PixelCacheBytes budget); {prefetch} batch(es) prefetched.");
+        }
+        else
+            log.Info(logSource, $"Training images: streamed from the files by {workers} data worker(s), {prefetch} batch(es) prefetched; not kept in memory ({set.Count} images would take {mb:F1} MB at the input size, over the {budgetMb:F0} MB PixelCacheBytes budget).");
+    }
+
+    /// <summary>Whether decoded images are kept in memory.</summary>
+    public bool Caches => _cache != null;
+
+    /// <summary>The data workers' count.</summary>
+    public int Workers => _workers;
+
+    /// <summary>Step <paramref name="step"/>'s images as (B, C, H, W) float pixels in [0, 255] on <paramref name="device"/>,
+    /// with their targets. Steps are asked for in order; any other step (a resumed or restarted run) starts the workers
+    /// over from it.</summary>
+    public (Tensor Images, List<DetectionTarget> Targets) Batch(int step, int[] indices, Device device)
+    {
+        if (_prefetcher == null || _prefetcher.NextStep != step)
+        {
+            _prefetcher?.Dispose();
+            _prefetcher = null;   // a failed start leaves none behind
+            _prefetcher = new BatchPrefetcher<Sample>(_plan.Indices, Make, _workers, _prefetch, step, _plan.TotalSteps);
+        }
+        var (made, samples) = _prefetcher.Take(step);
+        if (!made.AsSpan().SequenceEqual(indices))
+            throw new InvalidOperationException($"Step {step} trains on examples [{string.Join(", ", indices)}] but the data workers made [{string.Join(", ", made)}]: the loop and the data plan disagree.");
+        var input = _set.Input;
+        int size = _sampleSize;
+        // Copied straight into the tensor's memory: no managed array per step (a large-object-heap array per step piles up
+        // as garbage between the rare full collections when the cache holds a large live array).
+        var images = empty([samples.Length, input.Channels, input.Height, input.Width], ScalarType.Float32);
+        var pixels = images.data<float>();
+        for (int b = 0; b < samples.Length; b++)
+        {
+            pixels.CopyFrom(samples[b].Pixels, 0, (long)b * size);
+            _buffers.Add(samples[b].Pixels);
+        }
+        if (device.type != TorchSharp.DeviceType.CPU)
+        {
+            var moved = images.to(device);
+            images.Dispose();
+            images = moved;
+        }
+        return (images, samples.Select(s => s.Target).ToList());
+    }
+
+    private Sample Make(int step, int position, int index)
+    {
+        var pixels = _cache != null ? _cache.GetOrAdd(index, Decode) : Decode(index);
+        if (!_buffers.TryTake(out var output)) output = new float[_sampleSize];   // back to _buffers once copied into the batch
+        var target = _set.Sample(pixels.Span, index, _augmentation, _plan.SampleRandom(step, position), output);
+        return new Sample(output, target);
+    }
+
+    private byte[] Decode(int index)
+    {
+        string path = _set.Paths[index];
+        try { return _decoder.Decode(path); }
+        catch (Exception ex)
+        {
+            throw new InvalidDataException($"Row {index} of the {_set.DataName}: image '{path}' cannot be decoded while training ({ex.GetType().Name}: {ex.Message}). " +
+                "It was readable when training started: restore the file, or drop the row and train again.", ex);
+        }
+    }
+
+    /// <summary>Stops and joins the data workers.</summary>
+    public void Dispose()
+    {
+        _prefetcher?.Dispose();
+        _prefetcher = null;
+        _decoder.Dispose();
+    }
+}
