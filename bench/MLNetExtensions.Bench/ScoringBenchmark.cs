@@ -105,7 +105,7 @@ public sealed class ScoringBenchmark : IBenchmark
     private static float[] Pixels(MLContext ml, IDataView data, OnnxModelMetadata m)
     {
         var input = new NetworkInput(m.InputWidth, m.InputHeight, m.InputChannels == 1);
-        var view = input.PixelPipeline(ml, nameof(ImageRow.ImagePath), "Pixels", asFloat: true).Fit(data).Transform(data);
+        var view = input.PixelPipeline(ml, nameof(ImageRow.ImagePath), "Pixels").Fit(data).Transform(data);
         var column = view.Schema["Pixels"];
         var all = new List<float>();
         using var cursor = view.GetRowCursor([column]);

@@ -21,7 +21,7 @@ public sealed record RcnnDetectorOptions : DetectorNetworkOptions
     /// does not pick an earlier model (<see cref="TrainerOptions.ReturnBestValidatedModel"/> is false).</summary>
     public RcnnDetectorOptions() : base(OptimizerKind.Adam, learningRate: 1e-3, weightDecay: 1e-4, warmupSteps: 50, LearningRateDecay.Cosine)
     {
-        Augmentation = new DetectionAugmentation(RandomCrop: false);
+        Augmentation = new DetectionAugmentation(RandomCrop: false, ZoomOut: false);
         ReturnBestValidatedModel = false;
     }
 
@@ -99,6 +99,8 @@ public sealed record RcnnDetectorOptions : DetectorNetworkOptions
             throw new ArgumentException($"{nameof(ModelEmaDecay)} is {ModelEmaDecay}, but R-CNN trains its SVMs and box regressions on the features of the CNN's last fine-tuned weights, not an average; leave it null.", nameof(ModelEmaDecay));
         if (Augmentation is { RandomCrop: true })
             throw new ArgumentException($"{nameof(Augmentation)}.{nameof(DetectionAugmentation.RandomCrop)} is true, but R-CNN's proposals are computed once on the uncropped image; set it to false (flips and photometric jitter are applied).", nameof(Augmentation));
+        if (Augmentation is { ZoomOut: true })
+            throw new ArgumentException($"{nameof(Augmentation)}.{nameof(DetectionAugmentation.ZoomOut)} is true, but R-CNN's proposals are computed once on the image as it is; set it to false (flips and photometric jitter are applied).", nameof(Augmentation));
     }
 
     /// <summary>What a checkpoint must agree with to be resumed: everything that shapes the CNN or its training data.</summary>

@@ -85,7 +85,7 @@ internal sealed class SegmentationTrainingSet
         }
         if (classNames == null) CheckInferredClasses(firstSeen, maxIndex, maskFiles, dataName);
         var names = classNames?.ToArray() ?? Enumerable.Range(0, Math.Max(2, maxIndex + 1)).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-        var pixels = ImagePixels.Load(ml, images, input);
+        var pixels = ImagePixels.Load(images, input);
         return new SegmentationTrainingSet(input, names, images, maskFiles, pixels, masks);
     }
 

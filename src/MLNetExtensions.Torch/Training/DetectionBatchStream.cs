@@ -1,13 +1,16 @@
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using MLNetExtensions.Data;
+using MLNetExtensions.Scoring;
 using static TorchSharp.torch;
 
 namespace MLNetExtensions.Torch.Training;
 
 /// <summary>
 /// A detection training set's batches made ahead of the training loop by data workers (<see cref="BatchPrefetcher{TSample}"/>):
-/// each worker decodes an image from its file at the input size (<see cref="InputPixelDecoder"/>, the scoring chain's
-/// pixels) or takes it from the optional <see cref="InputPixelCache"/>, and augments it with the generator of its
+/// each worker decodes an image from its file at its own size (<see cref="NetworkInput.Decode"/>, the decoder of the
+/// scoring chain) or takes it from the optional <see cref="DecodedImageCache"/>, augments the original and resizes it to
+/// the input with the scoring chain's filter (<see cref="DetectionPixelAugmenter"/>), with the generator of its
 /// (seed, step, position) (<see cref="TrainingPlan.SampleRandom"/>). Memory is O(batch × prefetch) without the cache.
 /// </summary>
 internal sealed class DetectionBatchStream : IDisposable
@@ -18,8 +21,7 @@ internal sealed class DetectionBatchStream : IDisposable
     private readonly DetectionTrainingSet _set;
     private readonly TrainingPlan _plan;
     private readonly DetectionAugmentation? _augmentation;
-    private readonly InputPixelDecoder _decoder;
-    private readonly InputPixelCache? _cache;
+    private readonly DecodedImageCache? _cache;
     private readonly int _workers, _prefetch;
     private readonly int _sampleSize;
     private BatchPrefetcher<Sample>? _prefetcher;
@@ -28,7 +30,7 @@ internal sealed class DetectionBatchStream : IDisposable
 
     /// <summary>Batches of <paramref name="set"/> (its pixels are not needed) by <paramref name="workers"/> threads at most
     /// <paramref name="prefetch"/> steps ahead; every decoded image is kept in memory when the whole set at the input
-    /// size takes at most <paramref name="cacheBudget"/> bytes (0: never). The choice goes to <paramref name="log"/>.</summary>
+    /// own size takes at most <paramref name="cacheBudget"/> bytes (0: never). The choice goes to <paramref name="log"/>.</summary>
     public DetectionBatchStream(MLContext ml, DetectionTrainingSet set, TrainingPlan plan, DetectionAugmentation? augmentation,
         int workers, int prefetch, long cacheBudget, IHostEnvironment? log, string logSource)
     {
@@ -37,17 +39,16 @@ internal sealed class DetectionBatchStream : IDisposable
         _augmentation = augmentation;
         _workers = workers;
         _prefetch = prefetch;
-        _decoder = new InputPixelDecoder(ml, set.Input);
         _sampleSize = set.Input.Channels * set.Input.Height * set.Input.Width;
-        long bytes = InputPixelCache.BytesFor(set.Count, set.Input);
+        long bytes = DecodedImageCache.BytesFor(set.Sizes, set.Input.Channels);
         double mb = bytes / 1048576.0, budgetMb = cacheBudget / 1048576.0;
-        if (cacheBudget > 0 && InputPixelCache.Fits(set.Count, set.Input, cacheBudget))
+        if (cacheBudget > 0 && bytes <= cacheBudget)
         {
-            _cache = new InputPixelCache(set.Count, set.Input);
-            log.Info(logSource, $"Training images: decoded once by {workers} data worker(s) and kept in memory at the input size ({set.Count} images, {mb:F1} MB of the {budgetMb:F0} MB PixelCacheBytes budget); {prefetch} batch(es) prefetched.");
+            _cache = new DecodedImageCache(set.Count);
+            log.Info(logSource, $"Training images: decoded once by {workers} data worker(s) and kept in memory at their own size ({set.Count} images, {mb:F1} MB of the {budgetMb:F0} MB PixelCacheBytes budget); {prefetch} batch(es) prefetched.");
         }
         else
-            log.Info(logSource, $"Training images: streamed from the files by {workers} data worker(s), {prefetch} batch(es) prefetched; not kept in memory ({set.Count} images would take {mb:F1} MB at the input size, over the {budgetMb:F0} MB PixelCacheBytes budget).");
+            log.Info(logSource, $"Training images: streamed from the files by {workers} data worker(s), {prefetch} batch(es) prefetched; not kept in memory ({set.Count} images would take {mb:F1} MB decoded, over the {budgetMb:F0} MB PixelCacheBytes budget).");
     }
 
     /// <summary>Whether decoded images are kept in memory.</summary>
@@ -92,16 +93,16 @@ internal sealed class DetectionBatchStream : IDisposable
 
     private Sample Make(int step, int position, int index)
     {
-        var pixels = _cache != null ? _cache.GetOrAdd(index, Decode) : Decode(index);
+        var image = _cache != null ? _cache.GetOrAdd(index, Decode) : Decode(index);
         if (!_buffers.TryTake(out var output)) output = new float[_sampleSize];   // back to _buffers once copied into the batch
-        var target = _set.Sample(pixels.Span, index, _augmentation, _plan.SampleRandom(step, position), output);
+        var target = _set.Sample(image, index, _augmentation, _plan.SampleRandom(step, position), output);
         return new Sample(output, target);
     }
 
-    private byte[] Decode(int index)
+    private DecodedImage Decode(int index)
     {
         string path = _set.Paths[index];
-        try { return _decoder.Decode(path); }
+        try { return _set.Input.Decode(path); }
         catch (Exception ex)
         {
             throw new InvalidDataException($"Row {index} of the {_set.DataName}: image '{path}' cannot be decoded while training ({ex.GetType().Name}: {ex.Message}). " +
@@ -114,6 +115,5 @@ internal sealed class DetectionBatchStream : IDisposable
     {
         _prefetcher?.Dispose();
         _prefetcher = null;
-        _decoder.Dispose();
     }
 }

@@ -1,46 +1,58 @@
+using MLNetExtensions.Data;
 using MLNetExtensions.Scoring;
+using MLNetExtensions.Transforms.ImageMath;
 
 namespace MLNetExtensions.Torch.Training;
 
 /// <summary>
-/// <see cref="DetectionAugmentation"/> of one image on the CPU in plain C#, from its (C, H, W) bytes into float pixels in
-/// [0, 255]: random crop (resampled bilinearly back to the input size, as <c>F.interpolate(..., align_corners: false)</c>),
-/// horizontal flip, then brightness and contrast. No libtorch call, so data workers do not queue on libtorch's thread
-/// pool behind the training step. The boxes follow the pixels.
+/// <see cref="DetectionAugmentation"/> of one original image on the CPU in plain C#, into the network's float input
+/// pixels: the zoom-out and the IoU crop choose a window of the (possibly enlarged) image, which is resampled once to the
+/// input size with the scoring path's filter (<see cref="AntialiasedBilinear"/>, rounded to bytes as
+/// <see cref="NetworkInput.ReadPixels"/> does, so an image drawn with no geometric change has exactly the pixels scoring
+/// reads); then the flip and the brightness and contrast. No libtorch call, so data workers do not queue on libtorch's
+/// thread pool behind the training step. The boxes follow the pixels.
 /// </summary>
 internal static class DetectionPixelAugmenter
 {
-    /// <summary>Writes image <paramref name="pixels"/> (C, H, W bytes at <paramref name="input"/>'s size) into
-    /// <paramref name="output"/> (C × H × W floats), augmented with <paramref name="rng"/> when <paramref name="a"/> is
-    /// given, and returns its target moved with the pixels.</summary>
-    public static DetectionTarget Apply(ReadOnlySpan<byte> pixels, NetworkInput input, DetectionTarget t, DetectionAugmentation? a, Random rng, Span<float> output)
+    /// <summary>The zoom-out canvas's colour: the ImageNet mean (torchvision's SSD fill), or its luma for grey input.</summary>
+    private static readonly byte[] RgbFill = [124, 116, 104], GreyFill = [117];
+
+    /// <summary>SSD's minimum-IoU choices; 1 stands for "no crop" (torchvision's <c>RandomIoUCrop</c> options).</summary>
+    private static readonly float[] MinIouOptions = [0f, 0.1f, 0.3f, 0.5f, 0.7f, 0.9f, 1f];
+
+    private const int CropTrials = 40, OptionDraws = 50;
+
+    /// <summary>Writes <paramref name="image"/> (the original, in the input's colour) into <paramref name="output"/>
+    /// (C × H × W floats at <paramref name="input"/>'s size), augmented with <paramref name="rng"/> when <paramref name="a"/>
+    /// is given, and returns its target <paramref name="t"/> (boxes relative to the image) moved with the pixels.</summary>
+    public static DetectionTarget Apply(DecodedImage image, NetworkInput input, DetectionTarget t, DetectionAugmentation? a, Random rng, Span<float> output)
     {
-        int c = input.Channels, h = input.Height, w = input.Width;
-        output = output[..(c * h * w)];
-        bool cropped = false;
-        if (a != null && a.RandomCrop && rng.NextDouble() < 0.5)
+        int c = input.Channels, w = image.Width, h = image.Height;
+        if (image.Channels != c) throw new ArgumentException($"The image has {image.Channels} channel(s); the network takes {c}.", nameof(image));
+        output = output[..(c * input.Height * input.Width)];
+        // The window resampled to the input, in the image's pixels: the image, or the zoom-out canvas around it, or a crop of either.
+        int x0 = 0, y0 = 0, ww = w, wh = h;
+        if (a is { ZoomOut: true, MaxZoomOut: > 1 } && rng.NextDouble() < 0.5)
         {
-            for (int attempt = 0; attempt < 10; attempt++)
-            {
-                float cw = a.MinCropScale + (float)rng.NextDouble() * (1 - a.MinCropScale);
-                float ch = a.MinCropScale + (float)rng.NextDouble() * (1 - a.MinCropScale);
-                float x0 = (float)rng.NextDouble() * (1 - cw), y0 = (float)rng.NextDouble() * (1 - ch);
-                var kept = DetectionTrainingSet.CropTargets(t, x0, y0, cw, ch);
-                if (t.Count > 0 && kept.Count == 0) continue;    // keep at least one object in a crop of an image that had some
-                int px0 = (int)(x0 * w), py0 = (int)(y0 * h), pw = Math.Max(1, (int)(cw * w)), ph = Math.Max(1, (int)(ch * h));
-                ResizeWindow(pixels, c, h, w, px0, py0, pw, ph, output);
-                t = kept;
-                cropped = true;
-                break;
-            }
+            double r = 1 + rng.NextDouble() * (a.MaxZoomOut - 1);
+            int cw = (int)(w * r), ch = (int)(h * r);
+            int left = (int)((cw - w) * rng.NextDouble()), top = (int)((ch - h) * rng.NextDouble());
+            (x0, y0, ww, wh) = (-left, -top, cw, ch);
+            t = Moved(t, (float)left / cw, (float)top / ch, (float)w / cw, (float)h / ch);
         }
-        if (!cropped)
-            for (int k = 0; k < output.Length; k++) output[k] = pixels[k];
+        if (a is { RandomCrop: true } && IouCrop(t, ww, wh, a.MinCropScale, rng) is { } crop)
+        {
+            var (left, top, cropW, cropH) = crop;
+            t = CropTargets(t, (float)left / ww, (float)top / wh, (float)cropW / ww, (float)cropH / wh);
+            (x0, y0, ww, wh) = (x0 + left, y0 + top, cropW, cropH);
+        }
+        AntialiasedBilinear.Resample(image.Pixels, w, h, c, c == 3 ? RgbFill : GreyFill, x0, y0, ww, wh, input.Width, input.Height, output);
+        for (int k = 0; k < output.Length; k++) output[k] = AntialiasedBilinear.ToByte(output[k]);
         if (a == null) return t;
 
         if (a.HorizontalFlip && rng.NextDouble() < 0.5)
         {
-            for (int row = 0; row < c * h; row++) output.Slice(row * w, w).Reverse();
+            for (int row = 0; row < c * input.Height; row++) output.Slice(row * input.Width, input.Width).Reverse();
             var b = (float[])t.Boxes.Clone();
             for (int i = 0; i < t.Count; i++)
             {
@@ -61,41 +73,76 @@ internal static class DetectionPixelAugmenter
         return t;
     }
 
-    /// <summary>The window (<paramref name="x0"/>, <paramref name="y0"/>, <paramref name="ww"/> × <paramref name="wh"/>) of
-    /// each channel resampled bilinearly to the full <paramref name="w"/> × <paramref name="h"/> (half-pixel centres, as
-    /// PyTorch's bilinear interpolation without aligned corners).</summary>
-    private static void ResizeWindow(ReadOnlySpan<byte> src, int c, int h, int w, int x0, int y0, int ww, int wh, Span<float> dst)
+    /// <summary>
+    /// SSD's IoU-constrained crop of a <paramref name="width"/> × <paramref name="height"/> frame (torchvision's
+    /// <c>RandomIoUCrop</c>): draw a minimum IoU; "none" keeps the frame; else up to 40 windows, sides a fraction in
+    /// [<paramref name="minScale"/>, 1] of the frame's, aspect ratio in [½, 2], placed uniformly, until one contains the
+    /// centre of some box and overlaps one of those boxes by at least the minimum. Null: no crop (also for an image with
+    /// no boxes, as in torchvision, where only "none" ends its loop).
+    /// </summary>
+    internal static (int Left, int Top, int Width, int Height)? IouCrop(DetectionTarget t, int width, int height, float minScale, Random rng)
     {
-        var xLow = new int[w];
-        var xHigh = new int[w];
-        var xLambda = new float[w];
-        float sx = (float)ww / w, sy = (float)wh / h;
-        for (int x = 0; x < w; x++) (xLow[x], xHigh[x], xLambda[x]) = Source(x, sx, ww);
-        for (int y = 0; y < h; y++)
+        if (t.Count == 0) return null;
+        for (int draw = 0; draw < OptionDraws; draw++)
         {
-            var (ylo, yhi, ly) = Source(y, sy, wh);
-            for (int ch = 0; ch < c; ch++)
+            float minIou = MinIouOptions[rng.Next(MinIouOptions.Length)];
+            if (minIou >= 1) return null;
+            for (int trial = 0; trial < CropTrials; trial++)
             {
-                var top = src.Slice(ch * h * w + (y0 + ylo) * w + x0);
-                var bottom = src.Slice(ch * h * w + (y0 + yhi) * w + x0);
-                var row = dst.Slice(ch * h * w + y * w, w);
-                for (int x = 0; x < w; x++)
+                int cw = (int)(width * (minScale + (1 - minScale) * rng.NextDouble()));
+                int ch = (int)(height * (minScale + (1 - minScale) * rng.NextDouble()));
+                if (cw <= 0 || ch <= 0 || cw < 0.5 * ch || cw > 2.0 * ch) continue;
+                int left = (int)((width - cw) * rng.NextDouble()), top = (int)((height - ch) * rng.NextDouble());
+                int right = left + cw, bottom = top + ch;
+                float best = -1;
+                for (int i = 0; i < t.Count; i++)
                 {
-                    float lx = xLambda[x];
-                    float upper = (1 - lx) * top[xLow[x]] + lx * top[xHigh[x]];
-                    float lower = (1 - lx) * bottom[xLow[x]] + lx * bottom[xHigh[x]];
-                    row[x] = (1 - ly) * upper + ly * lower;
+                    float bx0 = t.Boxes[4 * i] * width, by0 = t.Boxes[4 * i + 1] * height, bx1 = t.Boxes[4 * i + 2] * width, by1 = t.Boxes[4 * i + 3] * height;
+                    float cx = (bx0 + bx1) / 2, cy = (by0 + by1) / 2;
+                    if (!(left < cx && cx < right && top < cy && cy < bottom)) continue;
+                    float iw = Math.Min(bx1, right) - Math.Max(bx0, left), ih = Math.Min(by1, bottom) - Math.Max(by0, top);
+                    float inter = Math.Max(0, iw) * Math.Max(0, ih);
+                    float union = (bx1 - bx0) * (by1 - by0) + (float)cw * ch - inter;
+                    best = Math.Max(best, union > 0 ? inter / union : 0);
                 }
+                if (best >= 0 && best >= minIou) return (left, top, cw, ch);
             }
         }
+        return null;
     }
 
-    /// <summary>The two source indices and the weight of the second for output index <paramref name="i"/>.</summary>
-    private static (int Low, int High, float Lambda) Source(int i, float scale, int size)
+    /// <summary>Boxes inside the crop window (x0, y0, w, h relative to the frame): SSD keeps a box when its centre is
+    /// strictly inside the window, clipped to it, in the window's coordinates; boxes left under 0.1% of a side are dropped.</summary>
+    internal static DetectionTarget CropTargets(DetectionTarget t, float x0, float y0, float cw, float ch)
     {
-        float s = Math.Max(0f, scale * (i + 0.5f) - 0.5f);
-        int low = Math.Min((int)s, size - 1);
-        int high = low + (low < size - 1 ? 1 : 0);
-        return (low, high, s - low);
+        var boxes = new List<float>();
+        var labels = new List<long>();
+        for (int i = 0; i < t.Count; i++)
+        {
+            float bx0 = t.Boxes[4 * i], by0 = t.Boxes[4 * i + 1], bx1 = t.Boxes[4 * i + 2], by1 = t.Boxes[4 * i + 3];
+            float cx = (bx0 + bx1) / 2, cy = (by0 + by1) / 2;
+            if (!(cx > x0 && cx < x0 + cw && cy > y0 && cy < y0 + ch)) continue;
+            float nx0 = Math.Clamp((bx0 - x0) / cw, 0, 1), ny0 = Math.Clamp((by0 - y0) / ch, 0, 1);
+            float nx1 = Math.Clamp((bx1 - x0) / cw, 0, 1), ny1 = Math.Clamp((by1 - y0) / ch, 0, 1);
+            if (nx1 - nx0 < 1e-3f || ny1 - ny0 < 1e-3f) continue;
+            boxes.AddRange([nx0, ny0, nx1, ny1]);
+            labels.Add(t.Labels[i]);
+        }
+        return new DetectionTarget(boxes.ToArray(), labels.ToArray());
+    }
+
+    /// <summary>Boxes of an image placed at (<paramref name="x"/>, <paramref name="y"/>) with size
+    /// (<paramref name="sx"/>, <paramref name="sy"/>), all relative to a larger canvas, in the canvas's coordinates.</summary>
+    private static DetectionTarget Moved(DetectionTarget t, float x, float y, float sx, float sy)
+    {
+        var b = new float[t.Boxes.Length];
+        for (int i = 0; i < t.Count; i++)
+        {
+            b[4 * i] = x + t.Boxes[4 * i] * sx;
+            b[4 * i + 1] = y + t.Boxes[4 * i + 1] * sy;
+            b[4 * i + 2] = x + t.Boxes[4 * i + 2] * sx;
+            b[4 * i + 3] = y + t.Boxes[4 * i + 3] * sy;
+        }
+        return t with { Boxes = b };
     }
 }

@@ -11,10 +11,6 @@ internal sealed record DetectionTarget(float[] Boxes, long[] Labels)
     public int Count => Labels.Length;
 }
 
-/// <summary>Training-time augmentation of a detection batch. All random choices come from the caller's seeded generator.</summary>
-public sealed record DetectionAugmentation(bool HorizontalFlip = true, bool RandomCrop = true, float MinCropScale = 0.6f,
-    float Brightness = 24f, float Contrast = 0.2f);
-
 /// <summary>
 /// A detection dataset: every row's image path and boxes relative to the image, checked once, so bad data fails before
 /// the first step with the row and the file named; and, when held, every image's pixels in memory at the network's
@@ -25,14 +21,16 @@ internal sealed class DetectionTrainingSet
     private readonly List<byte[]>? _pixels;
     private readonly List<DetectionTarget> _targets;
 
-    private DetectionTrainingSet(NetworkInput input, string[] classNames, List<string> paths, List<byte[]>? pixels, List<DetectionTarget> targets, string dataName)
+    private DetectionTrainingSet(NetworkInput input, string[] classNames, List<string> paths, List<(int Width, int Height)> sizes, List<byte[]>? pixels, List<DetectionTarget> targets, string dataName)
     {
-        Input = input; ClassNames = classNames; Paths = paths; _pixels = pixels; _targets = targets; DataName = dataName;
+        Input = input; ClassNames = classNames; Paths = paths; Sizes = sizes; _pixels = pixels; _targets = targets; DataName = dataName;
     }
 
     public NetworkInput Input { get; }
     public string[] ClassNames { get; }
     public List<string> Paths { get; }
+    /// <summary>Each image's own width and height in pixels.</summary>
+    public List<(int Width, int Height)> Sizes { get; }
     public int Count => _targets.Count;
     public IReadOnlyList<DetectionTarget> Targets => _targets;
 
@@ -74,6 +72,7 @@ internal sealed class DetectionTrainingSet
             throw new InvalidOperationException($"The {dataName} has no rows. Give at least one image with its boxes.");
         var index = classNames.Select((n, i) => (n, i)).ToDictionary(t => t.n, t => (long)t.i + 1);
         var targets = new List<DetectionTarget>(records.Count);
+        var sizes = new List<(int Width, int Height)>(records.Count);
         for (int row = 0; row < records.Count; row++)
         {
             var r = records[row];
@@ -102,10 +101,11 @@ internal sealed class DetectionTrainingSet
                 labels[i] = index[r.Labels[i]];
             }
             targets.Add(new DetectionTarget(boxes, labels));
+            sizes.Add(size);
         }
         var paths = records.Select(r => r.ImagePath).ToList();
-        var pixels = holdPixels ? ImagePixels.Load(ml, paths, input) : null;
-        return new DetectionTrainingSet(input, classNames, paths, pixels, targets, dataName ?? "training data");
+        var pixels = holdPixels ? ImagePixels.Load(paths, input) : null;
+        return new DetectionTrainingSet(input, classNames, paths, sizes, pixels, targets, dataName ?? "training data");
     }
 
     /// <summary>The images of <paramref name="indices"/> as (B, C, H, W) float pixels in [0, 255], with their targets,
@@ -116,33 +116,13 @@ internal sealed class DetectionTrainingSet
         var all = new float[indices.Count * size];
         var targets = new List<DetectionTarget>(indices.Count);
         for (int b = 0; b < indices.Count; b++)
-            targets.Add(Sample(PixelsOf(indices[b]), indices[b], augmentation, rng, all.AsSpan(b * size, size)));
+            targets.Add(Sample(new DecodedImage(PixelsOf(indices[b]), Input.Width, Input.Height, Input.Channels), indices[b], augmentation, rng, all.AsSpan(b * size, size)));
         return (tensor(all, [indices.Count, Input.Channels, Input.Height, Input.Width], device: device), targets);
     }
 
-    /// <summary>Image <paramref name="i"/> from its (C, H, W) bytes <paramref name="pixels"/> written into
-    /// <paramref name="output"/> as float pixels in [0, 255], augmented when <paramref name="augmentation"/> is given
-    /// (<see cref="DetectionPixelAugmenter"/>); returns its target, moved with the pixels.</summary>
-    public DetectionTarget Sample(ReadOnlySpan<byte> pixels, int i, DetectionAugmentation? augmentation, Random rng, Span<float> output)
-        => DetectionPixelAugmenter.Apply(pixels, Input, _targets[i], augmentation, rng, output);
-
-    /// <summary>Boxes inside the crop window (x0, y0, w, h relative to the image): SSD keeps a box when its centre is in
-    /// the window, clipped to it, in the window's coordinates.</summary>
-    internal static DetectionTarget CropTargets(DetectionTarget t, float x0, float y0, float cw, float ch)
-    {
-        var boxes = new List<float>();
-        var labels = new List<long>();
-        for (int i = 0; i < t.Count; i++)
-        {
-            float bx0 = t.Boxes[4 * i], by0 = t.Boxes[4 * i + 1], bx1 = t.Boxes[4 * i + 2], by1 = t.Boxes[4 * i + 3];
-            float cx = (bx0 + bx1) / 2, cy = (by0 + by1) / 2;
-            if (cx < x0 || cx > x0 + cw || cy < y0 || cy > y0 + ch) continue;
-            float nx0 = Math.Clamp((bx0 - x0) / cw, 0, 1), ny0 = Math.Clamp((by0 - y0) / ch, 0, 1);
-            float nx1 = Math.Clamp((bx1 - x0) / cw, 0, 1), ny1 = Math.Clamp((by1 - y0) / ch, 0, 1);
-            if (nx1 - nx0 < 1e-3f || ny1 - ny0 < 1e-3f) continue;
-            boxes.AddRange([nx0, ny0, nx1, ny1]);
-            labels.Add(t.Labels[i]);
-        }
-        return new DetectionTarget(boxes.ToArray(), labels.ToArray());
-    }
+    /// <summary>Image <paramref name="i"/> from <paramref name="image"/> (the original or the held input-size pixels)
+    /// written into <paramref name="output"/> as float pixels in [0, 255] at the input size, augmented when
+    /// <paramref name="augmentation"/> is given (<see cref="DetectionPixelAugmenter"/>); returns its target, moved with the pixels.</summary>
+    public DetectionTarget Sample(DecodedImage image, int i, DetectionAugmentation? augmentation, Random rng, Span<float> output)
+        => DetectionPixelAugmenter.Apply(image, Input, _targets[i], augmentation, rng, output);
 }

@@ -11,10 +11,10 @@ namespace MLNetExtensions.Scoring;
 
 /// <summary>
 /// The batched path of <see cref="DetectionTransformer.ScoreBatched"/>. It splits the scoring chain at its
-/// <c>ExtractPixels</c>: the transformers before it (image size, load, resize, grayscale) run as they are, the resized
-/// images are copied into (B, C, H, W) batches by <see cref="PlanarPixels"/> (the extractor's values, at a fraction of
-/// its cost), the network runs in ONNX Runtime on the same ONNX bytes, and every image's outputs go through
-/// <see cref="DetectionOutputMapping.Map"/>. Nothing of the post-processing is written twice.
+/// <c>ApplyOnnxModel</c>: the transformers before it (the image's pixels and original size,
+/// <see cref="ImagePixelsMapping"/>; or, in a chain saved before it, <c>LoadImages</c> to <c>ExtractPixels</c>) run as they
+/// are, their pixels are copied into (B, C, H, W) batches, the network runs in ONNX Runtime on the same ONNX bytes, and
+/// every image's outputs go through <see cref="DetectionOutputMapping.Map"/>. Nothing of the post-processing is written twice.
 /// </summary>
 internal static class BatchedDetectionScorer
 {
@@ -23,11 +23,11 @@ internal static class BatchedDetectionScorer
         // The chain's own schema check names a missing or mistyped image column, and gives the output column types.
         var outputSchema = chain.GetOutputSchema(input.Schema);
         var transformers = Flatten(chain).ToArray();
-        int extractIndex = Array.FindIndex(transformers, t => t is ImagePixelExtractingTransformer);
-        if (extractIndex < 0 || !transformers.Skip(extractIndex).Any(t => t is OnnxTransformer))
-            throw new InvalidOperationException("The detector's chain has no ExtractPixels followed by ApplyOnnxModel; it was not made by DetectionTransformer.Create or Load.");
+        int networkIndex = Array.FindIndex(transformers, t => t is OnnxTransformer);
+        if (networkIndex < 0)
+            throw new InvalidOperationException("The detector's chain has no ApplyOnnxModel; it was not made by DetectionTransformer.Create or Load.");
         // A missing image fails naming its file and row, as Transform's output does.
-        var images = new MissingImageDataView(new TransformerChain<ITransformer>(transformers[..extractIndex]).Transform(input), input, imagePathColumn);
+        var images = new MissingImageDataView(new TransformerChain<ITransformer>(transformers[..networkIndex]).Transform(input), input, imagePathColumn);
 
         int c = metadata.InputChannels, h = metadata.InputHeight, w = metadata.InputWidth, imageSize = c * h * w;
         var boxes = new List<float[]>();
@@ -89,29 +89,29 @@ internal static class BatchedDetectionScorer
 
     private const int BuffersInFlight = 3;
 
-    /// <summary>Reads the resized images into batches of planar pixels, in row order, and hands them to the scorer.</summary>
+    /// <summary>Reads the images' network pixels into batches, in row order, and hands them to the scorer.</summary>
     private static void ReadBatches(IDataView images, int batchSize, int imageSize, int c, int h, int w,
         BlockingCollection<PixelBatch> free, BlockingCollection<PixelBatch> ready, CancellationToken cancel)
     {
         try
         {
-            var imageColumn = images.Schema[ScoringColumns.Image];
+            var pixelsColumn = images.Schema[ScoringColumns.OnnxPixels];
             var widthColumn = images.Schema[ScoringColumns.OriginalWidth];
             var heightColumn = images.Schema[ScoringColumns.OriginalHeight];
-            using var cursor = images.GetRowCursor([imageColumn, widthColumn, heightColumn]);
-            var getImage = cursor.GetGetter<MLImage>(imageColumn);
+            using var cursor = images.GetRowCursor([pixelsColumn, widthColumn, heightColumn]);
+            var getPixels = cursor.GetGetter<VBuffer<float>>(pixelsColumn);
             var getWidth = cursor.GetGetter<float>(widthColumn);
             var getHeight = cursor.GetGetter<float>(heightColumn);
-            MLImage? image = null;
+            VBuffer<float> pixels = default;
             PixelBatch? batch = null;
             int n = 0;
             while (cursor.MoveNext())
             {
                 batch ??= free.Take(cancel);
-                getImage(ref image!);
-                if (image.Width != w || image.Height != h)
-                    throw new InvalidOperationException($"Row {cursor.Position}: the resized image is {image.Width}×{image.Height}; the network takes {w}×{h}.");
-                PlanarPixels.Write(image, c, batch.Pixels.AsSpan(n * imageSize, imageSize));
+                getPixels(ref pixels);
+                if (pixels.Length != imageSize)
+                    throw new InvalidOperationException($"Row {cursor.Position}: {pixels.Length} pixel values; the network takes {c}×{h}×{w}.");
+                pixels.CopyTo(batch.Pixels.AsSpan(n * imageSize, imageSize));
                 float width = 0, height = 0;
                 getWidth(ref width);
                 getHeight(ref height);

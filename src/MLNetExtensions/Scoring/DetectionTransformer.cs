@@ -64,7 +64,7 @@ public sealed class DetectionTransformer : OnnxScoringTransformer
             proposals =
             [
                 mlContext.Transforms.ApplyOnnxModel([ScoringColumns.RcnnSearch], [ScoringColumns.OnnxPixels], new MemoryStream(RcnnProposalMapping.SettingsGraph(settings, input)),
-                    new Dictionary<string, int[]> { [ScoringColumns.OnnxPixels] = [1, input.Channels, input.Height, input.Width] }, gpuDeviceId: null, fallbackToCpu: true),
+                    new Dictionary<string, int[]> { [ScoringColumns.OnnxPixels] = input.OnnxShape }, gpuDeviceId: null, fallbackToCpu: true),
                 mlContext.Transforms.CustomMapping(new RcnnProposalMapping().GetMapping(), RcnnProposalMapping.ContractName),
             ];
             extraInputs = new() { [ScoringColumns.OnnxProposals] = [RcnnProposalMapping.MaxProposals, 4] };

@@ -164,18 +164,17 @@ public abstract class OnnxScoringTransformer : ITransformer, ICanSaveModel, IDis
     {
         var input = new NetworkInput(metadata.InputWidth, metadata.InputHeight, metadata.InputChannels == 1);
         RegisterComponents(mlContext);
-        var shapes = new Dictionary<string, int[]> { [ScoringColumns.OnnxPixels] = [1, input.Channels, input.Height, input.Width] };
+        var shapes = new Dictionary<string, int[]> { [ScoringColumns.OnnxPixels] = input.OnnxShape };
         foreach (var (name, shape) in extraInputs ?? new Dictionary<string, int[]>()) shapes[name] = shape;
         IEstimator<ITransformer>[] steps =
         [
             mlContext.Transforms.CopyColumns(ScoringColumns.ImagePath, imagePathColumn),
-            mlContext.Transforms.CustomMapping(new ImageSizeMapping().GetMapping(), ImageSizeMapping.ContractName),
-            input.PixelPipeline(mlContext, ScoringColumns.ImagePath, ScoringColumns.OnnxPixels, asFloat: true),
+            input.PixelPipeline(mlContext, ScoringColumns.ImagePath, ScoringColumns.OnnxPixels),
             .. beforeNetwork ?? [],
             mlContext.Transforms.ApplyOnnxModel(onnxOutputs, [.. shapes.Keys], new MemoryStream(onnxModel), shapes,
                 gpuDeviceId: device.GpuDeviceId, fallbackToCpu: true),
             .. postProcess,
-            mlContext.Transforms.DropColumns([ScoringColumns.ImagePath, ScoringColumns.Image, ScoringColumns.OriginalWidth,
+            mlContext.Transforms.DropColumns([ScoringColumns.ImagePath, ScoringColumns.PixelLayout, ScoringColumns.OriginalWidth,
                 ScoringColumns.OriginalHeight, ScoringColumns.OnnxPixels, .. shapes.Keys.Skip(1), .. onnxOutputs, .. dropAfter]),
         ];
         var pipeline = new EstimatorChain<ITransformer>();

@@ -11,6 +11,8 @@ public static class ScoringColumns
     internal const string Image = "MLNetExt_Image";
     internal const string OriginalWidth = "MLNetExt_OriginalWidth";
     internal const string OriginalHeight = "MLNetExt_OriginalHeight";
+    /// <summary>The network input's "WxHxC" (<see cref="NetworkInput.Layout"/>), read by <see cref="ImagePixelsMapping"/>.</summary>
+    internal const string PixelLayout = "MLNetExt_PixelLayout";
     internal const string LabelIndices = "MLNetExt_LabelIndices";
     internal const string LabelNames = "MLNetExt_LabelNames";
     /// <summary>An R-CNN's selective search settings, written by its settings graph (<see cref="RcnnProposalMapping"/>).</summary>

@@ -46,7 +46,7 @@ public sealed class PretrainedResNet18Tests
     {
         var ml = new MLContext(1);
         var data = ml.Data.LoadFromEnumerable(images.Select(p => new TinyTrainedDetector.ImageRow { ImagePath = p }));
-        var view = new NetworkInput(Size, Size, false).PixelPipeline(ml, nameof(TinyTrainedDetector.ImageRow.ImagePath), "Pixels", asFloat: true).Fit(data).Transform(data);
+        var view = new NetworkInput(Size, Size, false).PixelPipeline(ml, nameof(TinyTrainedDetector.ImageRow.ImagePath), "Pixels").Fit(data).Transform(data);
         return [.. view.GetColumn<VBuffer<float>>("Pixels").Select(v => v.DenseValues().ToArray())];
     }
 

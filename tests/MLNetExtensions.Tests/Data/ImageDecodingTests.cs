@@ -85,8 +85,8 @@ public sealed class ImageDecodingTests
             new NetworkInput(8, 8, false), SegmentationColumns.ImagePath, SegmentationColumns.MaskPath, null));
         StringAssert.StartsWith(seg.Message, $"Row 0 of the training data: Image '{Path.Combine(folder, "seg.png")}' is truncated or damaged (IncompleteInput:");
 
-        // Scoring's first step (every scoring chain maps the image path to its size with it) decodes the whole file too.
-        var scored = Assert.ThrowsExactly<InvalidDataException>(() => ImageSizeMapping.Map(new ImageSizeInput { ImagePath = jpeg }, new ImageSizeOutput()));
+        // Scoring's first step (every scoring chain reads the image's pixels and size with it) decodes the whole file too.
+        var scored = Assert.ThrowsExactly<InvalidDataException>(() => ImagePixelsMapping.Map(new ImagePixelsInput { ImagePath = jpeg, Layout = "8x8x3" }, new ImagePixelsOutput()));
         StringAssert.StartsWith(scored.Message, $"Image '{jpeg}' is truncated or damaged (IncompleteInput:");
     }
 
@@ -97,9 +97,9 @@ public sealed class ImageDecodingTests
     {
         var ml = new MLContext(1);
         var input = new NetworkInput(width, height, false);
-        var training = ImagePixels.Load(ml, [path], input)[0];
+        var training = ImagePixels.Load([path], input)[0];
         var data = ml.Data.LoadFromEnumerable(new[] { new PathRow { ImagePath = path } });
-        var scored = input.PixelPipeline(ml, nameof(PathRow.ImagePath), "Pixels", asFloat: true).Fit(data).Transform(data);
+        var scored = input.PixelPipeline(ml, nameof(PathRow.ImagePath), "Pixels").Fit(data).Transform(data);
         var scoring = scored.GetColumn<VBuffer<float>>("Pixels").Single().DenseValues().ToArray();
         return (training, scoring);
     }
@@ -122,9 +122,9 @@ public sealed class ImageDecodingTests
         }
         var rgba = Pixels(Fixture("rgba.png"), 8, 8).Scoring;
         Assert.AreEqual((255f, 0f, 0f), At(rgba, 8, 8, 0, 0), "opaque red stays red");
-        Assert.AreEqual((0f, 0f, 0f), At(rgba, 8, 8, 4, 0), "fully transparent (stored green) is composited on black");
+        Assert.AreEqual((255f, 255f, 255f), At(rgba, 8, 8, 4, 0), "fully transparent (stored green) is composited on white");
         var half = At(rgba, 8, 8, 6, 0);
-        Assert.AreEqual((0f, 0f, 128f), half, "blue at alpha 128 is composited on black: 255·128/255");
+        Assert.AreEqual((127f, 127f, 255f), half, "blue at alpha 128 is composited on white: (0·128 + 255·127) / 255 = 127 in red and green");
 
         var cmyk = Pixels(Fixture("cmyk.jpg"), 8, 8).Scoring;
         var red = At(cmyk, 8, 8, 3, 3);

@@ -99,7 +99,7 @@ public sealed class DetectorOnnxParityTests
     {
         var paths = Directory.GetFiles(Path.Combine(DetectorTrainingTests.TinyShapes, "JPEGImages")).Order().Take(count).ToList();
         Assert.HasCount(count, paths);
-        var bytes = ImagePixels.Load(new MLContext(1), paths, input);
+        var bytes = ImagePixels.Load(paths, input);
         return torch.stack(bytes.Select(b => torch.tensor(b, ScalarType.Byte).reshape(input.Channels, input.Height, input.Width).to(ScalarType.Float32)));
     }
 

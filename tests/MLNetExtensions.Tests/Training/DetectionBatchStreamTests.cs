@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLNetExtensions.Data;
 using MLNetExtensions.Data.Synthetic;
 using MLNetExtensions.Scoring;
@@ -75,17 +76,24 @@ public sealed class DetectionBatchStreamTests
         Assert.AreEqual(0, BatchPrefetcher.LiveWorkers);
     }
 
+    private sealed class PathRow { public string ImagePath = ""; }
+
     [TestMethod]
     public void StreamedPixelsAreTheHeldSetsAndTheScoringChains()
     {
         var (ml, data) = Shapes();
         var input = new NetworkInput(Size, Size, false);
         var held = DetectionTrainingSet.Create(ml, data, input, "ImagePath", "Boxes", "Labels");
-        using var decoder = new InputPixelDecoder(ml, input);
         var decoded = new byte[held.Count][];
-        Parallel.For(0, held.Count, new ParallelOptions { MaxDegreeOfParallelism = 3 }, i => decoded[i] = decoder.Decode(held.Paths[i]));
+        Parallel.For(0, held.Count, new ParallelOptions { MaxDegreeOfParallelism = 3 }, i => decoded[i] = input.ReadPixels(held.Paths[i]));
         for (int i = 0; i < held.Count; i++)
             Assert.IsTrue(held.PixelsOf(i).AsSpan().SequenceEqual(decoded[i]), $"image {i} ('{held.Paths[i]}') decodes to other pixels one at a time");
+        // The scoring chain's pixel steps give the same values.
+        var paths = ml.Data.LoadFromEnumerable(held.Paths.Take(5).Select(p => new PathRow { ImagePath = p }));
+        var scored = input.PixelPipeline(ml, nameof(PathRow.ImagePath), "Pixels").Fit(paths).Transform(paths)
+            .GetColumn<VBuffer<float>>("Pixels").Select(v => v.DenseValues().ToArray()).ToList();
+        for (int i = 0; i < scored.Count; i++)
+            CollectionAssert.AreEqual(held.PixelsOf(i).Select(b => (float)b).ToArray(), scored[i], $"image {i}: scoring reads the training pixels");
 
         var plan = new TrainingPlan(held.Count, BatchSize: 4, Seed: 1, TotalSteps: 2);
         var streamed = DetectionTrainingSet.Create(ml, data, input, "ImagePath", "Boxes", "Labels", holdPixels: false);
