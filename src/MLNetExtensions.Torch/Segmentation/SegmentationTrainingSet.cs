@@ -4,6 +4,8 @@ using MLNetExtensions.Data;
 using MLNetExtensions.Data.Masks;
 using MLNetExtensions.Scoring;
 using MLNetExtensions.Torch.Training;
+using AntialiasedBilinear = MLNetExtensions.Transforms.ImageMath.AntialiasedBilinear;
+using MaskOps = MLNetExtensions.Transforms.ImageMath.MaskOps;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -11,18 +13,21 @@ using F = TorchSharp.torch.nn.functional;
 namespace MLNetExtensions.Torch.Segmentation;
 
 /// <summary>
-/// A segmentation dataset held in memory at the network's input size: pixels as bytes (from the scoring chain's own
-/// pixel pipeline), masks resized by nearest neighbour (class indices must never blend). Every row is checked once,
-/// so bad data fails before the first step with the row and the file named.
+/// A segmentation dataset held in memory at its own size: each image decoded by the scoring chain's decoder
+/// (<see cref="NetworkInput.Decode"/>) and its mask, so the scale augmentation resamples the original pixels (a 2× zoom
+/// keeps the detail of a large photo instead of enlarging an already shrunk image). Images reach the input size with
+/// the scoring filter (<see cref="AntialiasedBilinear"/>: with no scale change they are the pixels scoring reads), masks
+/// by nearest neighbour (class indices must never blend). Every row is checked once, so bad data fails before the first
+/// step with the row and the file named.
 /// </summary>
 internal sealed class SegmentationTrainingSet
 {
-    private readonly List<byte[]> _pixels;
-    private readonly List<byte[]> _masks;
+    private readonly List<DecodedImage> _images;
+    private readonly List<SegmentationMask> _masks;
 
-    private SegmentationTrainingSet(NetworkInput input, string[] classNames, List<string> imagePaths, List<string> maskPaths, List<byte[]> pixels, List<byte[]> masks)
+    private SegmentationTrainingSet(NetworkInput input, string[] classNames, List<string> imagePaths, List<string> maskPaths, List<DecodedImage> images, List<SegmentationMask> masks)
     {
-        Input = input; ClassNames = classNames; ImagePaths = imagePaths; MaskPaths = maskPaths; _pixels = pixels; _masks = masks;
+        Input = input; ClassNames = classNames; ImagePaths = imagePaths; MaskPaths = maskPaths; _images = images; _masks = masks;
     }
 
     public NetworkInput Input { get; }
@@ -31,20 +36,29 @@ internal sealed class SegmentationTrainingSet
     public List<string> MaskPaths { get; }
     public int Count => _masks.Count;
 
-    /// <summary>A short hash of the pixels and masks, for a checkpoint's fingerprint.</summary>
+    /// <summary>A short hash of the decoded images and masks, for a checkpoint's fingerprint.</summary>
     public string ContentHash()
     {
         using var hash = new TrainingDataHash();
         for (int i = 0; i < Count; i++)
         {
-            hash.Add(_pixels[i]);
-            hash.Add(_masks[i]);
+            hash.Add(_images[i].Pixels);
+            hash.Add(_masks[i].Pixels);
         }
         return hash.Finish();
     }
 
     /// <summary>The mask of row <paramref name="i"/> at the input size, row-major.</summary>
-    public byte[] Mask(int i) => _masks[i];
+    public byte[] Mask(int i) => MaskAt(i, Input.Width, Input.Height);
+
+    private byte[] MaskAt(int i, int width, int height) => MaskOps.ResizeNearest(_masks[i].Pixels, _masks[i].Width, _masks[i].Height, width, height);
+
+    /// <summary>Image <paramref name="i"/> resized to <paramref name="width"/> × <paramref name="height"/>: (C, H, W) bytes.</summary>
+    private byte[] PixelsAt(int i, int width, int height)
+    {
+        var image = _images[i];
+        return AntialiasedBilinear.ResizeToBytes(image.Pixels, image.Width, image.Height, image.Channels, width, height);
+    }
 
     /// <summary>Reads and checks the rows. Class names: <paramref name="classNames"/>, or "0".."K-1" with K the largest index seen plus one.</summary>
     public static SegmentationTrainingSet Create(MLContext ml, IDataView data, NetworkInput input, string imagePathColumn, string maskPathColumn,
@@ -53,7 +67,7 @@ internal sealed class SegmentationTrainingSet
         var (images, maskFiles) = ReadPaths(data, imagePathColumn, maskPathColumn);
         if (images.Count == 0)
             throw new InvalidOperationException($"The {dataName} has no rows. Give at least one image with its mask.");
-        var masks = new List<byte[]>(images.Count);
+        var masks = new List<SegmentationMask>(images.Count);
         int maxIndex = 0;
         var firstSeen = new (int Row, int Pixel)?[256];   // where each mask value first appears
         for (int row = 0; row < images.Count; row++)
@@ -81,12 +95,12 @@ internal sealed class SegmentationTrainingSet
                 maxIndex = Math.Max(maxIndex, v);
                 firstSeen[v] ??= (row, i);
             }
-            masks.Add(ResizeNearest(mask, input.Width, input.Height));
+            masks.Add(mask);
         }
         if (classNames == null) CheckInferredClasses(firstSeen, maxIndex, maskFiles, dataName);
         var names = classNames?.ToArray() ?? Enumerable.Range(0, Math.Max(2, maxIndex + 1)).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-        var pixels = ImagePixels.Load(images, input);
-        return new SegmentationTrainingSet(input, names, images, maskFiles, pixels, masks);
+        var decoded = ImagePixels.Decode(images, input);
+        return new SegmentationTrainingSet(input, names, images, maskFiles, decoded, masks);
     }
 
     /// <summary>
@@ -126,23 +140,6 @@ internal sealed class SegmentationTrainingSet
         return (images, masks);
     }
 
-    /// <summary>Nearest-neighbour resize with pixel-centre sampling: target (x, y) takes source (⌊(x + ½)·W/w⌋, ⌊(y + ½)·H/h⌋).</summary>
-    internal static byte[] ResizeNearest(SegmentationMask mask, int width, int height)
-    {
-        if (mask.Width == width && mask.Height == height) return (byte[])mask.Pixels.Clone();
-        var result = new byte[width * height];
-        for (int y = 0; y < height; y++)
-        {
-            int sy = Math.Min(mask.Height - 1, (int)((y + 0.5) * mask.Height / height));
-            for (int x = 0; x < width; x++)
-            {
-                int sx = Math.Min(mask.Width - 1, (int)((x + 0.5) * mask.Width / width));
-                result[y * width + x] = mask.Pixels[sy * mask.Width + sx];
-            }
-        }
-        return result;
-    }
-
     /// <summary>Images (B, C, H, W) float pixels in [0, 255] and targets (B, H, W) int64, augmented when <paramref name="augmentation"/> is given.</summary>
     public (Tensor Images, Tensor Targets) Batch(IReadOnlyList<int> indices, SegmentationAugmentation? augmentation, Random rng, Device device)
     {
@@ -152,8 +149,10 @@ internal sealed class SegmentationTrainingSet
         var targets = new List<Tensor>(indices.Count);
         foreach (int i in indices)
         {
-            var img = tensor(_pixels[i], ScalarType.Byte).reshape(c, h, w).to(ScalarType.Float32);   // (C, H, W)
-            var target = tensor(_masks[i], ScalarType.Byte).reshape(h, w).to(ScalarType.Int64);       // (H, W)
+            // The scale augmentation's size, drawn first: the original is resampled straight to it.
+            var (sh, sw) = augmentation != null ? ScaledSize(augmentation, rng) : (h, w);
+            var img = tensor(PixelsAt(i, sw, sh), ScalarType.Byte).reshape(c, sh, sw).to(ScalarType.Float32);   // (C, sh, sw)
+            var target = tensor(MaskAt(i, sw, sh), ScalarType.Byte).reshape(sh, sw).to(ScalarType.Int64);       // (sh, sw)
             if (augmentation != null) (img, target) = Augment(img, target, augmentation, rng);
             images.Add(img);
             targets.Add(target);
@@ -193,15 +192,23 @@ internal sealed class SegmentationTrainingSet
         return (mixedImages, mixedTargets);
     }
 
+    /// <summary>The input size scaled by a factor drawn from [MinScale, MaxScale] (the input size when there is no range).</summary>
+    private (int Height, int Width) ScaledSize(SegmentationAugmentation a, Random rng)
+    {
+        int h = Input.Height, w = Input.Width;
+        if (!(a.MaxScale > a.MinScale || a.MinScale != 1f)) return (h, w);
+        double s = a.MinScale + rng.NextDouble() * (a.MaxScale - a.MinScale);
+        return (Math.Max(1, (int)Math.Round(h * s)), Math.Max(1, (int)Math.Round(w * s)));
+    }
+
+    /// <summary>Image (C, sh, sw) and mask (sh, sw) at the drawn scale to the input size: padded and cropped, rotated,
+    /// flipped, colour-jittered.</summary>
     private (Tensor, Tensor) Augment(Tensor img, Tensor target, SegmentationAugmentation a, Random rng)
     {
         int h = Input.Height, w = Input.Width;
         if (a.MaxScale > a.MinScale || a.MinScale != 1f)
         {
-            double s = a.MinScale + rng.NextDouble() * (a.MaxScale - a.MinScale);
-            int sh = Math.Max(1, (int)Math.Round(h * s)), sw = Math.Max(1, (int)Math.Round(w * s));
-            img = F.interpolate(img.unsqueeze(0), [sh, sw], mode: InterpolationMode.Bilinear, align_corners: false).squeeze(0);
-            target = F.interpolate(target.to(ScalarType.Float32).unsqueeze(0).unsqueeze(0), [sh, sw], mode: InterpolationMode.Nearest).squeeze(0).squeeze(0).to(ScalarType.Int64);
+            int sh = (int)target.shape[0], sw = (int)target.shape[1];
             // Pad a smaller image to the input size: grey pixels, 255 in the mask so padding counts in no loss.
             int padH = Math.Max(0, h - sh), padW = Math.Max(0, w - sw);
             if (padH > 0 || padW > 0)

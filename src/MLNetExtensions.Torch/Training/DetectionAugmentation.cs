@@ -17,9 +17,12 @@ namespace MLNetExtensions.Torch.Training;
 /// <param name="ZoomOut">Place half the images on a canvas up to <paramref name="MaxZoomOut"/> times their size filled with
 /// the ImageNet mean colour, so the network sees its objects smaller (SSD's expand).</param>
 /// <param name="MaxZoomOut">The largest canvas side as a multiple of the image's (1 to 8; torchvision's 4).</param>
+/// <param name="Mosaic">The share of training images (0 to 1, default 0) made instead as a 2 × 2 mosaic of four images
+/// (YOLOv4's; the other three drawn at random from the set): more objects and contexts per image, smaller objects.</param>
 public sealed record DetectionAugmentation(bool HorizontalFlip = true, bool RandomCrop = true, float MinCropScale = 0.3f,
-    float Brightness = 24f, float Contrast = 0.2f, bool ZoomOut = true, float MaxZoomOut = 4f)
+    float Brightness = 24f, float Contrast = 0.2f, bool ZoomOut = true, float MaxZoomOut = 4f, float Mosaic = 0f)
 {
+    private readonly float _mosaic = InRange(Mosaic, 0f, 1f, nameof(Mosaic));
     private readonly float _minCropScale = InRange(MinCropScale, 0.05f, 1f, nameof(MinCropScale));
     private readonly float _brightness = InRange(Brightness, 0f, 255f, nameof(Brightness));
     private readonly float _contrast = InRange(Contrast, 0f, 1f, nameof(Contrast));
@@ -29,9 +32,10 @@ public sealed record DetectionAugmentation(bool HorizontalFlip = true, bool Rand
     public float Brightness { get => _brightness; init => _brightness = InRange(value, 0f, 255f, nameof(Brightness)); }
     public float Contrast { get => _contrast; init => _contrast = InRange(value, 0f, 1f, nameof(Contrast)); }
     public float MaxZoomOut { get => _maxZoomOut; init => _maxZoomOut = InRange(value, 1f, 8f, nameof(MaxZoomOut)); }
+    public float Mosaic { get => _mosaic; init => _mosaic = InRange(value, 0f, 1f, nameof(Mosaic)); }
 
     /// <summary>Whether any choice moves pixels to other places (crop, zoom-out, flip).</summary>
-    public bool IsGeometric => HorizontalFlip || RandomCrop || (ZoomOut && MaxZoomOut > 1);
+    public bool IsGeometric => HorizontalFlip || RandomCrop || (ZoomOut && MaxZoomOut > 1) || Mosaic > 0;
 
     private static float InRange(float value, float min, float max, string name)
         => float.IsFinite(value) && value >= min && value <= max ? value

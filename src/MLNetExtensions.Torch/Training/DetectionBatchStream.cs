@@ -93,9 +93,8 @@ internal sealed class DetectionBatchStream : IDisposable
 
     private Sample Make(int step, int position, int index)
     {
-        var image = _cache != null ? _cache.GetOrAdd(index, Decode) : Decode(index);
         if (!_buffers.TryTake(out var output)) output = new float[_sampleSize];   // back to _buffers once copied into the batch
-        var target = _set.Sample(image, index, _augmentation, _plan.SampleRandom(step, position), output);
+        var target = _set.Sample(i => _cache != null ? _cache.GetOrAdd(i, Decode) : Decode(i), index, _augmentation, _plan.SampleRandom(step, position), output);
         return new Sample(output, target);
     }
 

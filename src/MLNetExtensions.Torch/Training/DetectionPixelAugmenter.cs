@@ -48,8 +48,54 @@ internal static class DetectionPixelAugmenter
         }
         AntialiasedBilinear.Resample(image.Pixels, w, h, c, c == 3 ? RgbFill : GreyFill, x0, y0, ww, wh, input.Width, input.Height, output);
         for (int k = 0; k < output.Length; k++) output[k] = AntialiasedBilinear.ToByte(output[k]);
-        if (a == null) return t;
+        return a == null ? t : FlipAndJitter(input, t, a, rng, output);
+    }
 
+    /// <summary>
+    /// A 2 × 2 mosaic (YOLOv4's, as an option) of <paramref name="four"/> originals into <paramref name="output"/>: the
+    /// input is cut into four tiles around a centre drawn in the middle half of each side; each tile shows a window of one
+    /// image with the tile's aspect ratio, ½ to 1 of the largest that fits, placed uniformly, resampled with the scoring
+    /// filter; boxes are clipped to their window and kept when at least a tenth of each and 2 pixels a side show
+    /// (ultralytics' rule: a tile cuts many objects, and SSD's centre rule would leave their visible parts unlabelled).
+    /// Then the flip and the
+    /// brightness and contrast of <see cref="Apply"/>.
+    /// </summary>
+    public static DetectionTarget Mosaic(IReadOnlyList<(DecodedImage Image, DetectionTarget Target)> four, NetworkInput input, DetectionAugmentation a, Random rng, Span<float> output)
+    {
+        int c = input.Channels, w = input.Width, h = input.Height;
+        output = output[..(c * h * w)];
+        int cx = Math.Clamp((int)(w * (0.25 + 0.5 * rng.NextDouble())), 1, w - 1), cy = Math.Clamp((int)(h * (0.25 + 0.5 * rng.NextDouble())), 1, h - 1);
+        (int X, int Y, int W, int H)[] tiles = [(0, 0, cx, cy), (cx, 0, w - cx, cy), (0, cy, cx, h - cy), (cx, cy, w - cx, h - cy)];
+        var boxes = new List<float>();
+        var labels = new List<long>();
+        var tile = new float[c * w * h];
+        for (int q = 0; q < 4; q++)
+        {
+            var (image, t) = four[q];
+            var (tx, ty, tw, th) = tiles[q];
+            double aspect = (double)tw / th, scale = 0.5 + 0.5 * rng.NextDouble();
+            int ww = Math.Max(1, (int)(Math.Min(image.Width, image.Height * aspect) * scale)), wh = Math.Max(1, (int)(ww / aspect));
+            wh = Math.Min(wh, image.Height);
+            int x0 = rng.Next(image.Width - ww + 1), y0 = rng.Next(image.Height - wh + 1);
+            var kept = ClipTargets(t, (float)x0 / image.Width, (float)y0 / image.Height, (float)ww / image.Width, (float)wh / image.Height, tw, th);
+            for (int i = 0; i < kept.Count; i++)
+            {
+                boxes.AddRange([(tx + kept.Boxes[4 * i] * tw) / w, (ty + kept.Boxes[4 * i + 1] * th) / h, (tx + kept.Boxes[4 * i + 2] * tw) / w, (ty + kept.Boxes[4 * i + 3] * th) / h]);
+                labels.Add(kept.Labels[i]);
+            }
+            AntialiasedBilinear.Resample(image.Pixels, image.Width, image.Height, c, c == 3 ? RgbFill : GreyFill, x0, y0, ww, wh, tw, th, tile);
+            for (int ch = 0; ch < c; ch++)
+                for (int y = 0; y < th; y++)
+                    for (int x = 0; x < tw; x++)
+                        output[ch * w * h + (ty + y) * w + tx + x] = AntialiasedBilinear.ToByte(tile[ch * tw * th + y * tw + x]);
+        }
+        return FlipAndJitter(input, new DetectionTarget(boxes.ToArray(), labels.ToArray()), a, rng, output);
+    }
+
+    /// <summary>The horizontal flip, then brightness and contrast, of the input-size pixels <paramref name="output"/>.</summary>
+    private static DetectionTarget FlipAndJitter(NetworkInput input, DetectionTarget t, DetectionAugmentation a, Random rng, Span<float> output)
+    {
+        int c = input.Channels;
         if (a.HorizontalFlip && rng.NextDouble() < 0.5)
         {
             for (int row = 0; row < c * input.Height; row++) output.Slice(row * input.Width, input.Width).Reverse();
@@ -125,6 +171,26 @@ internal static class DetectionPixelAugmenter
             float nx0 = Math.Clamp((bx0 - x0) / cw, 0, 1), ny0 = Math.Clamp((by0 - y0) / ch, 0, 1);
             float nx1 = Math.Clamp((bx1 - x0) / cw, 0, 1), ny1 = Math.Clamp((by1 - y0) / ch, 0, 1);
             if (nx1 - nx0 < 1e-3f || ny1 - ny0 < 1e-3f) continue;
+            boxes.AddRange([nx0, ny0, nx1, ny1]);
+            labels.Add(t.Labels[i]);
+        }
+        return new DetectionTarget(boxes.ToArray(), labels.ToArray());
+    }
+
+    /// <summary>Boxes clipped to the window (x0, y0, w, h relative to the image), in the window's coordinates, kept when at
+    /// least 10% of the box's area and 2 pixels of each side (at <paramref name="outWidth"/> × <paramref name="outHeight"/>)
+    /// are inside.</summary>
+    private static DetectionTarget ClipTargets(DetectionTarget t, float x0, float y0, float cw, float ch, int outWidth, int outHeight)
+    {
+        var boxes = new List<float>();
+        var labels = new List<long>();
+        for (int i = 0; i < t.Count; i++)
+        {
+            float bx0 = t.Boxes[4 * i], by0 = t.Boxes[4 * i + 1], bx1 = t.Boxes[4 * i + 2], by1 = t.Boxes[4 * i + 3];
+            float nx0 = Math.Clamp((bx0 - x0) / cw, 0, 1), ny0 = Math.Clamp((by0 - y0) / ch, 0, 1);
+            float nx1 = Math.Clamp((bx1 - x0) / cw, 0, 1), ny1 = Math.Clamp((by1 - y0) / ch, 0, 1);
+            float visible = (nx1 - nx0) * (ny1 - ny0) * cw * ch, area = (bx1 - bx0) * (by1 - by0);
+            if ((nx1 - nx0) * outWidth < 2 || (ny1 - ny0) * outHeight < 2 || visible < 0.1f * area) continue;
             boxes.AddRange([nx0, ny0, nx1, ny1]);
             labels.Add(t.Labels[i]);
         }

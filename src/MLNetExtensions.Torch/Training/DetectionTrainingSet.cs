@@ -116,13 +116,21 @@ internal sealed class DetectionTrainingSet
         var all = new float[indices.Count * size];
         var targets = new List<DetectionTarget>(indices.Count);
         for (int b = 0; b < indices.Count; b++)
-            targets.Add(Sample(new DecodedImage(PixelsOf(indices[b]), Input.Width, Input.Height, Input.Channels), indices[b], augmentation, rng, all.AsSpan(b * size, size)));
+            targets.Add(Sample(i => new DecodedImage(PixelsOf(i), Input.Width, Input.Height, Input.Channels), indices[b], augmentation, rng, all.AsSpan(b * size, size)));
         return (tensor(all, [indices.Count, Input.Channels, Input.Height, Input.Width], device: device), targets);
     }
 
-    /// <summary>Image <paramref name="i"/> from <paramref name="image"/> (the original or the held input-size pixels)
+    /// <summary>Image <paramref name="i"/> from <paramref name="images"/> (each row's original or held input-size pixels)
     /// written into <paramref name="output"/> as float pixels in [0, 255] at the input size, augmented when
-    /// <paramref name="augmentation"/> is given (<see cref="DetectionPixelAugmenter"/>); returns its target, moved with the pixels.</summary>
-    public DetectionTarget Sample(DecodedImage image, int i, DetectionAugmentation? augmentation, Random rng, Span<float> output)
-        => DetectionPixelAugmenter.Apply(image, Input, _targets[i], augmentation, rng, output);
+    /// <paramref name="augmentation"/> is given (<see cref="DetectionPixelAugmenter"/>; a mosaic also reads three rows
+    /// drawn from <paramref name="rng"/>); returns its target, moved with the pixels.</summary>
+    public DetectionTarget Sample(Func<int, DecodedImage> images, int i, DetectionAugmentation? augmentation, Random rng, Span<float> output)
+    {
+        if (augmentation is { Mosaic: > 0 } && rng.NextDouble() < augmentation.Mosaic)
+        {
+            int[] rows = [i, rng.Next(Count), rng.Next(Count), rng.Next(Count)];
+            return DetectionPixelAugmenter.Mosaic(rows.Select(r => (images(r), _targets[r])).ToArray(), Input, augmentation, rng, output);
+        }
+        return DetectionPixelAugmenter.Apply(images(i), Input, _targets[i], augmentation, rng, output);
+    }
 }

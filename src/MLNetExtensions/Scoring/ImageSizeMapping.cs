@@ -18,7 +18,9 @@ public sealed class ImageSizeOutput
 }
 
 /// <summary>
-/// Stateless mapping from an image path to the image's size, read from its header. A custom mapping because ML.NET's
+/// Stateless mapping from an image path to the image's size, read from its header. Scoring chains made before
+/// <see cref="ImagePixelsMapping"/> (which gives the size with the pixels) have it as their second step; it stays so
+/// models saved then load and score as before. A custom mapping because ML.NET's
 /// image columns cannot be read by one (an <c>MLImage</c> member of unknown size cannot be declared), and the size is
 /// gone once <c>ResizeImages</c> ran.
 /// </summary>

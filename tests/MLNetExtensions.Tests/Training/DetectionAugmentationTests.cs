@@ -45,7 +45,7 @@ public sealed class DetectionAugmentationTests
         foreach (var (augmentation, seeds) in new[] { (new DetectionAugmentation(), 80), (new DetectionAugmentation(RandomCrop: false, ZoomOut: false), 40) })
             for (int seed = 0; seed < seeds; seed++)
             {
-                var target = set.Sample(original, 0, augmentation, new Random(seed), output);
+                var target = set.Sample(_ => original, 0, augmentation, new Random(seed), output);
                 Assert.AreEqual(1, target.Count, $"seed {seed}: a crop keeps the image's one object");
                 var box = target.Boxes.Select(v => v * Size).ToArray();
                 var lit = LitRegion(output.AsSpan(0, Size * Size).ToArray());
@@ -59,6 +59,49 @@ public sealed class DetectionAugmentationTests
         Assert.IsGreaterThanOrEqualTo(30, moved, "zoom-outs, crops and flips happened");
         Assert.IsGreaterThanOrEqualTo(10, mirrored, "plain flips happened");
         Assert.IsGreaterThanOrEqualTo(10, zoomedOut, "zoom-outs happened");
+    }
+
+    [TestMethod]
+    public void MosaicBoxesStayOnTheirPixels()
+    {
+        using var temp = new Data.TempFolder();
+        const int width = 150, height = 110;
+        var pixels = new byte[width * height];
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+                pixels[y * width + x] = (byte)(x >= 20 && x < 70 && y >= 14 && y < 52 ? 220 : 40);
+        var path = temp["one.png"];
+        TestPng.WriteGray(path, width, height, pixels);
+        var ml = new MLContext(1);
+        var view = DetectionDataView.Create(ml, [new DetectionRecord(path, [new BoundingBox(20, 14, 70, 52)], ["square"])], ["square"]);
+        var input = new NetworkInput(Size, Size, false);
+        var set = DetectionTrainingSet.Create(ml, view, input, "ImagePath", "Boxes", "Labels", holdPixels: false);
+        var original = input.Decode(path);
+        var mosaic = new DetectionAugmentation(Mosaic: 1f, Brightness: 0, Contrast: 0);
+        var output = new float[3 * Size * Size];
+        int boxes = 0, four = 0, brightPixels = 0, unboxed = 0;
+        for (int seed = 0; seed < 60; seed++)
+        {
+            var target = set.Sample(_ => original, 0, mosaic, new Random(seed), output);
+            var box = target.Boxes.Select(v => v * Size).ToArray();
+            string what = $"seed {seed}: boxes [{string.Join(", ", box.Select(v => v.ToString("F1")))}]";
+            for (int y = 0; y < Size; y++)
+                for (int x = 0; x < Size; x++)
+                {
+                    bool bright = output[y * Size + x] > 130;
+                    bool inside = Enumerable.Range(0, target.Count).Any(b => x + 0.5f > box[4 * b] - 1.5f && x + 0.5f < box[4 * b + 2] + 1.5f && y + 0.5f > box[4 * b + 1] - 1.5f && y + 0.5f < box[4 * b + 3] + 1.5f);
+                    bool deepInside = Enumerable.Range(0, target.Count).Any(b => x + 0.5f > box[4 * b] + 1.5f && x + 0.5f < box[4 * b + 2] - 1.5f && y + 0.5f > box[4 * b + 1] + 1.5f && y + 0.5f < box[4 * b + 3] - 1.5f);
+                    if (bright) brightPixels++;
+                    if (bright && !inside) unboxed++;   // a sliver of an object under a tenth of its area or 2 px wide
+                    if (deepInside && !bright) Assert.Fail($"{what}: pixel ({x}, {y}) is inside a box but dark");
+                }
+            boxes += target.Count;
+            if (target.Count == 4) four++;
+        }
+        Console.WriteLine($"{boxes} boxes in 60 mosaics, {four} with all four; {unboxed} of {brightPixels} object pixels in no box");
+        Assert.IsLessThan(0.02 * brightPixels, unboxed, "only slivers of objects are left without a box");
+        Assert.IsGreaterThanOrEqualTo(90, boxes, "most tiles keep their image's object");
+        Assert.IsGreaterThanOrEqualTo(5, four, "some mosaics show the object four times");
     }
 
     [TestMethod]
