@@ -28,6 +28,19 @@ internal static class ImageFileDecoder
     public static (int Width, int Height) Check(string path)
     {
         using var stream = File.OpenRead(path);
+        return Check(path, stream);
+    }
+
+    /// <summary><see cref="Check(string)"/> on the file's bytes <paramref name="bytes"/>, read already (a caller that also
+    /// hashes the file reads it once); <paramref name="path"/> only names it in messages.</summary>
+    public static (int Width, int Height) Check(string path, byte[] bytes)
+    {
+        using var stream = new MemoryStream(bytes, writable: false);
+        return Check(path, stream);
+    }
+
+    private static (int Width, int Height) Check(string path, Stream stream)
+    {
         using var codec = SKCodec.Create(stream, out var created);
         if (codec == null && created is SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput)
             throw Truncated(path, created);
