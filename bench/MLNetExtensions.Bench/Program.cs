@@ -23,8 +23,15 @@ IBenchmark[] all =
     new PyTorchParityBenchmark(),
     new LongRunMemoryBenchmark(),
     new ScalarStressBenchmark(),
+    new DataPipelineBenchmark(),
+    new TrainingMemoryBenchmark(),
 ];
 
+if (args is [TrainingMemoryBenchmark.ChildArgument, var folder, var rows])
+{
+    TrainingMemoryBenchmark.RunChild(folder, int.Parse(rows, System.Globalization.CultureInfo.InvariantCulture), Console.Out);
+    return 0;
+}
 if (args is [OneDnnIsaBenchmark.ChildArgument, _])
 {
     OneDnnIsaBenchmark.RunChild(Console.Out);
