@@ -27,9 +27,11 @@ IBenchmark[] all =
     new TrainingMemoryBenchmark(),
 ];
 
-if (args is [TrainingMemoryBenchmark.ChildArgument, var folder, var rows])
+if (args is [TrainingMemoryBenchmark.ChildArgument, var folder, var rows, .. var rest] && rest.Length <= 1)
 {
-    TrainingMemoryBenchmark.RunChild(folder, int.Parse(rows, System.Globalization.CultureInfo.InvariantCulture), Console.Out);
+    // The child's steps can be given (fewer, to time Fit → first step alone); the bench itself runs 10,000.
+    TrainingMemoryBenchmark.RunChild(folder, int.Parse(rows, System.Globalization.CultureInfo.InvariantCulture), Console.Out,
+        rest is [var steps] ? int.Parse(steps, System.Globalization.CultureInfo.InvariantCulture) : TrainingMemoryBenchmark.Steps);
     return 0;
 }
 if (args is [OneDnnIsaBenchmark.ChildArgument, _])

@@ -20,7 +20,8 @@ namespace MLNetExtensions.Bench;
 public sealed class TrainingMemoryBenchmark : IBenchmark
 {
     internal const string ChildArgument = "training-memory-child";
-    private const int Steps = 10_000, Every = 1_000, Large = 20_000, Small = 1_000, Size = 64;
+    internal const int Steps = 10_000;
+    private const int Every = 1_000, Large = 20_000, Small = 1_000, Size = 64;
 
     public string Name => "training-memory";
     public string Description => $"peak RSS of a streamed tiny-SSD run on {Small:N0} vs {Large:N0} images ({Steps:N0} steps each, a child process per run), RSS every {Every:N0} steps, Fit → first step";
@@ -87,9 +88,9 @@ public sealed class TrainingMemoryBenchmark : IBenchmark
         static double P(string s) => double.Parse(s, CultureInfo.InvariantCulture);
     }
 
-    /// <summary>In the child: trains on the first <paramref name="rows"/> images of <paramref name="voc"/>, printing
+    /// <summary>In the child: trains <paramref name="steps"/> steps on the first <paramref name="rows"/> images of <paramref name="voc"/>, printing
     /// <c>rss STEP MB SECONDS</c> every 1,000 steps and at the end <c>result PEAK_MB LOAD_S FIT_TO_FIRST_STEP_S TRAIN_S</c>.</summary>
-    internal static void RunChild(string voc, int rows, TextWriter output)
+    internal static void RunChild(string voc, int rows, TextWriter output, int steps)
     {
         TorchRuntime.EnsureLoaded();
         var ml = new MLContext(1);
@@ -102,7 +103,7 @@ public sealed class TrainingMemoryBenchmark : IBenchmark
         var options = new SsdDetectorOptions
         {
             InputWidth = Size, InputHeight = Size, WidthMultiplier = 0.25f, GridSize = 4, MinScale = 0.2f,
-            BatchSize = 4, MaxSteps = Steps, WarmupSteps = 50, LearningRate = 3e-3, Seed = 7, CpuThreads = 1, DataWorkers = 1,
+            BatchSize = 4, MaxSteps = steps, WarmupSteps = Math.Min(50, steps), LearningRate = 3e-3, Seed = 7, CpuThreads = 1, DataWorkers = 1,
             PixelCacheBytes = 0, Device = DeviceSelection.Cpu, EnableCheckpoints = false, ScoreThreshold = 0.05f,
             Progress = new StepReport(p =>
             {
