@@ -23,8 +23,17 @@ IBenchmark[] all =
     new PyTorchParityBenchmark(),
     new LongRunMemoryBenchmark(),
     new ScalarStressBenchmark(),
+    new DataPipelineBenchmark(),
+    new TrainingMemoryBenchmark(),
 ];
 
+if (args is [TrainingMemoryBenchmark.ChildArgument, var folder, var rows, .. var rest] && rest.Length <= 1)
+{
+    // The child's steps can be given (fewer, to time Fit → first step alone); the bench itself runs 10,000.
+    TrainingMemoryBenchmark.RunChild(folder, int.Parse(rows, System.Globalization.CultureInfo.InvariantCulture), Console.Out,
+        rest is [var steps] ? int.Parse(steps, System.Globalization.CultureInfo.InvariantCulture) : TrainingMemoryBenchmark.Steps);
+    return 0;
+}
 if (args is [OneDnnIsaBenchmark.ChildArgument, _])
 {
     OneDnnIsaBenchmark.RunChild(Console.Out);

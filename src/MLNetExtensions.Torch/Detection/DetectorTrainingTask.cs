@@ -27,10 +27,12 @@ internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>, IDis
     {
         _o = options;
         var input = new NetworkInput(_o.InputWidth, _o.InputHeight, _o.Grayscale);
-        _train = DetectionTrainingSet.Create(ml, trainData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn, holdPixels: false);
+        _train = DetectionTrainingSet.Create(ml, trainData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn, holdPixels: false,
+            checkThreads: _o.DataWorkers ?? 0);
         if (options.ValidationData != null)
         {
-            _validation = DetectionTrainingSet.Create(ml, options.ValidationData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn, "validation data");
+            _validation = DetectionTrainingSet.Create(ml, options.ValidationData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn, "validation data",
+                checkThreads: _o.DataWorkers ?? 0);
             if (!_validation.ClassNames.SequenceEqual(_train.ClassNames))
                 throw new ArgumentException($"The validation data's classes ({string.Join(", ", _validation.ClassNames)}) differ from the training data's ({string.Join(", ", _train.ClassNames)}). Read both with the same class list.");
         }

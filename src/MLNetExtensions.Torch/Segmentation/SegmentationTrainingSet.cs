@@ -77,8 +77,9 @@ internal sealed class SegmentationTrainingSet
             try
             {
                 mask = SegmentationMask.CreateFromFile(maskFiles[row]);
-                size = ImageHeader.ReadSize(images[row]);
-                ImageFileDecoder.Check(images[row]);
+                var file = File.ReadAllBytes(images[row]);   // read once: its header, then decoded completely
+                ImageHeader.ReadSize(images[row], file);
+                size = ImageFileDecoder.Check(images[row], file);
             }
             catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
             {

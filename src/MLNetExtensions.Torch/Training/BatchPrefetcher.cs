@@ -13,6 +13,14 @@ internal static class BatchPrefetcher
     internal static void Started() => Interlocked.Increment(ref s_liveWorkers);
 
     internal static void Ended() => Interlocked.Decrement(ref s_liveWorkers);
+
+    private static long s_takeTicks;
+
+    /// <summary>Seconds the training threads of every prefetcher in the process have spent in <c>Take</c>, waiting for
+    /// their batch to be made (the data-wait share of a step, which the <c>data-pipeline</c> bench reports).</summary>
+    public static double TakeSeconds => Interlocked.Read(ref s_takeTicks) / (double)System.Diagnostics.Stopwatch.Frequency;
+
+    internal static void Took(long startTimestamp) => Interlocked.Add(ref s_takeTicks, System.Diagnostics.Stopwatch.GetTimestamp() - startTimestamp);
 }
 
 /// <summary>
@@ -79,6 +87,13 @@ internal sealed class BatchPrefetcher<TSample> : IDisposable
     /// <summary>Step <paramref name="step"/>'s examples in batch order, with their example indices; blocks until they are
     /// made. Throws what a worker threw for this step or an earlier one.</summary>
     public (int[] Indices, TSample[] Samples) Take(int step)
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        try { return TakeWaiting(step); }
+        finally { BatchPrefetcher.Took(start); }
+    }
+
+    private (int[] Indices, TSample[] Samples) TakeWaiting(int step)
     {
         lock (_gate)
         {

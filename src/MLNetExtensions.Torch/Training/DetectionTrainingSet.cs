@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Microsoft.ML;
 using MLNetExtensions.Data;
 using MLNetExtensions.Scoring;
@@ -21,9 +22,9 @@ internal sealed class DetectionTrainingSet
     private readonly List<byte[]>? _pixels;
     private readonly List<DetectionTarget> _targets;
 
-    private DetectionTrainingSet(NetworkInput input, string[] classNames, List<string> paths, List<(int Width, int Height)> sizes, List<byte[]>? pixels, List<DetectionTarget> targets, string dataName)
+    private DetectionTrainingSet(NetworkInput input, string[] classNames, List<string> paths, List<(int Width, int Height)> sizes, List<byte[]>? pixels, List<DetectionTarget> targets, string dataName, string contentHash)
     {
-        Input = input; ClassNames = classNames; Paths = paths; Sizes = sizes; _pixels = pixels; _targets = targets; DataName = dataName;
+        Input = input; ClassNames = classNames; Paths = paths; Sizes = sizes; _pixels = pixels; _targets = targets; DataName = dataName; _contentHash = contentHash;
     }
 
     public NetworkInput Input { get; }
@@ -43,69 +44,98 @@ internal sealed class DetectionTrainingSet
     /// <summary>Image <paramref name="i"/>'s (C, H, W) pixels at the network's input size.</summary>
     public byte[] PixelsOf(int i) => (_pixels ?? throw new InvalidOperationException("This training set streams its pixels from the files; it holds none."))[i];
 
+    private readonly string _contentHash;
+
     /// <summary>A short hash of the image files' bytes and the targets, for a checkpoint's fingerprint (the files, not the
-    /// decoded pixels: a streamed set has no pixels to hash, and both kinds must agree).</summary>
-    public string ContentHash()
-    {
-        using var hash = new TrainingDataHash();
-        for (int i = 0; i < Count; i++)
-        {
-            try { hash.AddFile(Paths[i]); }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                throw new InvalidDataException($"Row {i} of the {DataName}: image '{Paths[i]}' cannot be read: {ex.Message}", ex);
-            }
-            hash.Add<float>(_targets[i].Boxes);
-            hash.Add<long>(_targets[i].Labels);
-        }
-        return hash.Finish();
-    }
+    /// decoded pixels: a streamed set has no pixels to hash, and both kinds must agree). Computed by <see cref="Create"/>
+    /// from the bytes it checks, so no file is read again: per row the file's length and bytes, then its boxes and labels,
+    /// in row order (<see cref="TrainingDataHash"/>).</summary>
+    public string ContentHash() => _contentHash;
+
+    /// <summary>Rows checked at once, in parallel; their files' bytes are held until hashed in row order.</summary>
+    private const int CheckChunkPerThread = 16;
 
     /// <summary>The rows of <paramref name="data"/>, checked; with <paramref name="holdPixels"/> every image decoded up front
-    /// and its pixels held, else only the paths and targets, for a <see cref="DetectionBatchStream"/> to decode from the files.</summary>
+    /// and its pixels held, else only the paths and targets, for a <see cref="DetectionBatchStream"/> to decode from the files.
+    /// Each image file is read once, on up to <paramref name="checkThreads"/> threads (0: the core count): decoded completely
+    /// (<see cref="ImageFileDecoder.Check(string, byte[])"/>), its boxes checked against its size, and its bytes hashed for
+    /// <see cref="ContentHash"/>. When several rows are bad, the lowest one is reported, whatever the threads.</summary>
     public static DetectionTrainingSet Create(MLContext ml, IDataView data, NetworkInput input,
-        string imagePathColumn, string boxesColumn, string labelsColumn, string? dataName = "training data", bool holdPixels = true)
+        string imagePathColumn, string boxesColumn, string labelsColumn, string? dataName = "training data", bool holdPixels = true,
+        int checkThreads = 0)
     {
         var classNames = DetectionDataView.GetClassNames(data.Schema, labelsColumn);
         var records = DetectionDataView.ReadRecords(data, imagePathColumn, boxesColumn, labelsColumn, difficultColumn: null);
         if (records.Count == 0)
             throw new InvalidOperationException($"The {dataName} has no rows. Give at least one image with its boxes.");
         var index = classNames.Select((n, i) => (n, i)).ToDictionary(t => t.n, t => (long)t.i + 1);
-        var targets = new List<DetectionTarget>(records.Count);
-        var sizes = new List<(int Width, int Height)>(records.Count);
-        for (int row = 0; row < records.Count; row++)
+        int threads = Math.Max(1, Math.Min(checkThreads > 0 ? checkThreads : Environment.ProcessorCount, records.Count));
+        var targets = new DetectionTarget[records.Count];
+        var sizes = new (int Width, int Height)[records.Count];
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = threads };
+        using var hash = new TrainingDataHash();
+        int chunk = threads * CheckChunkPerThread;
+        var bytes = new byte[chunk][];
+        var errors = new Exception?[chunk];
+        for (int first = 0; first < records.Count; first += chunk)
         {
-            var r = records[row];
-            (int w, int h) size;
-            try { size = ImageHeader.ReadSize(r.ImagePath); }
-            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+            int count = Math.Min(chunk, records.Count - first);
+            Array.Clear(errors);
+            Parallel.For(0, count, parallel, k =>
             {
-                throw new InvalidDataException($"Row {row} of the {dataName}: image '{r.ImagePath}' cannot be read: {ex.Message}", ex);
-            }
-            try { ImageFileDecoder.Check(r.ImagePath); }
-            catch (InvalidDataException ex) { throw new InvalidDataException($"Row {row} of the {dataName}: {ex.Message}", ex); }
-            var boxes = new float[r.Boxes.Count * 4];
-            var labels = new long[r.Boxes.Count];
-            for (int i = 0; i < r.Boxes.Count; i++)
+                try { (bytes[k], targets[first + k], sizes[first + k]) = CheckRow(first + k, records[first + k], index, dataName); }
+                catch (Exception ex) { errors[k] = ex; bytes[k] = []; }   // thrown as is below, as without threads
+            });
+            // The lowest bad row, as the rows one after another would report it.
+            for (int k = 0; k < count; k++)
+                if (errors[k] is { } error) ExceptionDispatchInfo.Throw(error);
+            for (int k = 0; k < count; k++)
             {
-                var b = r.Boxes[i];
-                if (!(b.XMax > b.XMin && b.YMax > b.YMin))
-                    throw new InvalidDataException($"Row {row} of the {dataName} ('{r.ImagePath}'): box {i} {b} has zero or negative size. Fix or drop the box.");
-                const float slack = 1f; // a pixel of rounding in annotations is common and harmless
-                if (b.XMin < -slack || b.YMin < -slack || b.XMax > size.w + slack || b.YMax > size.h + slack)
-                    throw new InvalidDataException($"Row {row} of the {dataName} ('{r.ImagePath}'): box {i} {b} lies outside the {size.w}×{size.h} image. Fix the annotation or clip the box.");
-                boxes[4 * i] = Math.Clamp(b.XMin / size.w, 0f, 1f);
-                boxes[4 * i + 1] = Math.Clamp(b.YMin / size.h, 0f, 1f);
-                boxes[4 * i + 2] = Math.Clamp(b.XMax / size.w, 0f, 1f);
-                boxes[4 * i + 3] = Math.Clamp(b.YMax / size.h, 0f, 1f);
-                labels[i] = index[r.Labels[i]];
+                hash.Add(bytes[k]);   // its length, then its bytes: as the file's own (TrainingDataHash.AddFile)
+                hash.Add<float>(targets[first + k].Boxes);
+                hash.Add<long>(targets[first + k].Labels);
+                bytes[k] = [];
             }
-            targets.Add(new DetectionTarget(boxes, labels));
-            sizes.Add(size);
         }
         var paths = records.Select(r => r.ImagePath).ToList();
         var pixels = holdPixels ? ImagePixels.Load(paths, input) : null;
-        return new DetectionTrainingSet(input, classNames, paths, sizes, pixels, targets, dataName ?? "training data");
+        return new DetectionTrainingSet(input, classNames, paths, [.. sizes], pixels, [.. targets], dataName ?? "training data", hash.Finish());
+    }
+
+    /// <summary>Row <paramref name="row"/> checked: its file read once and decoded completely, its boxes inside the image;
+    /// the file's bytes, the row's target and the image's size. Throws <see cref="InvalidDataException"/> naming the row and the file.</summary>
+    private static (byte[] Bytes, DetectionTarget Target, (int Width, int Height) Size) CheckRow(int row, DetectionRecord r, Dictionary<string, long> index, string? dataName)
+    {
+        byte[] file;
+        try
+        {
+            file = File.ReadAllBytes(r.ImagePath);
+            ImageHeader.ReadSize(r.ImagePath, file);   // a format without a parsed header is opened as before, with its error
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            throw new InvalidDataException($"Row {row} of the {dataName}: image '{r.ImagePath}' cannot be read: {ex.Message}", ex);
+        }
+        (int w, int h) size;
+        try { size = ImageFileDecoder.Check(r.ImagePath, file); }
+        catch (InvalidDataException ex) { throw new InvalidDataException($"Row {row} of the {dataName}: {ex.Message}", ex); }
+        var boxes = new float[r.Boxes.Count * 4];
+        var labels = new long[r.Boxes.Count];
+        for (int i = 0; i < r.Boxes.Count; i++)
+        {
+            var b = r.Boxes[i];
+            if (!(b.XMax > b.XMin && b.YMax > b.YMin))
+                throw new InvalidDataException($"Row {row} of the {dataName} ('{r.ImagePath}'): box {i} {b} has zero or negative size. Fix or drop the box.");
+            const float slack = 1f; // a pixel of rounding in annotations is common and harmless
+            if (b.XMin < -slack || b.YMin < -slack || b.XMax > size.w + slack || b.YMax > size.h + slack)
+                throw new InvalidDataException($"Row {row} of the {dataName} ('{r.ImagePath}'): box {i} {b} lies outside the {size.w}×{size.h} image. Fix the annotation or clip the box.");
+            boxes[4 * i] = Math.Clamp(b.XMin / size.w, 0f, 1f);
+            boxes[4 * i + 1] = Math.Clamp(b.YMin / size.h, 0f, 1f);
+            boxes[4 * i + 2] = Math.Clamp(b.XMax / size.w, 0f, 1f);
+            boxes[4 * i + 3] = Math.Clamp(b.YMax / size.h, 0f, 1f);
+            labels[i] = index[r.Labels[i]];
+        }
+        return (file, new DetectionTarget(boxes, labels), size);
     }
 
     /// <summary>The images of <paramref name="indices"/> as (B, C, H, W) float pixels in [0, 255], with their targets,

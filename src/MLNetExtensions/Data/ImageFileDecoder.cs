@@ -64,6 +64,20 @@ internal static class ImageFileDecoder
     private static SKBitmap DecodeBitmap(string path)
     {
         using var stream = File.OpenRead(path);
+        return DecodeBitmap(path, stream);
+    }
+
+    /// <summary><see cref="Check(string)"/> on the file's bytes <paramref name="bytes"/>, read already (a caller that also
+    /// hashes the file reads it once); <paramref name="path"/> only names it in messages.</summary>
+    public static (int Width, int Height) Check(string path, byte[] bytes)
+    {
+        using var stream = new MemoryStream(bytes, writable: false);
+        using var bitmap = DecodeBitmap(path, stream);
+        return (bitmap.Width, bitmap.Height);
+    }
+
+    private static SKBitmap DecodeBitmap(string path, Stream stream)
+    {
         using var codec = SKCodec.Create(stream, out var created);
         if (codec == null && created is SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput)
             throw Truncated(path, created);

@@ -21,7 +21,14 @@ internal static class ImageHeader
             head = new byte[(int)Math.Min(Probe, stream.Length)];
             stream.ReadExactly(head);
         }
-        if (TryParse(head, out var size))
+        return ReadSize(path, head);
+    }
+
+    /// <summary><see cref="ReadSize(string)"/> from the file's bytes <paramref name="bytes"/> (all of them or its first
+    /// 64 KB), read already; a format whose header is not parsed here is still decoded from <paramref name="path"/>.</summary>
+    public static (int Width, int Height) ReadSize(string path, ReadOnlySpan<byte> bytes)
+    {
+        if (TryParse(bytes[..Math.Min(Probe, bytes.Length)], out var size))
             return size;
         try
         {
