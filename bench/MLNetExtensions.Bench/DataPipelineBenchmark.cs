@@ -60,7 +60,7 @@ public sealed class DataPipelineBenchmark : IBenchmark
             {
                 // A fresh plan per round and configuration, so no round sees another's images in the OS page cache first.
                 var plan = new TrainingPlan(set.Count, BatchSize, 100 + round, StepsPerRound + 1);
-                using var stream = new DetectionBatchStream(ml, set, plan, augmentation, w, prefetch: 2, cacheBudget: 0, null, "bench");
+                using var stream = new DetectionBatchStream(set, plan, augmentation, w, prefetch: 2, cacheBudget: 0, null, "bench");
                 Take(stream, plan, 0);   // starts the workers, fills the decoders' engine pool
                 var clock = Stopwatch.StartNew();
                 for (int step = 1; step <= StepsPerRound; step++) Take(stream, plan, step);

@@ -36,7 +36,7 @@ internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>, IDis
             if (!_validation.ClassNames.SequenceEqual(_train.ClassNames))
                 throw new ArgumentException($"The validation data's classes ({string.Join(", ", _validation.ClassNames)}) differ from the training data's ({string.Join(", ", _train.ClassNames)}). Read both with the same class list.");
         }
-        _batches = new DetectionBatchStream(ml, _train, TrainingPlan.For(options, _train.Count), _o.Augmentation,
+        _batches = new DetectionBatchStream(_train, TrainingPlan.For(options, _train.Count), _o.Augmentation,
             _o.ResolveDataWorkers(TorchSharp.torch.get_num_threads()), _o.PrefetchBatches, _o.PixelCacheBytes, log, _o.LogSource);
     }
 

@@ -68,6 +68,7 @@ internal sealed class SegmentationTrainingSet
         if (images.Count == 0)
             throw new InvalidOperationException($"The {dataName} has no rows. Give at least one image with its mask.");
         var masks = new List<SegmentationMask>(images.Count);
+        var decoded = new List<DecodedImage>(images.Count);
         int maxIndex = 0;
         var firstSeen = new (int Row, int Pixel)?[256];   // where each mask value first appears
         for (int row = 0; row < images.Count; row++)
@@ -77,9 +78,11 @@ internal sealed class SegmentationTrainingSet
             try
             {
                 mask = SegmentationMask.CreateFromFile(maskFiles[row]);
-                var file = File.ReadAllBytes(images[row]);   // read once: its header, then decoded completely
+                var file = File.ReadAllBytes(images[row]);   // read once: its header, then decoded completely, once
                 ImageHeader.ReadSize(images[row], file);
-                size = ImageFileDecoder.Check(images[row], file);
+                var image = ImageFileDecoder.Decode(images[row], file, input.Grayscale);
+                decoded.Add(image);
+                size = (image.Width, image.Height);
             }
             catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
             {
@@ -100,7 +103,6 @@ internal sealed class SegmentationTrainingSet
         }
         if (classNames == null) CheckInferredClasses(firstSeen, maxIndex, maskFiles, dataName);
         var names = classNames?.ToArray() ?? Enumerable.Range(0, Math.Max(2, maxIndex + 1)).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-        var decoded = ImagePixels.Decode(images, input);
         return new SegmentationTrainingSet(input, names, images, maskFiles, decoded, masks);
     }
 

@@ -34,9 +34,6 @@ public sealed record DetectionAugmentation(bool HorizontalFlip = true, bool Rand
     public float MaxZoomOut { get => _maxZoomOut; init => _maxZoomOut = InRange(value, 1f, 8f, nameof(MaxZoomOut)); }
     public float Mosaic { get => _mosaic; init => _mosaic = InRange(value, 0f, 1f, nameof(Mosaic)); }
 
-    /// <summary>Whether any choice moves pixels to other places (crop, zoom-out, flip).</summary>
-    public bool IsGeometric => HorizontalFlip || RandomCrop || (ZoomOut && MaxZoomOut > 1) || Mosaic > 0;
-
     private static float InRange(float value, float min, float max, string name)
         => float.IsFinite(value) && value >= min && value <= max ? value
             : throw new ArgumentOutOfRangeException(name, value, $"DetectionAugmentation.{name} must be between {min} and {max}.");

@@ -31,7 +31,7 @@ internal sealed class DetectionBatchStream : IDisposable
     /// <summary>Batches of <paramref name="set"/> (its pixels are not needed) by <paramref name="workers"/> threads at most
     /// <paramref name="prefetch"/> steps ahead; every decoded image is kept in memory when the whole set at the input
     /// own size takes at most <paramref name="cacheBudget"/> bytes (0: never). The choice goes to <paramref name="log"/>.</summary>
-    public DetectionBatchStream(MLContext ml, DetectionTrainingSet set, TrainingPlan plan, DetectionAugmentation? augmentation,
+    public DetectionBatchStream(DetectionTrainingSet set, TrainingPlan plan, DetectionAugmentation? augmentation,
         int workers, int prefetch, long cacheBudget, IHostEnvironment? log, string logSource)
     {
         _set = set;

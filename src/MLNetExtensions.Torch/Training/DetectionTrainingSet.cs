@@ -58,7 +58,8 @@ internal sealed class DetectionTrainingSet
     /// <summary>The rows of <paramref name="data"/>, checked; with <paramref name="holdPixels"/> every image decoded up front
     /// and its pixels held, else only the paths and targets, for a <see cref="DetectionBatchStream"/> to decode from the files.
     /// Each image file is read once, on up to <paramref name="checkThreads"/> threads (0: the core count): decoded completely
-    /// (<see cref="ImageFileDecoder.Check(string, byte[])"/>), its boxes checked against its size, and its bytes hashed for
+    /// (<see cref="ImageFileDecoder.Check(string, byte[])"/>, or <see cref="ImageFileDecoder.Decode(string, byte[], bool)"/> when its
+    /// pixels are held: one decode gives both), its boxes checked against its size, and its bytes hashed for
     /// <see cref="ContentHash"/>. When several rows are bad, the lowest one is reported, whatever the threads.</summary>
     public static DetectionTrainingSet Create(MLContext ml, IDataView data, NetworkInput input,
         string imagePathColumn, string boxesColumn, string labelsColumn, string? dataName = "training data", bool holdPixels = true,
@@ -72,6 +73,7 @@ internal sealed class DetectionTrainingSet
         int threads = Math.Max(1, Math.Min(checkThreads > 0 ? checkThreads : Environment.ProcessorCount, records.Count));
         var targets = new DetectionTarget[records.Count];
         var sizes = new (int Width, int Height)[records.Count];
+        var pixels = holdPixels ? new byte[records.Count][] : null;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = threads };
         using var hash = new TrainingDataHash();
         int chunk = threads * CheckChunkPerThread;
@@ -83,7 +85,11 @@ internal sealed class DetectionTrainingSet
             Array.Clear(errors);
             Parallel.For(0, count, parallel, k =>
             {
-                try { (bytes[k], targets[first + k], sizes[first + k]) = CheckRow(first + k, records[first + k], index, dataName); }
+                try
+                {
+                    (bytes[k], targets[first + k], sizes[first + k], var held) = CheckRow(first + k, records[first + k], index, dataName, holdPixels ? input : null);
+                    if (pixels != null) pixels[first + k] = held!;
+                }
                 catch (Exception ex) { errors[k] = ex; bytes[k] = []; }   // thrown as is below, as without threads
             });
             // The lowest bad row, as the rows one after another would report it.
@@ -98,13 +104,15 @@ internal sealed class DetectionTrainingSet
             }
         }
         var paths = records.Select(r => r.ImagePath).ToList();
-        var pixels = holdPixels ? ImagePixels.Load(paths, input) : null;
-        return new DetectionTrainingSet(input, classNames, paths, [.. sizes], pixels, [.. targets], dataName ?? "training data", hash.Finish());
+        return new DetectionTrainingSet(input, classNames, paths, [.. sizes], pixels?.ToList(), [.. targets], dataName ?? "training data", hash.Finish());
     }
 
     /// <summary>Row <paramref name="row"/> checked: its file read once and decoded completely, its boxes inside the image;
-    /// the file's bytes, the row's target and the image's size. Throws <see cref="InvalidDataException"/> naming the row and the file.</summary>
-    private static (byte[] Bytes, DetectionTarget Target, (int Width, int Height) Size) CheckRow(int row, DetectionRecord r, Dictionary<string, long> index, string? dataName)
+    /// the file's bytes, the row's target, the image's size and, with <paramref name="hold"/>, its pixels at that input's
+    /// size (<see cref="NetworkInput.Resize"/> of the same decode, the pixels <see cref="NetworkInput.ReadPixels"/> gives).
+    /// Throws <see cref="InvalidDataException"/> naming the row and the file.</summary>
+    private static (byte[] Bytes, DetectionTarget Target, (int Width, int Height) Size, byte[]? Pixels) CheckRow(int row, DetectionRecord r,
+        Dictionary<string, long> index, string? dataName, NetworkInput? hold)
     {
         byte[] file;
         try
@@ -117,7 +125,17 @@ internal sealed class DetectionTrainingSet
             throw new InvalidDataException($"Row {row} of the {dataName}: image '{r.ImagePath}' cannot be read: {ex.Message}", ex);
         }
         (int w, int h) size;
-        try { size = ImageFileDecoder.Check(r.ImagePath, file); }
+        byte[]? pixels = null;
+        try
+        {
+            if (hold == null) size = ImageFileDecoder.Check(r.ImagePath, file);
+            else
+            {
+                var image = ImageFileDecoder.Decode(r.ImagePath, file, hold.Grayscale);
+                size = (image.Width, image.Height);
+                pixels = hold.Resize(image);
+            }
+        }
         catch (InvalidDataException ex) { throw new InvalidDataException($"Row {row} of the {dataName}: {ex.Message}", ex); }
         var boxes = new float[r.Boxes.Count * 4];
         var labels = new long[r.Boxes.Count];
@@ -135,7 +153,7 @@ internal sealed class DetectionTrainingSet
             boxes[4 * i + 3] = Math.Clamp(b.YMax / size.h, 0f, 1f);
             labels[i] = index[r.Labels[i]];
         }
-        return (file, new DetectionTarget(boxes, labels), size);
+        return (file, new DetectionTarget(boxes, labels), size, pixels);
     }
 
     /// <summary>The images of <paramref name="indices"/> as (B, C, H, W) float pixels in [0, 255], with their targets,

@@ -38,6 +38,21 @@ internal static class ImageFileDecoder
     public static DecodedImage Decode(string path, bool grayscale)
     {
         using var bitmap = DecodeBitmap(path);
+        return ToPlanar(bitmap, grayscale);
+    }
+
+    /// <summary><see cref="Decode(string, bool)"/> of the file's bytes <paramref name="bytes"/>, read already (a caller that
+    /// also hashes or checks the file reads it once); <paramref name="path"/> only names it in messages.</summary>
+    public static DecodedImage Decode(string path, byte[] bytes, bool grayscale)
+    {
+        using var stream = new MemoryStream(bytes, writable: false);
+        using var bitmap = DecodeBitmap(path, stream);
+        return ToPlanar(bitmap, grayscale);
+    }
+
+    /// <summary>A decoded RGBA bitmap as planar RGB or luma bytes, composited on <see cref="Background"/>.</summary>
+    private static DecodedImage ToPlanar(SKBitmap bitmap, bool grayscale)
+    {
         int w = bitmap.Width, h = bitmap.Height, channels = grayscale ? 1 : 3;
         var rgba = bitmap.GetPixelSpan();
         int plane = w * h;

@@ -97,7 +97,8 @@ public sealed class ImageDecodingTests
     {
         var ml = new MLContext(1);
         var input = new NetworkInput(width, height, false);
-        var training = ImagePixels.Load([path], input)[0];
+        var row = DetectionDataView.Create(ml, [new DetectionRecord(path, [new BoundingBox(0, 0, 4, 4)], ["a"])], ["a"]);
+        var training = DetectionTrainingSet.Create(ml, row, input, DetectionColumns.ImagePath, DetectionColumns.Boxes, DetectionColumns.Labels).PixelsOf(0);
         var data = ml.Data.LoadFromEnumerable(new[] { new PathRow { ImagePath = path } });
         var scored = input.PixelPipeline(ml, nameof(PathRow.ImagePath), "Pixels").Fit(data).Transform(data);
         var scoring = scored.GetColumn<VBuffer<float>>("Pixels").Single().DenseValues().ToArray();

@@ -99,7 +99,7 @@ public sealed class DetectorOnnxParityTests
     {
         var paths = Directory.GetFiles(Path.Combine(DetectorTrainingTests.TinyShapes, "JPEGImages")).Order().Take(count).ToList();
         Assert.HasCount(count, paths);
-        var bytes = ImagePixels.Load(paths, input);
+        var bytes = paths.Select(input.ReadPixels).ToList();
         return torch.stack(bytes.Select(b => torch.tensor(b, ScalarType.Byte).reshape(input.Channels, input.Height, input.Width).to(ScalarType.Float32)));
     }
 

@@ -67,7 +67,7 @@ public sealed class InGraphNmsExportTests
 
     /// <summary>The pixels the chain feeds its network, (1, C, H, W) floats.</summary>
     private static float[] Pixels(OnnxModelMetadata metadata, string path)
-        => ImagePixels.Load([path], new NetworkInput(metadata.InputWidth, metadata.InputHeight, metadata.InputChannels == 1))[0]
+        => new NetworkInput(metadata.InputWidth, metadata.InputHeight, metadata.InputChannels == 1).ReadPixels(path)
             .Select(b => (float)b).ToArray();
 
     private static long[] PixelShape(OnnxModelMetadata metadata, int batch) => [batch, metadata.InputChannels, metadata.InputHeight, metadata.InputWidth];

@@ -61,7 +61,7 @@ public sealed class SegmentationScoringTests
         var data = DeepLabTrainingTests.Load(ml, "val");
         var predictions = Predictions(ml, model, data);
         Assert.HasCount(16, predictions);
-        var pixels = MLNetExtensions.Torch.Training.ImagePixels.Load(predictions.Select(p => p.Path).ToList(), new NetworkInput(64, 64, false));
+        var pixels = predictions.Select(p => new NetworkInput(64, 64, false).ReadPixels(p.Path)).ToList();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         network.eval();

@@ -32,7 +32,7 @@ public sealed class DetectionBatchStreamTests
         int workers, long cacheBudget, int from, int to)
     {
         var steps = new List<(float[], float[], long[])>();
-        using var stream = new DetectionBatchStream(ml, set, plan, new DetectionAugmentation(), workers, prefetch: 2, cacheBudget, null, "test");
+        using var stream = new DetectionBatchStream(set, plan, new DetectionAugmentation(), workers, prefetch: 2, cacheBudget, null, "test");
         Assert.AreEqual(cacheBudget > 0, stream.Caches);
         for (int step = from; step < to; step++)
         {
@@ -98,7 +98,7 @@ public sealed class DetectionBatchStreamTests
         var plan = new TrainingPlan(held.Count, BatchSize: 4, Seed: 1, TotalSteps: 2);
         var streamed = DetectionTrainingSet.Create(ml, data, input, "ImagePath", "Boxes", "Labels", holdPixels: false);
         Assert.AreEqual(held.ContentHash(), streamed.ContentHash(), "a checkpoint's data hash does not depend on holding the pixels");
-        using var stream = new DetectionBatchStream(ml, streamed, plan, augmentation: null, workers: 2, prefetch: 1, cacheBudget: 0, null, "test");
+        using var stream = new DetectionBatchStream(streamed, plan, augmentation: null, workers: 2, prefetch: 1, cacheBudget: 0, null, "test");
         using var scope = NewDisposeScope();
         var (images, _) = stream.Batch(0, plan.Indices(0), CPU);
         var (expected, _) = held.Batch(plan.Indices(0), null, new Random(0), CPU);
