@@ -53,7 +53,7 @@ public sealed class ScalarStressBenchmark : IBenchmark
             }).Fit(ml.Data.LoadFromPascalVocSegmentation(voc, "train"))),
         };
         string[]? only = Environment.GetEnvironmentVariable("MLNETEXT_SCALAR_STRESS_FAMILIES")?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        bool[] modes = Environment.GetEnvironmentVariable("MLNETEXT_SCALAR_STRESS_FORCED_ONLY") == "1" ? [true] : [false, true];
+        bool[] modes = Environment.GetEnvironmentVariable("TMP_LOSS_TRACE") != null ? [false] : Environment.GetEnvironmentVariable("MLNETEXT_SCALAR_STRESS_FORCED_ONLY") == "1" ? [true] : [false, true];
         output.WriteLine("family      collections   steps before the first error   errors   s");
         int totalErrors = 0;
         var traces = new List<string>();
@@ -105,7 +105,8 @@ public sealed class ScalarStressBenchmark : IBenchmark
         var collector = new Thread(() => { while (!stop.IsCancellationRequested) { GC.Collect(); GC.WaitForPendingFinalizers(); } }) { IsBackground = true };
         if (stress) collector.Start();
         var clock = Stopwatch.StartNew();
-        try { train(ml, new StepReport(p => last = p.Step)); }
+        string? lossFile = Environment.GetEnvironmentVariable("TMP_LOSS_TRACE");
+        try { train(ml, new StepReport(p => { last = p.Step; if (lossFile != null) File.AppendAllText(lossFile, p.Step + " " + string.Join(" ", p.Losses.OrderBy(kv => kv.Key).Select(kv => kv.Key + "=" + kv.Value.ToString("R"))) + "\n"); })); }
         catch (Exception ex) when (TrainingLoop.IsFinalizedScalarError(ex))
         {
             if (errors++ == 0) before = last;

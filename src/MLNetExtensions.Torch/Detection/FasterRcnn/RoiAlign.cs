@@ -147,7 +147,7 @@ public static class RoiAlign
         var g = grid.reshape(-1, 1, 1);
         var count = g.clamp_min(one);                                                         // (K, 1, 1) a grid of 0 has no samples
         // torchvision's order of operations: start + p·bin + (i + 0.5)·bin / grid.
-        var coord = s.Plus(cell * b).Plus(sample.Plus(half) * b).div_(count);                 // (K, P, G)
+        var coord = s.Plus(cell * b).Plus((sample.Plus(half) * b).div_(count));               // (K, P, G)
         // Samples past this RoI's own grid (adaptive ratio) and samples off the map contribute 0.
         var valid = coord.ge(minusOne).logical_and_(coord.le(limit)).logical_and_(sample.lt(g));  // (K, P, G)
         coord = coord.clamp_min(zero);
