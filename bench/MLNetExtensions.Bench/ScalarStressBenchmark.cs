@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNetExtensions.Data.Synthetic;
+using MLNetExtensions.Detection.Rcnn;
 using MLNetExtensions.Data.Voc;
 using MLNetExtensions.Torch;
 using MLNetExtensions.Torch.Detection;
@@ -23,7 +24,8 @@ namespace MLNetExtensions.Bench;
 /// </summary>
 public sealed class ScalarStressBenchmark : IBenchmark
 {
-    private const int Steps = 300;
+    /// <summary>Steps per run: 300, or <c>MLNETEXT_SCALAR_STRESS_STEPS</c>.</summary>
+    private static readonly int Steps = int.TryParse(Environment.GetEnvironmentVariable("MLNETEXT_SCALAR_STRESS_STEPS"), out var s) ? s : 300;
 
     public string Name => "scalar-stress";
     public string Description => $"steps before the finalized-Scalar error (dotnet/TorchSharp#1434), {Steps} steps per family, with and without forced collections";
@@ -37,23 +39,42 @@ public sealed class ScalarStressBenchmark : IBenchmark
         {
             ("SSD", (ml, p) => ml.Transforms.TrainSsdDetector(Detector(DetectorArchitecture.Ssd, p)).Fit(Detection(ml, voc))),
             ("grid", (ml, p) => ml.Transforms.TrainSsdDetector(Detector(DetectorArchitecture.Grid, p)).Fit(Detection(ml, voc))),
+            ("FasterRCNN", (ml, p) => ml.Transforms.TrainFasterRcnnDetector(FasterRcnn(p, fpn: false)).Fit(Detection(ml, voc))),
+            ("FasterRCNN-FPN", (ml, p) => ml.Transforms.TrainFasterRcnnDetector(FasterRcnn(p, fpn: true)).Fit(Detection(ml, voc))),
+            ("R-CNN", (ml, p) => ml.Transforms.TrainRcnnDetector(new RcnnDetectorOptions
+            {
+                InputWidth = 64, InputHeight = 64, WidthMultiplier = 0.5f, WarpSize = 32, ContextPadding = 2,
+                Proposals = new SelectiveSearchOptions { MinRegionSize = 16, MinBoxSize = 4 }, ProposalsPerImage = 100,
+                BatchSize = 4, MaxSteps = Steps, WarmupSteps = 10, LearningRate = 3e-3, Seed = 7, Device = DeviceSelection.Cpu,
+                SvmNegativesPerRound = 500, HardNegativeRounds = 1, SvmIterations = 20, SvmPositiveWeight = 10f, EnableCheckpoints = false, Progress = p,
+            }).Fit(Detection(ml, voc))),
             ("DeepLab", (ml, p) => ml.Transforms.TrainDeepLabSegmenter(new DeepLabSegmenterOptions
             {
                 ClassNames = SyntheticShapesDataset.SegmentationClassNames, InputWidth = 64, InputHeight = 64, WidthMultiplier = 0.25f,
                 AsppChannels = 32, LowLevelChannels = 16, BatchSize = 8, MaxSteps = Steps, Optimizer = OptimizerKind.Adam, LearningRate = 5e-3,
+                Loss = SegmentationLossKind.CrossEntropyAndDice, Augmentation = new SegmentationAugmentation(MaxRotation: 15, Saturation: 0.3f, Hue: 10, ClassMix: 0.5f),
                 Seed = 5, Device = DeviceSelection.Cpu, EnableCheckpoints = false, Progress = p,
             }).Fit(ml.Data.LoadFromPascalVocSegmentation(voc, "train"))),
         };
-        output.WriteLine("family    collections   steps before the first error   errors   s");
-        int ssdUnderStress = 0;
+        string[]? only = Environment.GetEnvironmentVariable("MLNETEXT_SCALAR_STRESS_FAMILIES")?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        bool[] modes = Environment.GetEnvironmentVariable("MLNETEXT_SCALAR_STRESS_FORCED_ONLY") == "1" ? [true] : [false, true];
+        output.WriteLine("family      collections   steps before the first error   errors   s");
+        int totalErrors = 0;
+        var traces = new List<string>();
         foreach (var (name, train) in families)
-            foreach (bool stress in new[] { false, true })
+        {
+            if (only is not null && !only.Contains(name, StringComparer.OrdinalIgnoreCase)) continue;
+            foreach (bool stress in modes)
             {
-                var (before, errors, seconds) = Measure(train, stress);
-                output.WriteLine($"{name,-9} {(stress ? "forced" : "normal"),-13} {before,29}   {errors,6}   {seconds,4:F0}");
-                if (name == "SSD" && stress) ssdUnderStress = before;
+                var (before, errors, seconds, trace) = Measure(train, stress);
+                output.WriteLine($"{name,-11} {(stress ? "forced" : "normal"),-13} {before,29}   {errors,6}   {seconds,4:F0}");
+                output.Flush();
+                totalErrors += errors;
+                if (trace is not null) traces.Add($"{name} ({(stress ? "forced" : "normal")}), first error:\n{trace}");
             }
-        output.WriteLine($"SSD steps before the first finalized-Scalar error under forced collections (of {Steps}): {ssdUnderStress}");
+        }
+        foreach (string trace in traces) output.WriteLine(trace);
+        output.WriteLine($"finalized-Scalar errors in all runs ({Steps} steps each, with and without forced collections): {totalErrors}");
     }
 
     private static SsdDetectorOptions Detector(DetectorArchitecture architecture, IProgress<TrainingProgress> progress) => new()
@@ -63,14 +84,33 @@ public sealed class ScalarStressBenchmark : IBenchmark
         EnableCheckpoints = false, Progress = progress,
     };
 
+    /// <summary>The tiny Faster R-CNN of the tests: one stride-8 map, or the feature pyramid (levels 8, 16, 32).</summary>
+    private static FasterRcnnDetectorOptions FasterRcnn(IProgress<TrainingProgress> progress, bool fpn) => new()
+    {
+        InputWidth = 64, InputHeight = 64, WidthMultiplier = 0.5f, FeatureStride = 8, AnchorSizes = fpn ? [16f, 32f, 64f] : [16f, 32f, 48f],
+        Fpn = fpn, FpnOutChannels = 64, RoiCanonicalScale = 32,
+        RpnPreNmsTopNTrain = 600, RpnPostNmsTopNTrain = 150, RpnPreNmsTopNTest = 300, RpnPostNmsTopNTest = 50,
+        RpnBatchSizePerImage = 128, BoxBatchSizePerImage = 64, RepresentationSize = 128, BatchSize = 8, MaxSteps = Steps,
+        WarmupSteps = 20, LearningRate = 2e-3, Seed = 7, Device = DeviceSelection.Cpu, EnableCheckpoints = false, Progress = progress,
+    };
+
     private static IDataView Detection(MLContext ml, string voc)
         => ml.Data.LoadFromPascalVoc(voc, "train", new PascalVocOptions { ClassNames = SyntheticShapesDataset.ClassNames });
 
-    /// <summary>Steps reached before the first error (<see cref="Steps"/> when none), the errors seen (0–2) and the seconds.</summary>
-    private static (int Before, int Errors, double Seconds) Measure(Action<MLContext, IProgress<TrainingProgress>> train, bool stress)
+    /// <summary>Steps reached before the first error (<see cref="Steps"/> when none), the errors seen (0–2), the seconds
+    /// and the first error's stack where it was thrown (its managed frames name the TorchSharp call that read the freed Scalar).</summary>
+    private static (int Before, int Errors, double Seconds, string? Trace) Measure(Action<MLContext, IProgress<TrainingProgress>> train, bool stress)
     {
         var ml = new MLContext(1);
         int last = 0, before = -1, errors = 0;
+        string? trace = null;
+        // Raised on the throwing thread before the stack unwinds, so Environment.StackTrace still holds the caller's frames.
+        EventHandler<System.Runtime.ExceptionServices.FirstChanceExceptionEventArgs> onThrow = (_, e) =>
+        {
+            if (trace is null && TrainingLoop.IsFinalizedScalarError(e.Exception))
+                trace = FirstLine(e.Exception.Message) + "\n" + Environment.StackTrace;
+        };
+        AppDomain.CurrentDomain.FirstChanceException += onThrow;
         ml.Log += (_, e) =>
         {
             if (e.Kind == ChannelMessageKind.Warning && e.Message.Contains("TorchSharp#1434", StringComparison.Ordinal) && errors++ == 0) before = last;
@@ -86,10 +126,13 @@ public sealed class ScalarStressBenchmark : IBenchmark
         }
         finally
         {
+            AppDomain.CurrentDomain.FirstChanceException -= onThrow;
             stop.Cancel();
             if (stress) collector.Join();
         }
-        return (before < 0 ? Steps : before, errors, clock.Elapsed.TotalSeconds);
+        return (before < 0 ? Steps : before, errors, clock.Elapsed.TotalSeconds, trace);
     }
+
+    private static string FirstLine(string message) => message.Split('\n')[0].Trim();
 
 }

@@ -186,7 +186,7 @@ public sealed class TorchVisionOpsBenchmark : IBenchmark
         {
             foreach (var (_, module) in ours.named_modules())
             {
-                if (module is not TorchSharp.Modules.BatchNorm2d bn) continue;
+                if (module is not TorchSharp.Modules.BatchNorm bn) continue;
                 bn.weight!.uniform_(0.5, 1.5);
                 bn.bias!.normal_(0, 0.1);
                 bn.running_mean!.normal_(0, 0.1);

@@ -4,6 +4,7 @@ using MLNetExtensions.Torch.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using MLNetExtensions.Torch.Training.HeldScalars;
 
 namespace MLNetExtensions.Torch.Backbones;
 
@@ -36,7 +37,7 @@ public sealed class InvertedResidual : nn.Module<Tensor, Tensor>, IOnnxExportabl
             layers.Add(new ConvBnAct(inChannels, hidden, kernelSize: 1, activation: Activation.ReLU6));
         layers.Add(new ConvBnAct(hidden, hidden, kernelSize: 3, stride: stride, dilation: dilation, groups: hidden, activation: Activation.ReLU6));
         layers.Add(nn.Conv2d(hidden, outChannels, 1, bias: false));
-        layers.Add(nn.BatchNorm2d(outChannels));
+        layers.Add(new Training.HeldScalars.BatchNorm2d(outChannels));
         conv = nn.Sequential(layers.ToArray());
         UsesResidual = stride == 1 && inChannels == outChannels;
         RegisterComponents();
@@ -50,7 +51,7 @@ public sealed class InvertedResidual : nn.Module<Tensor, Tensor>, IOnnxExportabl
     {
         using var scope = torch.NewDisposeScope();
         var y = conv.call(input);
-        return (UsesResidual ? input + y : y).MoveToOuterDisposeScope();
+        return (UsesResidual ? input.Plus(y) : y).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>

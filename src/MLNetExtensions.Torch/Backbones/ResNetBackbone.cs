@@ -18,7 +18,7 @@ namespace MLNetExtensions.Torch.Backbones;
 public sealed class ResNetBackbone : FeatureExtractor
 {
     private readonly Conv2d conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly BatchNorm bn1;
     private readonly Sequential layer1;
     private readonly Sequential? layer2;
     private readonly Sequential? layer3;
@@ -35,7 +35,7 @@ public sealed class ResNetBackbone : FeatureExtractor
         Options = options;
         long width = options.BaseWidth;
         conv1 = nn.Conv2d(options.InChannels, width, 7, stride: 2, padding: 3, bias: false);
-        bn1 = nn.BatchNorm2d(width);
+        bn1 = new Training.HeldScalars.BatchNorm2d(width);
 
         // torchvision's _make_layer, with its running input width and dilation.
         long inChannels = width, dilation = 1, stride = 4;

@@ -1,6 +1,7 @@
 using MLNetExtensions.Onnx;
 using MLNetExtensions.Torch.Modules;
 using MLNetExtensions.Torch.Onnx;
+using MLNetExtensions.Torch.Training.HeldScalars;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -19,11 +20,11 @@ public sealed class ResNetBottleneck : nn.Module<Tensor, Tensor>, IOnnxExportabl
     public const int Expansion = 4;
 
     private readonly Conv2d conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly BatchNorm bn1;
     private readonly Conv2d conv2;
-    private readonly BatchNorm2d bn2;
+    private readonly BatchNorm bn2;
     private readonly Conv2d conv3;
-    private readonly BatchNorm2d bn3;
+    private readonly BatchNorm bn3;
     private readonly Sequential? downsample;
 
     /// <summary>Creates the block; the downsample shortcut is added when the stride or channel count changes.</summary>
@@ -39,13 +40,13 @@ public sealed class ResNetBottleneck : nn.Module<Tensor, Tensor>, IOnnxExportabl
         ArgumentOutOfRangeException.ThrowIfLessThan(dilation, 1);
         long outChannels = planes * Expansion;
         conv1 = nn.Conv2d(inChannels, planes, 1, bias: false);
-        bn1 = nn.BatchNorm2d(planes);
+        bn1 = new Training.HeldScalars.BatchNorm2d(planes);
         conv2 = nn.Conv2d(planes, planes, 3, stride: stride, padding: dilation, dilation: dilation, bias: false);
-        bn2 = nn.BatchNorm2d(planes);
+        bn2 = new Training.HeldScalars.BatchNorm2d(planes);
         conv3 = nn.Conv2d(planes, outChannels, 1, bias: false);
-        bn3 = nn.BatchNorm2d(outChannels);
+        bn3 = new Training.HeldScalars.BatchNorm2d(outChannels);
         if (stride != 1 || inChannels != outChannels)
-            downsample = nn.Sequential(nn.Conv2d(inChannels, outChannels, 1, stride: stride, bias: false), nn.BatchNorm2d(outChannels));
+            downsample = nn.Sequential(nn.Conv2d(inChannels, outChannels, 1, stride: stride, bias: false), new Training.HeldScalars.BatchNorm2d(outChannels));
         RegisterComponents();
     }
 
@@ -60,7 +61,7 @@ public sealed class ResNetBottleneck : nn.Module<Tensor, Tensor>, IOnnxExportabl
         y = nn.functional.relu(bn2.call(PaddedConvolution.Apply(conv2, y)));
         y = bn3.call(conv3.call(y));
         var shortcut = downsample is null ? input : downsample.call(input);
-        return nn.functional.relu(y + shortcut).MoveToOuterDisposeScope();
+        return nn.functional.relu(y.Plus(shortcut)).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>

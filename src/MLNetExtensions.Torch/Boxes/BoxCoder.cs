@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetExtensions.Torch.Training.HeldScalars;
 
 namespace MLNetExtensions.Torch.Boxes;
 
@@ -81,12 +82,12 @@ public sealed class BoxCoder
         using Scalar half = 0.5f, xWeight = XWeight, yWeight = YWeight, widthWeight = WidthWeight, heightWeight = HeightWeight;
         var aw = anchors[.., 2] - anchors[.., 0];   // (N)
         var ah = anchors[.., 3] - anchors[.., 1];   // (N)
-        var acx = anchors[.., 0] + half * aw;       // (N)
-        var acy = anchors[.., 1] + half * ah;       // (N)
+        var acx = anchors[.., 0].Plus(half * aw);   // (N)
+        var acy = anchors[.., 1].Plus(half * ah);   // (N)
         var gw = boxes[.., 2] - boxes[.., 0];       // (N)
         var gh = boxes[.., 3] - boxes[.., 1];       // (N)
-        var gcx = boxes[.., 0] + half * gw;         // (N)
-        var gcy = boxes[.., 1] + half * gh;         // (N)
+        var gcx = boxes[.., 0].Plus(half * gw);     // (N)
+        var gcy = boxes[.., 1].Plus(half * gh);     // (N)
         var dx = xWeight * (gcx - acx) / aw;        // (N)
         var dy = yWeight * (gcy - acy) / ah;        // (N)
         var dw = widthWeight * torch.log(gw / aw);  // (N)
@@ -110,18 +111,18 @@ public sealed class BoxCoder
         using Scalar half = 0.5f, xWeight = XWeight, yWeight = YWeight, widthWeight = WidthWeight, heightWeight = HeightWeight, expClamp = ExpClamp;
         var aw = (anchors[.., 2] - anchors[.., 0]).unsqueeze(1);   // (N, 1)
         var ah = (anchors[.., 3] - anchors[.., 1]).unsqueeze(1);   // (N, 1)
-        var acx = anchors[.., 0].unsqueeze(1) + half * aw;         // (N, 1)
-        var acy = anchors[.., 1].unsqueeze(1) + half * ah;         // (N, 1)
+        var acx = anchors[.., 0].unsqueeze(1).Plus(half * aw);     // (N, 1)
+        var acy = anchors[.., 1].unsqueeze(1).Plus(half * ah);     // (N, 1)
         var perBox = codes.view(n, k, 4);                           // (N, K, 4)
         var dx = perBox[.., .., 0] / xWeight;                       // (N, K)
         var dy = perBox[.., .., 1] / yWeight;                       // (N, K)
         var dw = (perBox[.., .., 2] / widthWeight).clamp_max(expClamp);  // (N, K)
         var dh = (perBox[.., .., 3] / heightWeight).clamp_max(expClamp); // (N, K)
-        var cx = dx * aw + acx;                                     // (N, K)
-        var cy = dy * ah + acy;                                     // (N, K)
+        var cx = (dx * aw).Plus(acx);                               // (N, K)
+        var cy = (dy * ah).Plus(acy);                               // (N, K)
         var halfW = half * (torch.exp(dw) * aw);                    // (N, K)
         var halfH = half * (torch.exp(dh) * ah);                    // (N, K)
-        var boxes = torch.stack([cx - halfW, cy - halfH, cx + halfW, cy + halfH], 2); // (N, K, 4)
+        var boxes = torch.stack([cx - halfW, cy - halfH, cx.Plus(halfW), cy.Plus(halfH)], 2); // (N, K, 4)
         return boxes.view(n, 4 * k).MoveToOuterDisposeScope();     // (N, 4K)
     }
 

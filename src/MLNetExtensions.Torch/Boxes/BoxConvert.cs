@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetExtensions.Torch.Training.HeldScalars;
 
 namespace MLNetExtensions.Torch.Boxes;
 
@@ -16,7 +17,7 @@ public static class BoxConvert
         var center = boxes[TensorIndex.Ellipsis, ..2];         // (..., 2)
         using Scalar halfOf = 0.5f;                            // held (dotnet/TorchSharp#1434)
         var half = halfOf * boxes[TensorIndex.Ellipsis, 2..];  // (..., 2)
-        return torch.cat([center - half, center + half], -1).MoveToOuterDisposeScope();
+        return torch.cat([center - half, center.Plus(half)], -1).MoveToOuterDisposeScope();
     }
 
     /// <summary><c>[xmin, ymin, xmax, ymax]</c> to <c>[cx, cy, w, h]</c>.</summary>
@@ -29,7 +30,7 @@ public static class BoxConvert
         var topLeft = boxes[TensorIndex.Ellipsis, ..2];       // (..., 2)
         var size = boxes[TensorIndex.Ellipsis, 2..] - topLeft; // (..., 2)
         using Scalar half = 0.5f;
-        return torch.cat([topLeft + half * size, size], -1).MoveToOuterDisposeScope();
+        return torch.cat([topLeft.Plus(half * size), size], -1).MoveToOuterDisposeScope();
     }
 
     private static void CheckLastDim(Tensor boxes, string name)

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetExtensions.Torch.Training.HeldScalars;
 
 namespace MLNetExtensions.Torch.Boxes;
 
@@ -29,7 +30,7 @@ public static class BoxIou
         using Scalar zero = 0;                                                      // held (dotnet/TorchSharp#1434)
         var wh = (bottomRight - topLeft).clamp_min(zero);                           // (N, M, 2)
         var inter = wh[.., .., 0] * wh[.., .., 1];                                  // (N, M)
-        var union = area1.unsqueeze(1) + area2.unsqueeze(0) - inter;                // (N, M)
+        var union = area1.unsqueeze(1).Plus(area2.unsqueeze(0)) - inter;           // (N, M)
         var iou = torch.where(union > zero, inter / union, torch.zeros_like(inter)); // (N, M)
         return iou.MoveToOuterDisposeScope();
     }

@@ -17,7 +17,7 @@ public static class BatchNormFolding
     /// <paramref name="bn"/> in eval mode, in float32 on the CPU.
     /// </summary>
     /// <exception cref="ArgumentException">The channel counts differ, or <paramref name="bn"/> keeps no running statistics.</exception>
-    public static (Tensor Weight, Tensor Bias) Fold(Conv2d conv, BatchNorm2d bn)
+    public static (Tensor Weight, Tensor Bias) Fold(Conv2d conv, BatchNorm bn)
     {
         var (weight, bias) = FoldToArrays(conv, bn);
         return (torch.tensor(weight, conv.weight.shape), torch.tensor(bias, [conv.out_channels]));
@@ -27,7 +27,7 @@ public static class BatchNormFolding
     /// <see cref="Fold"/> as flat row-major arrays. Done on the CPU in float64 per element rather than with tensor
     /// ops: a dozen small libtorch calls per layer cost more than the arithmetic.
     /// </summary>
-    internal static (float[] Weight, float[] Bias) FoldToArrays(Conv2d conv, BatchNorm2d bn)
+    internal static (float[] Weight, float[] Bias) FoldToArrays(Conv2d conv, BatchNorm bn)
     {
         ArgumentNullException.ThrowIfNull(conv);
         ArgumentNullException.ThrowIfNull(bn);

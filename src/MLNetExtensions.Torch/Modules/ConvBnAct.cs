@@ -18,7 +18,7 @@ public sealed class ConvBnAct : nn.Module<Tensor, Tensor>, IOnnxExportable
     private readonly Conv2d conv;
 
     [ComponentName(Name = "1")]
-    private readonly BatchNorm2d? bn;
+    private readonly BatchNorm? bn;
 
     /// <summary>Creates the block; the convolution has a bias only when there is no BatchNorm.</summary>
     /// <param name="inChannels">Input channels.</param>
@@ -53,7 +53,7 @@ public sealed class ConvBnAct : nn.Module<Tensor, Tensor>, IOnnxExportable
 
         long pad = padding ?? dilation * (kernelSize - 1) / 2;
         conv = nn.Conv2d(inChannels, outChannels, kernelSize, stride: stride, padding: pad, dilation: dilation, groups: groups, bias: !batchNorm);
-        bn = batchNorm ? nn.BatchNorm2d(outChannels, eps: bnEps, momentum: bnMomentum) : null;
+        bn = batchNorm ? new Training.HeldScalars.BatchNorm2d(outChannels, eps: bnEps, momentum: bnMomentum) : null;
         Activation = activation;
         NegativeSlope = negativeSlope;
         RegisterComponents();
@@ -63,7 +63,7 @@ public sealed class ConvBnAct : nn.Module<Tensor, Tensor>, IOnnxExportable
     public Conv2d Conv => conv;
 
     /// <summary>The norm (state_dict prefix <c>1.</c>), or null when the block has none.</summary>
-    public BatchNorm2d? BatchNorm => bn;
+    public BatchNorm? BatchNorm => bn;
 
     /// <summary>The activation after the norm.</summary>
     public Activation Activation { get; }

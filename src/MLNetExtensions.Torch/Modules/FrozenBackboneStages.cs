@@ -17,7 +17,7 @@ internal sealed class FrozenBackboneStages
     public IReadOnlyList<string> Names { get; private set; } = [];
 
     /// <summary>The BatchNorm layers of the frozen stages.</summary>
-    public IEnumerable<TorchSharp.Modules.BatchNorm2d> BatchNorms => _modules.SelectMany(m => m.modules().Prepend(m)).OfType<TorchSharp.Modules.BatchNorm2d>();
+    public IEnumerable<TorchSharp.Modules.BatchNorm> BatchNorms => _modules.SelectMany(m => m.modules().Prepend(m)).OfType<TorchSharp.Modules.BatchNorm>();
 
     /// <summary>Freezes the stages from the first up to and including <paramref name="upToStage"/> (null: all).</summary>
     /// <param name="stageNames">The backbone's stages in input order.</param>

@@ -1,4 +1,5 @@
 using MLNetExtensions.Onnx;
+using MLNetExtensions.Torch.Training.HeldScalars;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -53,12 +54,12 @@ public sealed class InputNormalization : nn.Module<Tensor, Tensor>, IOnnxExporta
         if (ChannelAffine() is var (scale, shift))
         {
             var view = new long[] { 1, x.shape[1], 1, 1 };
-            return (x * torch.tensor(scale, view, device: x.device) + torch.tensor(shift, view, device: x.device)).MoveToOuterDisposeScope();
+            return (x * torch.tensor(scale, view, device: x.device)).Plus(torch.tensor(shift, view, device: x.device)).MoveToOuterDisposeScope();
         }
         long n = x.shape[1] * x.shape[2] * x.shape[3];
         var mean = x.mean(new long[] { 1, 2, 3 }, keepdim: true);                                    // (N, 1, 1, 1)
         var centred = x - mean;
-        var std = centred.square().mean(new long[] { 1, 2, 3 }, keepdim: true).sqrt();
+        var std = centred.Squared().mean(new long[] { 1, 2, 3 }, keepdim: true).sqrt();
         using Scalar floor = (float)(1.0 / Math.Sqrt(n));
         return (centred / std.clamp_min(floor)).MoveToOuterDisposeScope();
     }

@@ -1,5 +1,6 @@
 using MLNetExtensions.Onnx;
 using MLNetExtensions.Torch.Onnx;
+using MLNetExtensions.Torch.Training.HeldScalars;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -15,9 +16,9 @@ namespace MLNetExtensions.Torch.Modules;
 public sealed class ResidualBlock : nn.Module<Tensor, Tensor>, IOnnxExportable
 {
     private readonly Conv2d conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly BatchNorm bn1;
     private readonly Conv2d conv2;
-    private readonly BatchNorm2d bn2;
+    private readonly BatchNorm bn2;
     private readonly Sequential? downsample;
 
     /// <summary>Creates the block; the downsample shortcut is added when the stride or channel count changes.</summary>
@@ -33,11 +34,11 @@ public sealed class ResidualBlock : nn.Module<Tensor, Tensor>, IOnnxExportable
         ArgumentOutOfRangeException.ThrowIfLessThan(stride, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(dilation, 1);
         conv1 = nn.Conv2d(inChannels, outChannels, 3, stride: stride, padding: dilation, dilation: dilation, bias: false);
-        bn1 = nn.BatchNorm2d(outChannels);
+        bn1 = new Training.HeldScalars.BatchNorm2d(outChannels);
         conv2 = nn.Conv2d(outChannels, outChannels, 3, padding: dilation, dilation: dilation, bias: false);
-        bn2 = nn.BatchNorm2d(outChannels);
+        bn2 = new Training.HeldScalars.BatchNorm2d(outChannels);
         if (stride != 1 || inChannels != outChannels)
-            downsample = nn.Sequential(nn.Conv2d(inChannels, outChannels, 1, stride: stride, bias: false), nn.BatchNorm2d(outChannels));
+            downsample = nn.Sequential(nn.Conv2d(inChannels, outChannels, 1, stride: stride, bias: false), new Training.HeldScalars.BatchNorm2d(outChannels));
         RegisterComponents();
     }
 
@@ -51,7 +52,7 @@ public sealed class ResidualBlock : nn.Module<Tensor, Tensor>, IOnnxExportable
         var y = torch.nn.functional.relu(bn1.call(PaddedConvolution.Apply(conv1, input)));
         y = bn2.call(PaddedConvolution.Apply(conv2, y));
         var shortcut = downsample is null ? input : downsample.call(input);
-        return torch.nn.functional.relu(y + shortcut).MoveToOuterDisposeScope();
+        return torch.nn.functional.relu(y.Plus(shortcut)).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>

@@ -13,7 +13,7 @@ internal static class ConvExport
     /// Emits <c>conv</c> (and <c>bn</c> folded into it) reading <paramref name="x"/>. The initializers are named
     /// <c>{convName}.weight</c> and <c>{convName}.bias</c> inside the graph's open scope.
     /// </summary>
-    public static string Emit(OnnxGraphBuilder g, Conv2d conv, string convName, BatchNorm2d? bn, string? bnName, string x)
+    public static string Emit(OnnxGraphBuilder g, Conv2d conv, string convName, BatchNorm? bn, string? bnName, string x)
     {
         var pads = CheckedPads(g, conv, convName);
         float[] weight;

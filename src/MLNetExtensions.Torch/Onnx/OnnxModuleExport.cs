@@ -32,7 +32,7 @@ public static class OnnxModuleExport
                 return ExportSequential(g, sequential.named_children().ToList(), input);
             case Conv2d conv:
                 return ConvExport.Emit(g, conv, "", null, null, input);
-            case BatchNorm2d bn:
+            case BatchNorm bn when IsBatchNorm2d(bn):
                 return ExportBatchNorm(g, bn, path, input);
             case ReLU:
                 return OnnxOps.Relu(g, input);
@@ -87,7 +87,7 @@ public static class OnnxModuleExport
         for (int i = 0; i < children.Count; i++)
         {
             var (name, module) = children[i];
-            if (module is Conv2d conv && i + 1 < children.Count && children[i + 1].module is BatchNorm2d bn)
+            if (module is Conv2d conv && i + 1 < children.Count && children[i + 1].module is BatchNorm bn && IsBatchNorm2d(bn))
             {
                 x = ConvExport.Emit(g, conv, name, bn, children[i + 1].name, x);
                 i++;
@@ -126,7 +126,10 @@ public static class OnnxModuleExport
     internal static string PathOf(OnnxGraphBuilder g, string child) =>
         g.CurrentScope.Length == 0 ? (child.Length == 0 ? "(root)" : child) : child.Length == 0 ? g.CurrentScope : $"{g.CurrentScope}.{child}";
 
-    private static string ExportBatchNorm(OnnxGraphBuilder g, BatchNorm2d bn, string path, string x)
+    /// <summary>TorchSharp's BatchNorm2d or the library's (<see cref="Training.HeldScalars.BatchNorm2d"/>, which holds its Scalars); not 1d or 3d.</summary>
+    private static bool IsBatchNorm2d(BatchNorm bn) => bn is BatchNorm2d or Training.HeldScalars.BatchNorm2d;
+
+    private static string ExportBatchNorm(OnnxGraphBuilder g, BatchNorm bn, string path, string x)
     {
         if (bn.running_mean is null || bn.running_var is null)
             throw new OnnxExportException($"BatchNorm2d '{path}' keeps no running statistics (track_running_stats: false), so in eval it normalizes with each batch's statistics; ONNX export needs fixed statistics. Create it with track_running_stats: true and train it.");

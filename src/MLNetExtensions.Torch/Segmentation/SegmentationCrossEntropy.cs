@@ -1,4 +1,5 @@
 using MLNetExtensions.Data;
+using MLNetExtensions.Torch.Training.HeldScalars;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,7 +20,8 @@ public static class SegmentationCrossEntropy
     public static Tensor Compute(Tensor logits, Tensor targets, Tensor? classWeights = null)
     {
         using var scope = NewDisposeScope();
-        var valid = targets.ne(SegmentationColumns.IgnoreIndex);                                  // (N, H, W)
+        using Scalar ignored = SegmentationColumns.IgnoreIndex, tiny = 1e-12;                       // held (dotnet/TorchSharp#1434)
+        var valid = targets.ne(ignored);                                                          // (N, H, W)
         var safe = where(valid, targets, zeros_like(targets));                                   // ignored → class 0, masked below
         var logp = nn.functional.log_softmax(logits, 1);                                          // (N, K, H, W)
         var picked = logp.gather(1, safe.unsqueeze(1)).squeeze(1);                                // (N, H, W)
@@ -27,6 +29,6 @@ public static class SegmentationCrossEntropy
         if (classWeights is not null) weight = weight * classWeights.to(logits.device).index_select(0, safe.flatten()).reshape(safe.shape);
         // Ignored pixels get weight 0; where() rather than a product keeps a non-finite value under them out of the sum.
         var terms = where(valid, -picked * weight, zeros_like(picked));
-        return (terms.sum() / weight.sum().clamp_min(1e-12)).MoveToOuterDisposeScope();
+        return (terms.sum() / weight.sum().clamp_min(tiny)).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using MLNetExtensions.Torch.Training.HeldScalars;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -50,11 +51,12 @@ public sealed class SegmentationLoss
             throw new ArgumentException($"{_classWeights.shape[0]} class weights were given for {logits.shape[1]} classes.");
         var ce = SegmentationCrossEntropy.Compute(logits, targets, _classWeights);
         var dice = SoftDiceLoss.Compute(logits, targets, _classWeights);
+        using Scalar diceWeight = DiceWeight;   // held (dotnet/TorchSharp#1434)
         var total = Kind switch
         {
             SegmentationLossKind.CrossEntropy => ce.alias(),
             SegmentationLossKind.Dice => dice.alias(),
-            _ => ce + DiceWeight * dice,
+            _ => ce.Plus(diceWeight * dice),
         };
         return new SegmentationLossParts(ce, dice, total);
     }

@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using MLNetExtensions.Data;
 using MLNetExtensions.Data.Masks;
 using MLNetExtensions.Scoring;
+using MLNetExtensions.Torch.Training.HeldScalars;
 using MLNetExtensions.Torch.Training;
 using AntialiasedBilinear = MLNetExtensions.Transforms.ImageMath.AntialiasedBilinear;
 using MaskOps = MLNetExtensions.Transforms.ImageMath.MaskOps;
@@ -188,7 +189,11 @@ internal sealed class SegmentationTrainingSet
             rng.Shuffle(present);
             var chosen = present.Take((present.Length + 1) / 2).ToArray();
             var paste = zeros_like(targets[j], dtype: ScalarType.Bool);                                // (H, W)
-            foreach (long c in chosen) paste = paste.logical_or(targets[j].eq(c));
+            foreach (long c in chosen)
+            {
+                using Scalar chosenClass = c;   // held (dotnet/TorchSharp#1434)
+                paste = paste.logical_or(targets[j].eq(chosenClass));
+            }
             mixedImages.Add(where(paste.unsqueeze(0), images[j], images[i]));
             mixedTargets.Add(where(paste, targets[j], targets[i]));
         }
@@ -246,12 +251,12 @@ internal sealed class SegmentationTrainingSet
         // this matrix once the two axes' half-sizes (W/2, H/2) are divided out.
         var theta = tensor(new float[] { (float)cos, (float)(-sin * h / w), 0, (float)(sin * w / h), (float)cos, 0 }, device: img.device).reshape(1, 2, 3);
         var grid = F.affine_grid(theta, [1, img.shape[0], h, w], align_corners: false);              // (1, H, W, 2)
-        const float grey = 127.5f;
-        var rotated = F.grid_sample((img - grey).unsqueeze(0), grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Zeros, align_corners: false).squeeze(0) + grey;
+        using Scalar grey = 127.5f, ignored = SegmentationColumns.IgnoreIndex;                        // held (dotnet/TorchSharp#1434)
+        var rotated = F.grid_sample((img - grey).unsqueeze(0), grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Zeros, align_corners: false).squeeze(0).Plus(grey);
         // Sampling mask + 1 with zero padding marks outside pixels as 0.
-        var shifted = F.grid_sample((target.to(ScalarType.Float32) + 1).unsqueeze(0).unsqueeze(0), grid, GridSampleMode.Nearest, GridSamplePaddingMode.Zeros, align_corners: false)
+        var shifted = F.grid_sample(target.to(ScalarType.Float32).Plus(HeldArithmetic.One).unsqueeze(0).unsqueeze(0), grid, GridSampleMode.Nearest, GridSamplePaddingMode.Zeros, align_corners: false)
             .squeeze(0).squeeze(0).round().to(ScalarType.Int64);                                       // (H, W)
-        var mask = where(shifted.eq(0), full_like(shifted, SegmentationColumns.IgnoreIndex), shifted - 1);
+        var mask = where(shifted.eq(HeldArithmetic.Zero), full_like(shifted, ignored), shifted - HeldArithmetic.One);
         return (rotated, mask);
     }
 }

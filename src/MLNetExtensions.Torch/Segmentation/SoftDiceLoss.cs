@@ -1,4 +1,5 @@
 using MLNetExtensions.Data;
+using MLNetExtensions.Torch.Training.HeldScalars;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -24,17 +25,18 @@ public static class SoftDiceLoss
     {
         using var scope = NewDisposeScope();
         long k = logits.shape[1];
-        var valid = targets.ne(SegmentationColumns.IgnoreIndex).unsqueeze(1).to(logits.dtype);   // (N, 1, H, W)
-        var safe = where(targets.ne(SegmentationColumns.IgnoreIndex), targets, zeros_like(targets));
+        using Scalar ignored = SegmentationColumns.IgnoreIndex, two = 2, smoothing = Smoothing;   // held (dotnet/TorchSharp#1434)
+        var valid = targets.ne(ignored).unsqueeze(1).to(logits.dtype);                           // (N, 1, H, W)
+        var safe = where(targets.ne(ignored), targets, zeros_like(targets));
         var onehot = nn.functional.one_hot(safe, k).permute(0, 3, 1, 2).to(logits.dtype) * valid; // (N, K, H, W)
         var probs = where(valid.to(ScalarType.Bool), nn.functional.softmax(logits, 1), zeros_like(logits));
         long[] axes = [0, 2, 3];                                                                 // per class, over the batch
         var intersection = (probs * onehot).sum(axes);                                            // (K)
-        var cardinality = probs.sum(axes) + onehot.sum(axes);                                     // (K)
-        var dice = (2 * intersection + Smoothing) / (cardinality + Smoothing);                    // (K)
+        var cardinality = probs.sum(axes).Plus(onehot.sum(axes));                                 // (K)
+        var dice = (two * intersection).Plus(smoothing) / cardinality.Plus(smoothing);            // (K)
         var mean = classWeights is null
             ? dice.mean()
             : (dice * classWeights.to(logits.device)).sum() / classWeights.to(logits.device).sum();
-        return (1 - mean).MoveToOuterDisposeScope();
+        return HeldArithmetic.Minus(HeldArithmetic.One, mean).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using MLNetExtensions.Torch.Training.HeldScalars;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -14,6 +15,6 @@ internal static class PhotometricJitter
         float b = (float)(rng.NextDouble() * 2 - 1) * brightness;
         using Scalar scale = c, shift = b, black = 0, white = 255;   // held until the ops return (dotnet/TorchSharp#1434)
         var mean = img.mean();
-        return ((img - mean) * scale + mean + shift).clamp(black, white);
+        return ((img - mean) * scale).Plus(mean).Plus(shift).clamp(black, white);
     }
 }

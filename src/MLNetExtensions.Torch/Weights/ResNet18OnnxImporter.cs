@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Google.Protobuf;
 using MLNetExtensions.Onnx.Proto;
+using MLNetExtensions.Torch.Training.HeldScalars;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -176,7 +177,8 @@ public static class ResNet18OnnxImporter
             // y = γ (x − μ) / √(σ² + ε) + β; torchvision's layer adds 1e-5, so σ² + ε − 1e-5 gives the same y.
             if (eps != (float)TorchBatchNormEpsilon)
             {
-                var shifted = variance + (eps - TorchBatchNormEpsilon);
+                using Scalar difference = eps - TorchBatchNormEpsilon;   // held (dotnet/TorchSharp#1434)
+                var shifted = variance.Plus(difference);
                 variance.Dispose();
                 variance = shifted;
             }

@@ -38,7 +38,7 @@ internal static class OnnxTestKit
                     linear.weight.copy_(torch.randn(linear.weight.shape) * Math.Sqrt(1.0 / linear.in_features));
                     linear.bias?.copy_(torch.randn(linear.bias.shape) * 0.2);
                     break;
-                case BatchNorm2d bn:
+                case BatchNorm bn:
                     if (bn.affine)
                     {
                         bn.weight.copy_(torch.rand(bn.num_features) + 0.5);          // γ in [0.5, 1.5)

@@ -192,7 +192,7 @@ public sealed class DeepLabBackboneWeightsTests
             Assert.IsTrue(before[i].Mean.IsSameAs(after[i].Mean) && before[i].Var.IsSameAs(after[i].Var), $"running statistics of {before[i].Name} changed");
         foreach (var (w0, w1) in weightsBefore.Zip(backbone.parameters()))
             Assert.IsTrue(w0.IsSameAs(w1), "frozen weights changed");
-        Assert.IsTrue(backbone.modules().OfType<BatchNorm2d>().All(m => !m.training), "every backbone BatchNorm stays in eval mode while the network trains");
+        Assert.IsTrue(backbone.modules().OfType<BatchNorm>().All(m => !m.training), "every backbone BatchNorm stays in eval mode while the network trains");
         Assert.IsTrue(asppBefore.Zip(DeepLabNetworkTests.BatchNormStats(net.Aspp)).Any(p => !p.First.Mean.IsSameAs(p.Second.Mean)), "the head trained");
     }
 

@@ -82,8 +82,8 @@ public sealed class DeepLabNetworkTests
     }
 
     internal static List<(string Name, Tensor Mean, Tensor Var)> BatchNormStats(nn.Module module)
-        => module.named_modules().Where(m => m.module is BatchNorm2d)
-            .Select(m => (m.name, ((BatchNorm2d)m.module).running_mean!.clone(), ((BatchNorm2d)m.module).running_var!.clone())).ToList();
+        => module.named_modules().Where(m => m.module is BatchNorm)
+            .Select(m => (m.name, ((BatchNorm)m.module).running_mean!.clone(), ((BatchNorm)m.module).running_var!.clone())).ToList();
 
     internal static void TrainSteps(DeepLabNetwork net, int steps)
     {

@@ -80,7 +80,7 @@ public sealed class DeepLabTorchvisionBackboneTests
     private static DeepLabNetwork Calibrated(DeepLabNetwork net, int seed)
     {
         OnnxTestKit.Randomize(net, seed);
-        var norms = net.modules().OfType<BatchNorm2d>().ToList();
+        var norms = net.modules().OfType<BatchNorm>().ToList();
         foreach (var bn in norms) bn.momentum = 1.0;
         net.train();
         using (var scope = NewDisposeScope())

@@ -3,6 +3,7 @@ using MLNetExtensions.Scoring;
 using MLNetExtensions.Torch.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetExtensions.Torch.Training.HeldScalars;
 
 namespace MLNetExtensions.Torch.Detection.FasterRcnn;
 
@@ -37,7 +38,7 @@ internal sealed class FasterRcnnDetectorModel : IDetectorModel
         var labels = targets.Select(t => tensor(t.Labels, ScalarType.Int64).to(images.device)).ToList();                         // (G)
         using var generator = new Generator((ulong)rng.NextInt64(long.MaxValue));
         var l = _network.Loss(images, boxes, labels, generator);
-        return new TrainingLoss(l.RpnObjectness + l.RpnBox + l.RoiClassification + l.RoiBox,
+        return new TrainingLoss(l.RpnObjectness.Plus(l.RpnBox).Plus(l.RoiClassification).Plus(l.RoiBox),
             [("rpn_objectness", l.RpnObjectness), ("rpn_box", l.RpnBox), ("roi_classification", l.RoiClassification), ("roi_box", l.RoiBox)],
             [("rpn_accuracy", l.RpnAccuracy)]);
     }

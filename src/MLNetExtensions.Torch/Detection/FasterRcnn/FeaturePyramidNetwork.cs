@@ -4,6 +4,7 @@ using MLNetExtensions.Torch.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using MLNetExtensions.Torch.Training.HeldScalars;
 
 namespace MLNetExtensions.Torch.Detection.FasterRcnn;
 
@@ -39,7 +40,7 @@ public sealed class FeaturePyramidNetwork : nn.Module<Tensor[], Tensor[]>
         foreach (var block in inner_blocks.Concat(layer_blocks))
         {
             nn.init.kaiming_uniform_(block.Conv.weight, a: 1);
-            nn.init.constant_(block.Conv.bias!, 0);
+            nn.init.constant_(block.Conv.bias!, HeldArithmetic.Zero);
         }
         _maxPoolLevel = lastLevelMaxPool;
         OutChannels = outChannels;
@@ -66,7 +67,7 @@ public sealed class FeaturePyramidNetwork : nn.Module<Tensor[], Tensor[]>
         {
             var lateral = inner_blocks[i].call(maps[i]);                                       // (N, out, H_i, W_i)
             var topDown = nn.functional.interpolate(inner, size: [lateral.shape[2], lateral.shape[3]], mode: InterpolationMode.Nearest);
-            inner = lateral + topDown;
+            inner = lateral.Plus(topDown);
             results[i] = layer_blocks[i].call(inner);
         }
         if (_maxPoolLevel) results[n] = nn.functional.max_pool2d(results[n - 1], 1, 2);

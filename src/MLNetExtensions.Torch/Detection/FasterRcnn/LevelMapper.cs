@@ -1,4 +1,5 @@
 using MLNetExtensions.Onnx;
+using MLNetExtensions.Torch.Training.HeldScalars;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -39,8 +40,9 @@ public sealed class LevelMapper
     {
         using var scope = NewDisposeScope();
         var area = (boxes[.., 2] - boxes[.., 0]) * (boxes[.., 3] - boxes[.., 1]);                 // (R)
-        var level = area.sqrt().div(CanonicalScale).log2().add(CanonicalLevel).add(Epsilon).floor().clamp(MinLevel, MaxLevel);
-        return (level.to_type(ScalarType.Int64) - MinLevel).MoveToOuterDisposeScope();
+        using Scalar scale = CanonicalScale, canonical = CanonicalLevel, epsilon = Epsilon, min = MinLevel, max = MaxLevel;   // held (dotnet/TorchSharp#1434)
+        var level = area.sqrt().div(scale).log2().Plus(canonical).Plus(epsilon).floor().clamp(min, max);
+        return (level.to_type(ScalarType.Int64) - min).MoveToOuterDisposeScope();
     }
 
     /// <summary>Emits <see cref="Map"/> for (R, 4) <paramref name="boxes"/>; returns (R) float level indices (0, 1, ...).</summary>

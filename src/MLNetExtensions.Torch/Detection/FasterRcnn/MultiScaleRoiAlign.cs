@@ -56,7 +56,8 @@ public sealed class MultiScaleRoiAlign
         var result = zeros(rois.shape[0], first.shape[1], OutputSize, OutputSize, dtype: first.dtype, device: first.device);   // (R, C, s, s)
         for (int l = 0; l < _scales.Length; l++)
         {
-            var index = levels.eq(l).nonzero().view(-1);                                                // (R_l)
+            using Scalar level = l;                                                                     // held (dotnet/TorchSharp#1434)
+            var index = levels.eq(level).nonzero().view(-1);                                            // (R_l)
             if (index.shape[0] == 0) continue;
             var pooled = RoiAlign.Apply(features[l], rois.index_select(0, index), OutputSize, OutputSize, _scales[l], SamplingRatio, Aligned);
             result = result.index_copy(0, index, pooled);

@@ -1,6 +1,7 @@
 using MLNetExtensions.Boxes;
 using MLNetExtensions.Onnx;
 using MLNetExtensions.Torch.Boxes;
+using MLNetExtensions.Torch.Training.HeldScalars;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -102,9 +103,10 @@ public sealed class RegionProposalNetwork : nn.Module
         if (groundTruth.shape[0] == 0)
             return (zeros(a, dtype: ScalarType.Int64, device: anchors.device).MoveToOuterDisposeScope(), zeros(a, 4, device: anchors.device).MoveToOuterDisposeScope());
         var matched = _matcher.Match(BoxIou.Pairwise(groundTruth, anchors));                // (A)
-        var boxes = groundTruth.index_select(0, matched.clamp_min(0));                       // (A, 4)
+        using Scalar below = Matcher.BelowLowThreshold, between = Matcher.BetweenThresholds, neutral = -1;   // held (dotnet/TorchSharp#1434)
+        var boxes = groundTruth.index_select(0, matched.clamp_min(HeldArithmetic.Zero));     // (A, 4)
         var labels = ones_like(matched);
-        labels = labels.masked_fill(matched.eq(Matcher.BelowLowThreshold), 0).masked_fill(matched.eq(Matcher.BetweenThresholds), -1);
+        labels = labels.masked_fill(matched.eq(below), HeldArithmetic.Zero).masked_fill(matched.eq(between), neutral);
         return (labels.MoveToOuterDisposeScope(), boxes.MoveToOuterDisposeScope());
     }
 
@@ -121,14 +123,15 @@ public sealed class RegionProposalNetwork : nn.Module
         var (pos, neg) = sampler.Sample(Enumerable.Range(0, (int)n).Select(i => labels[i]).ToList());
         var positive = stack(pos).flatten();                                                    // (N·A) bool
         var sampled = positive.logical_or(stack(neg).flatten());                                // (N·A) bool
-        var count = sampled.sum().to(ScalarType.Float32).clamp_min(1f);                         // ()
+        using Scalar atLeastOne = 1f;                                                           // held (dotnet/TorchSharp#1434)
+        var count = sampled.sum().to(ScalarType.Float32).clamp_min(atLeastOne);                 // ()
         var logits = objectness.flatten().masked_select(sampled);                               // (S)
         var truth = labels.flatten().masked_select(sampled).to(ScalarType.Float32);             // (S)
         var objectnessLoss = F.binary_cross_entropy_with_logits(logits, truth);
         var p = positive.nonzero().view(-1);                                                    // (P)
         var boxLoss = F.smooth_l1_loss(deltas.reshape(-1, 4).index_select(0, p), targets.reshape(-1, 4).index_select(0, p),
             reduction: nn.Reduction.Sum, beta: 1.0 / 9) / count;
-        var accuracy = logits.detach().gt(0).to(ScalarType.Float32).eq(truth).to(ScalarType.Float32).sum() / count;
+        var accuracy = logits.detach().gt(HeldArithmetic.Zero).to(ScalarType.Float32).eq(truth).to(ScalarType.Float32).sum() / count;
         return (objectnessLoss.MoveToOuterDisposeScope(), boxLoss.MoveToOuterDisposeScope(), accuracy.MoveToOuterDisposeScope());
     }
 
@@ -219,7 +222,7 @@ public sealed class RegionProposalNetwork : nn.Module
             var (sorted, order) = objectness.narrow(1, offset, a).sort(dim: 1, descending: true, stable: true);
             tops.Add(sorted[.., ..take]);                                                         // (N, k_l)
             using Scalar shift = offset;
-            indices.Add(offset == 0 ? order[.., ..take] : order[.., ..take].add(shift));         // (N, k_l)
+            indices.Add(offset == 0 ? order[.., ..take] : order[.., ..take].Plus(shift));        // (N, k_l)
             levelOfCandidate.AddRange(Enumerable.Repeat(l, take));
             offset += a;
         }
@@ -236,7 +239,8 @@ public sealed class RegionProposalNetwork : nn.Module
             var s = probability[i];                                                               // (k)
             var w = b[.., 2] - b[.., 0];
             var h = b[.., 3] - b[.., 1];
-            var keep = w.ge(minSize).logical_and(h.ge(minSize)).logical_and(s.ge(scoreThreshold)).nonzero().view(-1);
+            using Scalar smallest = minSize, lowest = scoreThreshold;                             // held (dotnet/TorchSharp#1434)
+            var keep = w.ge(smallest).logical_and(h.ge(smallest)).logical_and(s.ge(lowest)).nonzero().view(-1);
             b = b.index_select(0, keep);
             s = s.index_select(0, keep);
             if (keep.shape[0] == 0)
@@ -261,7 +265,10 @@ public sealed class RegionProposalNetwork : nn.Module
 
     /// <summary>Clips (…, 4) corners to [0, width] × [0, height].</summary>
     internal static Tensor Clip(Tensor boxes, int imageHeight, int imageWidth)
-        => boxes.clamp_min(0f).minimum(tensor(new float[] { imageWidth, imageHeight, imageWidth, imageHeight }, device: boxes.device));
+    {
+        using Scalar zero = 0f;   // held (dotnet/TorchSharp#1434)
+        return boxes.clamp_min(zero).minimum(tensor(new float[] { imageWidth, imageHeight, imageWidth, imageHeight }, device: boxes.device));
+    }
 
     /// <summary>
     /// Emits the proposal stage for a fixed <paramref name="postNmsTopN"/> per image: the head, top-k, decoding, clip,

@@ -1,3 +1,4 @@
+using MLNetExtensions.Torch.Training.HeldScalars;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -92,12 +93,12 @@ public static class RoiAlign
         // One sparse row per output cell (k, p, q) over the N·H·W map pixels: the products of its row and column
         // weights at pixel (batch_k, y, x). Entries of weight 0 (off the map, past a RoI's own grid) are dropped.
         long cells = k * outputHeight * outputWidth;
-        using Scalar mapPixels = h * w, rowPixels = w, nothing = 0.0;
+        using Scalar mapPixels = h * w, rowPixels = w, nothing = 0.0, cellCount = cells;
         var pixel = batch.mul(mapPixels).reshape(k, 1, 1, 1, 1)
-                    + rowIndex.mul(rowPixels).reshape(k, outputHeight, 1, -1, 1)
-                    + colIndex.reshape(k, 1, outputWidth, 1, -1);                            // (K, oh, ow, Jy, Jx)
+                    .Plus(rowIndex.mul(rowPixels).reshape(k, outputHeight, 1, -1, 1))
+                    .Plus(colIndex.reshape(k, 1, outputWidth, 1, -1));                       // (K, oh, ow, Jy, Jx)
         var weight = rowWeight.reshape(k, outputHeight, 1, -1, 1) * colWeight.reshape(k, 1, outputWidth, 1, -1);  // (K, oh, ow, Jy, Jx)
-        var cell = torch.arange(cells, ScalarType.Int64, features.device).reshape(k, outputHeight, outputWidth, 1, 1).expand_as(pixel);
+        var cell = HeldArithmetic.Range(cellCount, ScalarType.Int64, features.device).reshape(k, outputHeight, outputWidth, 1, 1).expand_as(pixel);
         var used = weight.ne(nothing);
         var entries = torch.stack([cell.masked_select(used), pixel.masked_select(used)]);   // (2, nnz)
         var sampling = torch.sparse_coo_tensor(entries, weight.masked_select(used).to_type(features.dtype), [cells, n * h * w]);
@@ -138,25 +139,25 @@ public static class RoiAlign
     {
         var dtype = start.dtype;
         var device = start.device;
-        using Scalar half = 0.5, zero = 0.0, one = 1.0, minusOne = -1.0, limit = (double)size, last = (double)(size - 1);
-        var cell = torch.arange(pooled, dtype, device).reshape(1, pooled, 1);                 // (1, P, 1)
-        var sample = torch.arange(maxGrid, dtype, device).reshape(1, 1, maxGrid);             // (1, 1, G)
+        using Scalar half = 0.5, zero = 0.0, one = 1.0, minusOne = -1.0, limit = (double)size, last = (double)(size - 1), cells = pooled, samples = maxGrid;
+        var cell = HeldArithmetic.Range(cells, dtype, device).reshape(1, pooled, 1);          // (1, P, 1)
+        var sample = HeldArithmetic.Range(samples, dtype, device).reshape(1, 1, maxGrid);     // (1, 1, G)
         var s = start.reshape(-1, 1, 1);                                                      // (K, 1, 1)
         var b = bin.reshape(-1, 1, 1);
         var g = grid.reshape(-1, 1, 1);
         var count = g.clamp_min(one);                                                         // (K, 1, 1) a grid of 0 has no samples
         // torchvision's order of operations: start + p·bin + (i + 0.5)·bin / grid.
-        var coord = (s + cell * b) + (sample.add(half) * b).div_(count);                      // (K, P, G)
+        var coord = s.Plus(cell * b).Plus((sample.Plus(half) * b).div_(count));               // (K, P, G)
         // Samples past this RoI's own grid (adaptive ratio) and samples off the map contribute 0.
         var valid = coord.ge(minusOne).logical_and_(coord.le(limit)).logical_and_(sample.lt(g));  // (K, P, G)
         coord = coord.clamp_min(zero);
         var low = coord.floor();
         var atEnd = low.ge(last);
         low = low.clamp_max(last);
-        var high = torch.where(atEnd, low, low.add(one));
+        var high = torch.where(atEnd, low, low.Plus(one));
         var frac = torch.where(atEnd, torch.zeros_like(coord), coord.sub(low));              // (K, P, G)
         var mask = valid.to_type(dtype).div_(count);                                          // (K, P, G) 1/grid where valid
-        var weights = torch.cat([frac.neg().add_(one).mul_(mask), frac.mul(mask)], 2);        // (K, P, 2G) low, high
+        var weights = torch.cat([frac.neg().PlusInPlace(one).mul_(mask), frac.mul(mask)], 2);        // (K, P, 2G) low, high
         var index = torch.cat([low, high], 2).to_type(ScalarType.Int64);                      // (K, P, 2G)
         return (index, weights);
     }

@@ -1,6 +1,7 @@
 using MLNetExtensions.Onnx;
 using MLNetExtensions.Torch.Boxes;
 using MLNetExtensions.Torch.Onnx;
+using MLNetExtensions.Torch.Training.HeldScalars;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -83,9 +84,10 @@ public sealed class RoiHeads : nn.Module
         if (groundTruth.shape[0] == 0)
             return (zeros(p, dtype: ScalarType.Int64, device: proposals.device).MoveToOuterDisposeScope(), zeros(p, 4, device: proposals.device).MoveToOuterDisposeScope());
         var matched = _matcher.Match(BoxIou.Pairwise(groundTruth, proposals));                 // (P)
-        var safe = matched.clamp_min(0);
+        using Scalar below = Matcher.BelowLowThreshold, between = Matcher.BetweenThresholds, neutral = -1;   // held (dotnet/TorchSharp#1434)
+        var safe = matched.clamp_min(HeldArithmetic.Zero);
         var labels = groundTruthLabels.index_select(0, safe)
-            .masked_fill(matched.eq(Matcher.BelowLowThreshold), 0).masked_fill(matched.eq(Matcher.BetweenThresholds), -1);
+            .masked_fill(matched.eq(below), HeldArithmetic.Zero).masked_fill(matched.eq(between), neutral);
         return (labels.MoveToOuterDisposeScope(), groundTruth.index_select(0, safe).MoveToOuterDisposeScope());
     }
 
@@ -109,18 +111,20 @@ public sealed class RoiHeads : nn.Module
             var (pos, neg) = sampler.Sample(l);
             var drawn = pos.logical_or(neg).nonzero().view(-1);                                    // (S)
             var boxes = candidates.index_select(0, drawn);
-            rois.Add(cat([full(boxes.shape[0], 1, i, device: boxes.device), boxes], 1));          // (S, 5)
+            using Scalar image = i;                                                                 // held (dotnet/TorchSharp#1434)
+            rois.Add(cat([full(boxes.shape[0], 1, image, device: boxes.device), boxes], 1));      // (S, 5)
             labels.Add(l.index_select(0, drawn));
             targets.Add(_coder.Encode(matched.index_select(0, drawn), boxes));
         }
         var allLabels = cat(labels, 0);                                                             // (R)
         var (logits, regression) = Heads(features, cat(rois, 0));                                  // (R, C+1), (R, 4(C+1))
         var classLoss = F.cross_entropy(logits, allLabels);
-        var positive = allLabels.gt(0).nonzero().view(-1);                                         // (Q)
+        var positive = allLabels.gt(HeldArithmetic.Zero).nonzero().view(-1);                                         // (Q)
         long r = allLabels.shape[0];
         var own = regression.view(r, _classes + 1, 4).index_select(0, positive)
             .gather(1, allLabels.index_select(0, positive).view(-1, 1, 1).expand(-1, 1, 4)).squeeze(1);   // (Q, 4)
-        var boxLoss = F.smooth_l1_loss(own, cat(targets, 0).index_select(0, positive), reduction: nn.Reduction.Sum, beta: 1.0 / 9) / Math.Max(1, r);
+        using Scalar sampled = Math.Max(1, r);                                                      // held (dotnet/TorchSharp#1434)
+        var boxLoss = F.smooth_l1_loss(own, cat(targets, 0).index_select(0, positive), reduction: nn.Reduction.Sum, beta: 1.0 / 9) / sampled;
         return (classLoss.MoveToOuterDisposeScope(), boxLoss.MoveToOuterDisposeScope());
     }
 
@@ -135,7 +139,8 @@ public sealed class RoiHeads : nn.Module
         long n = proposals.shape[0], k = proposals.shape[1];
         int c = _classes;
         var flat = proposals.reshape(-1, 4);                                                         // (N·K, 4)
-        var batch = arange(n, dtype: ScalarType.Float32, device: flat.device).repeat_interleave(k).unsqueeze(1);
+        using Scalar images = n;                                                                     // held (dotnet/TorchSharp#1434)
+        var batch = HeldArithmetic.Range(images, ScalarType.Float32, flat.device).repeat_interleave(k).unsqueeze(1);
         var (logits, regression) = Heads(features, cat([batch, flat], 1));
         var probabilities = logits.softmax(1)[.., 1..] * valid.reshape(-1, 1);                      // (N·K, C)
         var boxes = _coder.Decode(regression, flat).view(n * k, c + 1, 4)[.., 1.., ..];             // (N·K, C, 4)

@@ -1,6 +1,7 @@
 using MLNetExtensions.Torch.Modules;
 using MLNetExtensions.Onnx;
 using MLNetExtensions.Torch.Onnx;
+using MLNetExtensions.Torch.Training.HeldScalars;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -27,7 +28,7 @@ public sealed class RpnHead : nn.Module<Tensor, (Tensor Objectness, Tensor Delta
         foreach (var c in new[] { conv, cls_logits, bbox_pred })
         {
             nn.init.normal_(c.weight, std: 0.01);
-            nn.init.constant_(c.bias!, 0);
+            nn.init.constant_(c.bias!, HeldArithmetic.Zero);
         }
         RegisterComponents();
     }

@@ -4,6 +4,7 @@ using MLNetExtensions.Scoring;
 using MLNetExtensions.Torch.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetExtensions.Torch.Training.HeldScalars;
 
 namespace MLNetExtensions.Torch.Detection;
 
@@ -58,9 +59,9 @@ internal sealed class GridDetectorModel : IDetectorModel
         long positives = (long)resp.Sum();
         // Scalars held until the ops return (dotnet/TorchSharp#1434).
         using Scalar norm = (float)Math.Max(1, positives), noObject = NoObjectWeight, one = 1f, localizationWeight = _localizationWeight;
-        var weight = respT + noObject * (one - respT);                                     // (B, S, S, 1)
-        var classification = ((y[.., .., .., 4..] - clsT).square() * weight).sum() / norm;
-        var localization = ((y[.., .., .., ..4] - boxT).square() * respT).sum() / norm * localizationWeight;
+        var weight = respT.Plus(noObject * HeldArithmetic.Minus(one, respT));              // (B, S, S, 1)
+        var classification = ((y[.., .., .., 4..] - clsT).Squared() * weight).sum() / norm;
+        var localization = ((y[.., .., .., ..4] - boxT).Squared() * respT).sum() / norm * localizationWeight;
         return new DetectionLossParts(classification, localization, positives, b * s * s - positives).ToTrainingLoss();
     }
 

@@ -4,6 +4,7 @@ using MLNetExtensions.Torch.Boxes;
 using MLNetExtensions.Torch.Detection.FasterRcnn;
 using MLNetExtensions.Torch.Modules;
 using MLNetExtensions.Torch.Onnx;
+using MLNetExtensions.Torch.Training.HeldScalars;
 using MLNetExtensions.Torch.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -78,9 +79,9 @@ public sealed class RcnnNetwork : nn.Module, ITrainableModel
         var boxes = rois[.., 1..];
         using var half1 = 0.5f.ToScalar();                                     // Scalars held, not left to the finalizer
         using var halfPadded = (0.5f * _padScale).ToScalar();
-        var centre = (boxes[.., ..2] + boxes[.., 2..]).mul(half1);
+        var centre = boxes[.., ..2].Plus(boxes[.., 2..]).mul(half1);
         var half = (boxes[.., 2..] - boxes[.., ..2]).mul(halfPadded);
-        var padded = cat([rois[.., ..1], centre - half, centre + half], 1);                        // context padding
+        var padded = cat([rois[.., ..1], centre - half, centre.Plus(half)], 1);                    // context padding
         var warped = FasterRcnnRoiAlign.Apply(normalize.call(images), padded, WarpSize, WarpSize, 1f, WarpSamplingRatio, aligned: true);  // (K, C, S, S)
         return pool.call(backbone.Trunk(warped)[^1]).MoveToOuterDisposeScope();                    // (K, D)
     }

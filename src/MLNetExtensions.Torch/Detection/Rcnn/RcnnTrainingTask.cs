@@ -4,6 +4,7 @@ using MLNetExtensions.Evaluation;
 using MLNetExtensions.Onnx;
 using MLNetExtensions.Scoring;
 using MLNetExtensions.Torch.Boxes;
+using MLNetExtensions.Torch.Training.HeldScalars;
 using MLNetExtensions.Torch.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -104,7 +105,7 @@ internal sealed class RcnnTrainingTask : ITrainingTask<RcnnNetwork>
         var logits = model.Classify(model.Features(stack(flipped), drawnRois));
         var loss = F.cross_entropy(logits, target);
         var accuracy = logits.argmax(1).eq(target).to(ScalarType.Float32).mean();
-        var positives = target.gt(0).to(ScalarType.Float32).sum();
+        var positives = target.gt(HeldArithmetic.Zero).to(ScalarType.Float32).sum();
         return new TrainingLoss(loss, [("classification", loss)], [("accuracy", accuracy), ("positives", positives)]);
     }
 

@@ -2,6 +2,7 @@ using MLNetExtensions.Onnx;
 using MLNetExtensions.Torch.Backbones;
 using MLNetExtensions.Torch.Modules;
 using MLNetExtensions.Torch.Onnx;
+using MLNetExtensions.Torch.Training.HeldScalars;
 using MLNetExtensions.Torch.Weights;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -170,7 +171,7 @@ public sealed class SsdBackbone : FeatureExtractor
         if (lateral != null)
         {
             var top = nn.functional.interpolate(lateral.call(x), size: [maps[0].shape[2], maps[0].shape[3]], mode: InterpolationMode.Nearest);
-            maps[0] = smooth!.call(maps[0] + top);                             // (N, C8, H/8, W/8)
+            maps[0] = smooth!.call(maps[0].Plus(top));                         // (N, C8, H/8, W/8)
         }
         foreach (var e in extras)
         {

@@ -22,11 +22,12 @@ public sealed class SsdHead : nn.Module<Tensor[], Tensor>
             throw new ArgumentException($"{inChannels.Length} feature maps but {boxesPerLocation.Length} box counts.");
         _valuesPerBox = valuesPerBox;
         module_list = new ModuleList<Conv2d>();
+        using Scalar bias = biasInit;   // held (dotnet/TorchSharp#1434)
         for (int k = 0; k < inChannels.Length; k++)
         {
             var conv = nn.Conv2d(inChannels[k], boxesPerLocation[k] * valuesPerBox, 3, padding: 1);
             nn.init.xavier_uniform_(conv.weight);
-            nn.init.constant_(conv.bias!, biasInit);
+            nn.init.constant_(conv.bias!, bias);
             module_list.Add(conv);
         }
         RegisterComponents();

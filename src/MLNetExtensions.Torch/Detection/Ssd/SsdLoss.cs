@@ -1,3 +1,4 @@
+using MLNetExtensions.Torch.Training.HeldScalars;
 using MLNetExtensions.Torch.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -12,7 +13,7 @@ public enum LocalizationLoss { SmoothL1, Mse }
 public sealed record DetectionLossParts(Tensor Classification, Tensor Localization, long Positives, long Negatives)
 {
     /// <summary>The parts as the training loop reports them: classification + localization, named.</summary>
-    internal TrainingLoss ToTrainingLoss() => new(Classification + Localization, [("classification", Classification), ("localization", Localization)]);
+    internal TrainingLoss ToTrainingLoss() => new(Classification.Plus(Localization), [("classification", Classification), ("localization", Localization)]);
 }
 
 /// <summary>
@@ -62,7 +63,7 @@ public sealed class SsdLoss
         long n = classLogits.shape[0], a = classLogits.shape[1], c = classLogits.shape[2];
 
         // Scalars held until the ops return (dotnet/TorchSharp#1434).
-        using Scalar zero = 0, minusInfinity = float.NegativeInfinity, localizationWeight = LocalizationWeight;
+        using Scalar zero = 0, minusInfinity = float.NegativeInfinity, localizationWeight = LocalizationWeight, chosen = true;
         var positive = targetLabels.gt(zero);                                          // (N, A)
         var ignored = targetLabels.lt(zero);                                           // (N, A)
         long numPos = positive.sum().item<long>();
@@ -78,7 +79,7 @@ public sealed class SsdLoss
         if (numNeg > 0)
         {
             var (_, idx) = negLoss.topk((int)numNeg);
-            negativeMask.index_fill_(0, idx, true);
+            negativeMask.index_fill_(0, idx, chosen);
         }
         negativeMask = negativeMask.reshape(n, a);
 

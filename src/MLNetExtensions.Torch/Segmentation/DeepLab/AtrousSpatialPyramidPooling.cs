@@ -37,7 +37,7 @@ public sealed class AtrousSpatialPyramidPooling : nn.Module<Tensor, Tensor>, IOn
         convs = nn.ModuleList(branches.ToArray());
         project = nn.Sequential(
             ("0", nn.Conv2d(outChannels * branches.Count, outChannels, 1, bias: false)),
-            ("1", nn.BatchNorm2d(outChannels)),
+            ("1", new Training.HeldScalars.BatchNorm2d(outChannels)),
             ("2", nn.ReLU()),
             ("3", nn.Dropout(dropout)));
         Rates = rates.ToArray();

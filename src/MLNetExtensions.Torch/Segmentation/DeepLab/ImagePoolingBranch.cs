@@ -20,13 +20,13 @@ public sealed class ImagePoolingBranch : nn.Module<Tensor, Tensor>, IOnnxExporta
     private readonly Conv2d conv;
 
     [ComponentName(Name = "2")]
-    private readonly BatchNorm2d bn;
+    private readonly BatchNorm bn;
 
     /// <summary>Creates the branch.</summary>
     public ImagePoolingBranch(long inChannels, long outChannels) : base(nameof(ImagePoolingBranch))
     {
         conv = nn.Conv2d(inChannels, outChannels, 1, bias: false);
-        bn = nn.BatchNorm2d(outChannels);
+        bn = new Training.HeldScalars.BatchNorm2d(outChannels);
         RegisterComponents();
     }
 

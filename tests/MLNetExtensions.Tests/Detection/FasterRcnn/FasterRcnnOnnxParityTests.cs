@@ -59,7 +59,7 @@ public sealed class FasterRcnnOnnxParityTests
         var model = (FasterRcnnDetectorModel)result.Model;
         manual_seed(seed);
         using (no_grad())
-            foreach (var bn in model.Network.modules().OfType<TorchSharp.Modules.BatchNorm2d>())
+            foreach (var bn in model.Network.modules().OfType<TorchSharp.Modules.BatchNorm>())
             {
                 bn.running_mean!.add_(randn_like(bn.running_mean) * 0.1);
                 bn.running_var!.mul_(rand_like(bn.running_var) + 0.5);
