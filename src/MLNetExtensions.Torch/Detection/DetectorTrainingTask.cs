@@ -37,7 +37,8 @@ internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>, IDis
                 throw new ArgumentException($"The validation data's classes ({string.Join(", ", _validation.ClassNames)}) differ from the training data's ({string.Join(", ", _train.ClassNames)}). Read both with the same class list.");
         }
         _batches = new DetectionBatchStream(_train, TrainingPlan.For(options, _train.Count), _o.Augmentation,
-            _o.ResolveDataWorkers(TorchSharp.torch.get_num_threads()), _o.PrefetchBatches, _o.PixelCacheBytes, log, _o.LogSource);
+            _o.ResolveDataWorkers(TorchSharp.torch.get_num_threads()), _o.PrefetchBatches, _o.PixelCacheBytes, log, _o.LogSource,
+            _o.TrainingInputs(input));
     }
 
     /// <summary>Stops and joins the data workers.</summary>

@@ -23,23 +23,31 @@ internal sealed class DetectionBatchStream : IDisposable
     private readonly DetectionAugmentation? _augmentation;
     private readonly DecodedImageCache? _cache;
     private readonly int _workers, _prefetch;
-    private readonly int _sampleSize;
+    private readonly IReadOnlyList<NetworkInput> _inputs;
+    private readonly int _sampleSize;   // floats of the largest input's image
     private BatchPrefetcher<Sample>? _prefetcher;
     // The images' buffers, reused: about BatchSize × (prefetch + 1) + workers of them ever exist.
     private readonly System.Collections.Concurrent.ConcurrentBag<float[]> _buffers = new();
 
     /// <summary>Batches of <paramref name="set"/> (its pixels are not needed) by <paramref name="workers"/> threads at most
     /// <paramref name="prefetch"/> steps ahead; every decoded image is kept in memory when the whole set at the input
-    /// own size takes at most <paramref name="cacheBudget"/> bytes (0: never). The choice goes to <paramref name="log"/>.</summary>
+    /// own size takes at most <paramref name="cacheBudget"/> bytes (0: never). The choice goes to <paramref name="log"/>.
+    /// Each step's batch is made at one of <paramref name="inputs"/> (multi-scale training; the set's input when null),
+    /// drawn by <see cref="TrainingPlan.BatchChoice"/>.</summary>
     public DetectionBatchStream(DetectionTrainingSet set, TrainingPlan plan, DetectionAugmentation? augmentation,
-        int workers, int prefetch, long cacheBudget, IHostEnvironment? log, string logSource)
+        int workers, int prefetch, long cacheBudget, IHostEnvironment? log, string logSource, IReadOnlyList<NetworkInput>? inputs = null)
     {
         _set = set;
         _plan = plan;
         _augmentation = augmentation;
         _workers = workers;
         _prefetch = prefetch;
-        _sampleSize = set.Input.Channels * set.Input.Height * set.Input.Width;
+        _inputs = inputs ?? [set.Input];
+        if (_inputs.Count == 0 || _inputs.Any(i => i.Channels != set.Input.Channels))
+            throw new ArgumentException("The training inputs must be at least one, all in the set's colour.", nameof(inputs));
+        _sampleSize = _inputs.Max(i => i.Channels * i.Height * i.Width);
+        if (_inputs.Count > 1)
+            log.Info(logSource, $"Multi-scale training: each step at one of {string.Join(", ", _inputs.Select(i => $"{i.Width}×{i.Height}"))} (validation and scoring at {set.Input.Width}×{set.Input.Height}).");
         long bytes = DecodedImageCache.BytesFor(set.Sizes, set.Input.Channels);
         double mb = bytes / 1048576.0, budgetMb = cacheBudget / 1048576.0;
         if (cacheBudget > 0 && bytes <= cacheBudget)
@@ -71,15 +79,15 @@ internal sealed class DetectionBatchStream : IDisposable
         var (made, samples) = _prefetcher.Take(step);
         if (!made.AsSpan().SequenceEqual(indices))
             throw new InvalidOperationException($"Step {step} trains on examples [{string.Join(", ", indices)}] but the data workers made [{string.Join(", ", made)}]: the loop and the data plan disagree.");
-        var input = _set.Input;
-        int size = _sampleSize;
+        var input = InputOf(step);
+        int size = input.Channels * input.Height * input.Width;
         // Copied straight into the tensor's memory: no managed array per step (a large-object-heap array per step piles up
         // as garbage between the rare full collections when the cache holds a large live array).
         var images = empty([samples.Length, input.Channels, input.Height, input.Width], ScalarType.Float32);
         var pixels = images.data<float>();
         for (int b = 0; b < samples.Length; b++)
         {
-            pixels.CopyFrom(samples[b].Pixels, 0, (long)b * size);
+            pixels.CopyFrom(new ReadOnlySpan<float>(samples[b].Pixels, 0, size), 0, (long)b * size);
             _buffers.Add(samples[b].Pixels);
         }
         if (device.type != TorchSharp.DeviceType.CPU)
@@ -94,9 +102,14 @@ internal sealed class DetectionBatchStream : IDisposable
     private Sample Make(int step, int position, int index)
     {
         if (!_buffers.TryTake(out var output)) output = new float[_sampleSize];   // back to _buffers once copied into the batch
-        var target = _set.Sample(i => _cache != null ? _cache.GetOrAdd(i, Decode) : Decode(i), index, _augmentation, _plan.SampleRandom(step, position), output);
+        var input = InputOf(step);
+        var target = _set.Sample(i => _cache != null ? _cache.GetOrAdd(i, Decode) : Decode(i), index, _augmentation, _plan.SampleRandom(step, position),
+            output.AsSpan(0, input.Channels * input.Height * input.Width), input);
         return new Sample(output, target);
     }
+
+    /// <summary>The input step <paramref name="step"/>'s batch is made at.</summary>
+    public NetworkInput InputOf(int step) => _inputs[_plan.BatchChoice(step, _inputs.Count)];
 
     private DecodedImage Decode(int index)
     {

@@ -169,16 +169,17 @@ internal sealed class DetectionTrainingSet
     }
 
     /// <summary>Image <paramref name="i"/> from <paramref name="images"/> (each row's original or held input-size pixels)
-    /// written into <paramref name="output"/> as float pixels in [0, 255] at the input size, augmented when
-    /// <paramref name="augmentation"/> is given (<see cref="DetectionPixelAugmenter"/>; a mosaic also reads three rows
-    /// drawn from <paramref name="rng"/>); returns its target, moved with the pixels.</summary>
-    public DetectionTarget Sample(Func<int, DecodedImage> images, int i, DetectionAugmentation? augmentation, Random rng, Span<float> output)
+    /// written into <paramref name="output"/> as float pixels in [0, 255] at <paramref name="input"/>'s size (the set's
+    /// input when null), augmented when <paramref name="augmentation"/> is given (<see cref="DetectionPixelAugmenter"/>;
+    /// a mosaic also reads three rows drawn from <paramref name="rng"/>); returns its target, moved with the pixels.</summary>
+    public DetectionTarget Sample(Func<int, DecodedImage> images, int i, DetectionAugmentation? augmentation, Random rng, Span<float> output, NetworkInput? input = null)
     {
+        input ??= Input;
         if (augmentation is { Mosaic: > 0 } && rng.NextDouble() < augmentation.Mosaic)
         {
             int[] rows = [i, rng.Next(Count), rng.Next(Count), rng.Next(Count)];
-            return DetectionPixelAugmenter.Mosaic(rows.Select(r => (images(r), _targets[r])).ToArray(), Input, augmentation, rng, output);
+            return DetectionPixelAugmenter.Mosaic(rows.Select(r => (images(r), _targets[r])).ToArray(), input, augmentation, rng, output);
         }
-        return DetectionPixelAugmenter.Apply(images(i), Input, _targets[i], augmentation, rng, output);
+        return DetectionPixelAugmenter.Apply(images(i), input, _targets[i], augmentation, rng, output);
     }
 }

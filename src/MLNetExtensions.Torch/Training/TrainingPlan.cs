@@ -31,6 +31,10 @@ internal sealed record TrainingPlan(int Count, int BatchSize, int Seed, int Tota
     /// <summary>The generator of step <paramref name="step"/>'s own random choices (the loss's sampling).</summary>
     public Random StepRandom(int step) => new(unchecked(Seed * 1_000_003 + step));
 
+    /// <summary>Which of <paramref name="count"/> choices step <paramref name="step"/> takes for its whole batch (a
+    /// multi-scale run's input size): from seed and step only, apart from every other draw of the step.</summary>
+    public int BatchChoice(int step, int count) => count == 1 ? 0 : SampleRandom(step, -1).Next(count);
+
     /// <summary>The generator of the augmentation of the example at <paramref name="position"/> in step
     /// <paramref name="step"/>'s batch: independent of which thread makes it and when.</summary>
     public Random SampleRandom(int step, int position)

@@ -29,16 +29,17 @@ public sealed class DetectionBatchStreamTests
 
     /// <summary>Steps <paramref name="from"/>..<paramref name="to"/> (exclusive) of a stream as raw floats and targets.</summary>
     private static List<(float[] Pixels, float[] Boxes, long[] Labels)> Steps(MLContext ml, DetectionTrainingSet set, TrainingPlan plan,
-        int workers, long cacheBudget, int from, int to)
+        int workers, long cacheBudget, int from, int to, IReadOnlyList<NetworkInput>? inputs = null)
     {
         var steps = new List<(float[], float[], long[])>();
-        using var stream = new DetectionBatchStream(set, plan, new DetectionAugmentation(), workers, prefetch: 2, cacheBudget, null, "test");
+        using var stream = new DetectionBatchStream(set, plan, new DetectionAugmentation(), workers, prefetch: 2, cacheBudget, null, "test", inputs);
         Assert.AreEqual(cacheBudget > 0, stream.Caches);
         for (int step = from; step < to; step++)
         {
             using var scope = NewDisposeScope();
             var (images, targets) = stream.Batch(step, plan.Indices(step), CPU);
-            CollectionAssert.AreEqual(new long[] { plan.BatchSize, 3, Size, Size }, images.shape);
+            var input = stream.InputOf(step);
+            CollectionAssert.AreEqual(new long[] { plan.BatchSize, 3, input.Height, input.Width }, images.shape);
             steps.Add((images.data<float>().ToArray(), targets.SelectMany(t => t.Boxes).ToArray(), targets.SelectMany(t => t.Labels).ToArray()));
         }
         return steps;
@@ -74,6 +75,37 @@ public sealed class DetectionBatchStreamTests
         var other = Steps(ml, set, plan with { Seed = 12 }, workers: 1, cacheBudget: 0, from, to);
         Assert.IsFalse(one.Zip(other).All(p => p.First.Pixels.AsSpan().SequenceEqual(p.Second.Pixels)), "another seed gives other batches: the augmentation is on");
         Assert.AreEqual(0, BatchPrefetcher.LiveWorkers);
+    }
+
+    /// <summary>
+    /// Multi-scale training: each step's batch is made at the size the plan draws for that step from (seed, step) alone,
+    /// so 1 and 3 workers and a resumed run give the same sizes and bit-identical batches; every listed size is used, and
+    /// an unaugmented batch at another size is the original resized straight to it (not the input-size pixels rescaled).
+    /// </summary>
+    [TestMethod]
+    public void MultiScaleStepsAreMadeAtTheirDrawnSizeWhateverTheWorkersAndResume()
+    {
+        var (ml, data) = Shapes();
+        var input = new NetworkInput(Size, Size, false);
+        var set = DetectionTrainingSet.Create(ml, data, input, "ImagePath", "Boxes", "Labels", holdPixels: false);
+        var plan = new TrainingPlan(set.Count, BatchSize: 4, Seed: 5, TotalSteps: 100);
+        var inputs = (DetectorTrainingTests.TinyOptions(DetectorArchitecture.Ssd) with { TrainingScales = [0.5f, 1f, 1.5f] }).TrainingInputs(input);
+        CollectionAssert.AreEqual(new[] { 32, 64, 96 }, inputs.Select(i => i.Width).ToArray());
+
+        var one = Steps(ml, set, plan, workers: 1, cacheBudget: 0, 0, 12, inputs);
+        AssertSame(one, Steps(ml, set, plan, workers: 3, cacheBudget: 0, 0, 12, inputs), 0, "3 workers against 1, multi-scale");
+        AssertSame(one.Skip(7).ToList(), Steps(ml, set, plan, workers: 2, cacheBudget: 0, 7, 12, inputs), 7, "resumed at step 7, multi-scale");
+        var sizes = Enumerable.Range(0, 12).Select(s => inputs[plan.BatchChoice(s, inputs.Count)].Width).ToArray();
+        CollectionAssert.AreEquivalent(new[] { 32, 64, 96 }, sizes.Distinct().ToArray(), $"sizes drawn: {string.Join(", ", sizes)}");
+        CollectionAssert.AreEqual(sizes, Enumerable.Range(0, 12).Select(s => inputs[plan.BatchChoice(s, inputs.Count)].Width).ToArray(), "the draw is a function of (seed, step)");
+
+        using var stream = new DetectionBatchStream(set, plan, augmentation: null, workers: 2, prefetch: 1, cacheBudget: 0, null, "test", inputs);
+        int big = Array.IndexOf(sizes, 96);
+        using var scope = NewDisposeScope();
+        var (images, _) = stream.Batch(big, plan.Indices(big), CPU);
+        var large = input with { Width = 96, Height = 96 };
+        var expected = plan.Indices(big).SelectMany(i => large.ReadPixels(set.Paths[i]).Select(b => (float)b)).ToArray();
+        Assert.IsTrue(expected.AsSpan().SequenceEqual(images.data<float>().ToArray()), "a 96-px step reads each original at 96 px");
     }
 
     private sealed class PathRow { public string ImagePath = ""; }

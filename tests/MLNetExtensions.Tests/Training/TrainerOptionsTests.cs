@@ -51,6 +51,15 @@ public sealed class TrainerOptionsTests
         Fails(ssd with { DataWorkers = 0 }, "DataWorkers must be within 1..64 when set (null: the cores libtorch's threads leave free).");
         Fails(new FasterRcnnDetectorOptions { PrefetchBatches = 0 }, "PrefetchBatches must be within 1..64.");
         Fails(ssd with { PixelCacheBytes = -1 }, "PixelCacheBytes must be >= 0 (0: never keep the decoded images).");
+        Fails(ssd with { TrainingScales = [] }, "TrainingScales must hold at least one factor (null: every step at the input size).");
+        Fails(ssd with { TrainingScales = [1f, 5f] }, "TrainingScales must hold factors within 0.25..4.");
+        Fails(ssd with { InputWidth = 60, InputHeight = 60, TrainingScales = [0.25f, 1f] },
+            "TrainingScales makes a 0×0 input from 60×60; every training size must be within 32..4096 pixels.");
+        // Sides rounded to a multiple of 32; a factor of 1 is the input itself; null trains at the input only.
+        var input = new MLNetExtensions.Scoring.NetworkInput(300, 200, false);
+        CollectionAssert.AreEqual(new[] { (224, 160), (300, 200), (384, 256) },
+            (ssd with { InputWidth = 300, InputHeight = 200, TrainingScales = [0.75f, 1f, 1.25f] }).TrainingInputs(input).Select(i => (i.Width, i.Height)).ToArray());
+        Assert.AreEqual(input, (ssd with { InputWidth = 300, InputHeight = 200 }).TrainingInputs(input).Single());
         Assert.AreEqual((null, 2, 1L << 30), (ssd.DataWorkers, ssd.PrefetchBatches, ssd.PixelCacheBytes));
         Assert.AreEqual(Math.Clamp(Environment.ProcessorCount - 1, 1, 8), ssd.ResolveDataWorkers(libtorchThreads: 1), "the cores libtorch's thread leaves free");
         Assert.AreEqual(1, ssd.ResolveDataWorkers(libtorchThreads: Environment.ProcessorCount), "at least one worker");

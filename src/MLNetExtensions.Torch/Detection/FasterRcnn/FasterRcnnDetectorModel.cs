@@ -14,12 +14,9 @@ namespace MLNetExtensions.Torch.Detection.FasterRcnn;
 internal sealed class FasterRcnnDetectorModel : IDetectorModel
 {
     private readonly FasterRcnnNetwork _network;
-    private readonly float _width, _height;
 
     public FasterRcnnDetectorModel(FasterRcnnDetectorOptions o, int classCount, Device device)
     {
-        _width = o.InputWidth;
-        _height = o.InputHeight;
         _network = new FasterRcnnNetwork(o.Backbone, o.Grayscale ? 1 : 3, classCount, o.Normalization, o.WidthMultiplier, o.BackboneWeightsPath,
             o.FeatureStride, o.InputHeight, o.InputWidth, new AnchorGenerator(o.AnchorSizes, o.AnchorAspectRatios), o.RpnSettings, o.RoiSettings,
             o.Fpn ? o.FpnOutChannels : null);
@@ -33,7 +30,8 @@ internal sealed class FasterRcnnDetectorModel : IDetectorModel
 
     public TrainingLoss Loss(Tensor images, IReadOnlyList<DetectionTarget> targets, Random rng)
     {
-        var scale = tensor(new[] { _width, _height, _width, _height }, device: images.device);
+        float w = images.shape[3], h = images.shape[2];   // the batch's size: the input's, or a multi-scale step's
+        var scale = tensor(new[] { w, h, w, h }, device: images.device);
         var boxes = targets.Select(t => tensor(t.Boxes, ScalarType.Float32).reshape(-1, 4).to(images.device) * scale).ToList();   // (G, 4) pixels
         var labels = targets.Select(t => tensor(t.Labels, ScalarType.Int64).to(images.device)).ToList();                         // (G)
         using var generator = new Generator((ulong)rng.NextInt64(long.MaxValue));

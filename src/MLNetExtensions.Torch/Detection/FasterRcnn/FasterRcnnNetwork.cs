@@ -125,12 +125,13 @@ public sealed class FasterRcnnNetwork : nn.Module
     /// <summary>The maps the RoI heads pool from: all but an FPN's max-pooled level.</summary>
     private Tensor[] RoiMaps(Tensor[] features) => fpn is null ? features : features[..^1];
 
-    /// <summary>Training losses of a batch: (N, C, H, W) raw pixels, per image (G, 4) pixel boxes and (G) 1-based labels.</summary>
+    /// <summary>Training losses of a batch: (N, C, H, W) raw pixels, per image (G, 4) pixel boxes and (G) 1-based labels.
+    /// H × W may differ from the input size (multi-scale training): the anchors follow the maps.</summary>
     public FasterRcnnLosses Loss(Tensor images, IReadOnlyList<Tensor> boxes, IReadOnlyList<Tensor> labels, Generator generator)
     {
         using var scope = NewDisposeScope();
         var features = Features(images);
-        var proposals = rpn.Forward(features, boxes, generator);
+        var proposals = rpn.Forward(features, ((int)images.shape[2], (int)images.shape[3]), boxes, generator);
         var (classLoss, boxLoss) = roi_heads.Loss(RoiMaps(features), proposals.Boxes, boxes, labels, generator);
         var result = new FasterRcnnLosses(proposals.ObjectnessLoss!, proposals.BoxLoss!, classLoss, boxLoss, proposals.Accuracy!);
         foreach (var t in new[] { result.RpnObjectness, result.RpnBox, result.RoiClassification, result.RoiBox, result.RpnAccuracy }) t.MoveToOuterDisposeScope();

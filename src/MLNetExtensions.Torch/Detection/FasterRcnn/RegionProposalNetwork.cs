@@ -29,6 +29,9 @@ public sealed class RegionProposalNetwork : nn.Module
     private readonly float[] _anchorValues;           // (A, 4) pixels, level by level; a float[] so that it is no buffer of the module
     private readonly int[] _levelAnchors;             // anchors of each level, Σ = A
     private readonly (int Height, int Width)[] _levelSizes;
+    private readonly AnchorGenerator[] _generators;
+    // Multi-scale training: the anchors of each other input size, made on first use.
+    private readonly Dictionary<(int Height, int Width), (float[] Values, int[] PerLevel)> _otherSizes = new();
     private readonly BoxCoder _coder = BoxCoder.Rpn();
     private readonly Matcher _matcher;
     private readonly RpnSettings _s;
@@ -65,11 +68,8 @@ public sealed class RegionProposalNetwork : nn.Module
         ImageWidth = imageWidth;
         _levelSizes = featureSizes.ToArray();
         head = new RpnHead(inChannels, anchors[0].AnchorsPerLocation);
-        // torchvision's stride: image size // feature size.
-        var levels = anchors.Select((a, l) => a.Generate(_levelSizes[l].Height, _levelSizes[l].Width,
-            imageHeight / _levelSizes[l].Height, imageWidth / _levelSizes[l].Width)).ToArray();
-        _anchorValues = levels.Length == 1 ? levels[0] : levels.SelectMany(v => v).ToArray();
-        _levelAnchors = levels.Select(v => v.Length / 4).ToArray();
+        _generators = anchors.ToArray();
+        (_anchorValues, _levelAnchors) = MakeAnchors(_levelSizes, imageHeight, imageWidth);
         _matcher = new Matcher(settings.FgIouThreshold, settings.BgIouThreshold, allowLowQualityMatches: true);
         RegisterComponents();
     }
@@ -94,6 +94,26 @@ public sealed class RegionProposalNetwork : nn.Module
 
     /// <summary>All anchors, (A, 4) corners in input pixels, on <paramref name="device"/>.</summary>
     public Tensor Anchors(Device device) => tensor(_anchorValues, device: device).reshape(-1, 4);
+
+    /// <summary>Every level's anchors for maps of <paramref name="levelSizes"/> on a <paramref name="imageHeight"/> ×
+    /// <paramref name="imageWidth"/> input, level by level, and each level's count.</summary>
+    private (float[] Values, int[] PerLevel) MakeAnchors(IReadOnlyList<(int Height, int Width)> levelSizes, int imageHeight, int imageWidth)
+    {
+        // torchvision's stride: image size // feature size.
+        var levels = _generators.Select((a, l) => a.Generate(levelSizes[l].Height, levelSizes[l].Width,
+            imageHeight / levelSizes[l].Height, imageWidth / levelSizes[l].Width)).ToArray();
+        return (levels.Length == 1 ? levels[0] : levels.SelectMany(v => v).ToArray(), levels.Select(v => v.Length / 4).ToArray());
+    }
+
+    /// <summary>The anchors and per-level counts for <paramref name="features"/> of an input of <paramref name="imageSize"/>:
+    /// the built size's, or another size's (multi-scale training), made once.</summary>
+    private (float[] Values, int[] PerLevel) AnchorsFor(IReadOnlyList<Tensor> features, (int Height, int Width) imageSize)
+    {
+        if (imageSize == (ImageHeight, ImageWidth)) return (_anchorValues, _levelAnchors);
+        if (!_otherSizes.TryGetValue(imageSize, out var anchors))
+            _otherSizes[imageSize] = anchors = MakeAnchors(features.Select(f => ((int)f.shape[2], (int)f.shape[3])).ToArray(), imageSize.Height, imageSize.Width);
+        return anchors;
+    }
 
     /// <summary>Anchor labels of one image: (A) int64 1 object, 0 background, −1 neutral; and (A, 4) the matched boxes.</summary>
     public (Tensor Labels, Tensor MatchedBoxes) AssignTargets(Tensor groundTruth, Tensor anchors)
@@ -144,18 +164,24 @@ public sealed class RegionProposalNetwork : nn.Module
 
     /// <summary><see cref="Forward(Tensor, IReadOnlyList{Tensor}?, Generator?)"/> on one map per level, finest first.</summary>
     public RpnOutput Forward(IReadOnlyList<Tensor> features, IReadOnlyList<Tensor>? groundTruth = null, Generator? generator = null)
+        => Forward(features, (ImageHeight, ImageWidth), groundTruth, generator);
+
+    /// <summary>The proposal stage on the maps of an input of <paramref name="imageSize"/> pixels (multi-scale training:
+    /// another size than the one it was built for; its anchors follow the maps' sizes).</summary>
+    public RpnOutput Forward(IReadOnlyList<Tensor> features, (int Height, int Width) imageSize, IReadOnlyList<Tensor>? groundTruth = null, Generator? generator = null)
     {
         if (features.Count != _levelSizes.Length)
             throw new ArgumentException($"The RPN was built for {_levelSizes.Length} feature maps, but got {features.Count}.", nameof(features));
         using var scope = NewDisposeScope();
         var (objectness, deltas) = Head(features);                                              // (N, A), (N, A, 4)
         long n = objectness.shape[0], a = objectness.shape[1];
-        var anchors = Anchors(features[0].device);
+        var (anchorValues, levelAnchors) = AnchorsFor(features, imageSize);
+        var anchors = tensor(anchorValues, device: features[0].device).reshape(-1, 4);          // (A, 4)
         Tensor proposals;
         using (no_grad())
             proposals = _coder.Decode(deltas.detach().reshape(-1, 4), anchors.repeat(n, 1)).view(n, a, 4);   // (N, A, 4)
         bool training = groundTruth != null;
-        var (boxes, scores) = FilterProposals(proposals, objectness.detach(), _levelAnchors, ImageHeight, ImageWidth,
+        var (boxes, scores) = FilterProposals(proposals, objectness.detach(), levelAnchors, imageSize.Height, imageSize.Width,
             training ? _s.PreNmsTopNTrain : _s.PreNmsTopNTest, training ? _s.PostNmsTopNTrain : _s.PostNmsTopNTest,
             _s.NmsThreshold, _s.MinSize, _s.ScoreThreshold);
         foreach (var t in boxes.Concat(scores)) t.MoveToOuterDisposeScope();

@@ -12,8 +12,12 @@ namespace MLNetExtensions.Torch.Detection;
 internal sealed class SsdDetectorModel : IDetectorModel
 {
     private readonly SsdNetwork _network;
+    private readonly SsdDetectorOptions _options;
+    private readonly int _channels;
     private readonly DefaultBoxes _priors;
-    private readonly Tensor _priorCorners;   // (A, 4) relative corners
+    private readonly Tensor _priorCorners;   // (A, 4) relative corners at the input size
+    // Multi-scale training: the default boxes of each other input size (H, W), made on first use (the feature maps' sizes change with it).
+    private readonly Dictionary<(long Height, long Width), Tensor> _otherSizes = new();
     private readonly BoxCoder _coder = BoxCoder.FromVariances();
     private readonly Matcher _matcher;
     private readonly SsdLoss _loss;
@@ -22,14 +26,14 @@ internal sealed class SsdDetectorModel : IDetectorModel
     public SsdDetectorModel(SsdDetectorOptions options, int classCount, Device device)
     {
         _classCount = classCount;
+        _options = options;
         var boxesPerLocation = options.AspectRatios.Select(a => 2 + 2 * a.Length).ToArray();
-        int channels = options.Grayscale ? 1 : 3;
+        int channels = _channels = options.Grayscale ? 1 : 3;
         _network = new SsdNetwork(options.Backbone, channels, classCount, boxesPerLocation, options.Normalization, options.WidthMultiplier, options.BackboneWeightsPath, options.TopDownFusion);
         var sizes = _network.FeatureMapSizes(channels, options.InputHeight, options.InputWidth);
         _priors = new DefaultBoxes(sizes, options.AspectRatios, options.MinScale, options.MaxScale);
         _network.to(device);
-        using (NewDisposeScope())   // the intermediate copies are freed now, not left to the finalizer
-            _priorCorners = tensor(_priors.ToCorners(1f, 1f), ScalarType.Float32).reshape(-1, 4).to(device).MoveToOuterDisposeScope();
+        _priorCorners = Corners(_priors, device);
         _matcher = new SsdMatcher(options.MatchIouThreshold, options.IgnoreIouThreshold);
         _loss = new SsdLoss(options.NegativePositiveRatio, options.LocalizationLoss, options.LocalizationWeight);
     }
@@ -41,12 +45,35 @@ internal sealed class SsdDetectorModel : IDetectorModel
     {
         _network.Dispose();
         _priorCorners.Dispose();
+        foreach (var corners in _otherSizes.Values) corners.Dispose();
+    }
+
+    private static Tensor Corners(DefaultBoxes priors, Device device)
+    {
+        // The intermediate copies are freed now, not left to the finalizer; the result belongs to the model (made inside a
+        // step's scope for a multi-scale size, it must outlive it), freed by Dispose.
+        using var scope = NewDisposeScope();
+        return tensor(priors.ToCorners(1f, 1f), ScalarType.Float32).reshape(-1, 4).to(device).DetachFromDisposeScope();
+    }
+
+    /// <summary>The default boxes' (A, 4) relative corners for a (H, W) input: the input size's, or another size's
+    /// (multi-scale training), made from that size's feature maps once.</summary>
+    internal Tensor PriorCorners(long height, long width, Device device)
+    {
+        if (height == _options.InputHeight && width == _options.InputWidth) return _priorCorners;
+        if (!_otherSizes.TryGetValue((height, width), out var corners))
+        {
+            var sizes = _network.FeatureMapSizes(_channels, (int)height, (int)width);
+            _otherSizes[(height, width)] = corners = Corners(new DefaultBoxes(sizes, _options.AspectRatios, _options.MinScale, _options.MaxScale), device);
+        }
+        return corners;
     }
 
     public TrainingLoss Loss(Tensor images, IReadOnlyList<DetectionTarget> targets, Random rng)
     {
         var (logits, regression) = _network.call(images);                  // (B, A, C+1), (B, A, 4)
-        var (labels, encoded) = MakeTargets(targets, images.device);        // (B, A), (B, A, 4)
+        var priors = PriorCorners(images.shape[2], images.shape[3], images.device);
+        var (labels, encoded) = MakeTargets(targets, images.device, priors); // (B, A), (B, A, 4)
         return _loss.Compute(logits, regression, labels, encoded).ToTrainingLoss();
     }
 
@@ -61,10 +88,11 @@ internal sealed class SsdDetectorModel : IDetectorModel
     /// matches it would give that image alone. Unmatched default boxes carry the encoding of their image's first box,
     /// those of an image without boxes zeros, as the one-by-one loop did (only positives' boxes are read).
     /// </remarks>
-    internal (Tensor Labels, Tensor Boxes) MakeTargets(IReadOnlyList<DetectionTarget> targets, Device device)
+    internal (Tensor Labels, Tensor Boxes) MakeTargets(IReadOnlyList<DetectionTarget> targets, Device device, Tensor? priorCorners = null)
     {
         using var scope = NewDisposeScope();
-        long a = _priorCorners.shape[0];
+        var priors = priorCorners ?? _priorCorners;
+        long a = priors.shape[0];
         var labels = new List<Tensor>();
         var boxes = new List<Tensor>();
         for (int start = 0; start < targets.Count;)
@@ -73,7 +101,7 @@ internal sealed class SsdDetectorModel : IDetectorModel
             long boxCount = targets[start].Count;
             while (end < targets.Count && (boxCount + targets[end].Count) * (end + 1 - start) * a <= MatchChunkElements)
                 boxCount += targets[end++].Count;
-            var (l, b) = MatchChunk(targets, start, end, device);
+            var (l, b) = MatchChunk(targets, start, end, device, priors);
             labels.Add(l);
             boxes.Add(b);
             start = end;
@@ -82,9 +110,9 @@ internal sealed class SsdDetectorModel : IDetectorModel
     }
 
     /// <summary>Targets of images [start, end): labels (n, A), encoded boxes (n, A, 4).</summary>
-    private (Tensor Labels, Tensor Boxes) MatchChunk(IReadOnlyList<DetectionTarget> targets, int start, int end, Device device)
+    private (Tensor Labels, Tensor Boxes) MatchChunk(IReadOnlyList<DetectionTarget> targets, int start, int end, Device device, Tensor priors)
     {
-        long a = _priorCorners.shape[0];
+        long a = priors.shape[0];
         int n = end - start;
         int total = 0;
         for (int i = start; i < end; i++) total += targets[i].Count;
@@ -111,7 +139,7 @@ internal sealed class SsdDetectorModel : IDetectorModel
         using Scalar first0 = 0L, images = (long)n, one = 1L, zero = 0, minusOne = -1f, ignoredLabel = SsdLoss.Ignored, noCode = 0f;
         var own = tensor(owner, ScalarType.Int64).to(device).unsqueeze(1)
             .eq(arange(first0, images, one, dtype: ScalarType.Int64, device: device).unsqueeze(0)); // (G, n)
-        var quality = BoxIou.Pairwise(gt, _priorCorners).unsqueeze(1).expand(total, n, a)
+        var quality = BoxIou.Pairwise(gt, priors).unsqueeze(1).expand(total, n, a)
             .masked_fill(own.logical_not().unsqueeze(2), minusOne).reshape(total, n * a);         // (G, n·A)
         var matched = _matcher.Match(quality);                                                     // (n·A), -1 background, -2 ignored
         var fallback = tensor(first, ScalarType.Int64).to(device).repeat_interleave(a);            // (n·A)
@@ -119,7 +147,7 @@ internal sealed class SsdDetectorModel : IDetectorModel
         var safe = where(matched.ge(zero), matched, fallback);
         var unmatched = where(matched.eq(between), full_like(safe, ignoredLabel), zeros_like(safe));
         var labels = where(matched.ge(zero), gtLabels.index_select(0, safe), unmatched).reshape(n, a);             // (n, A)
-        var encoded = _coder.Encode(gt.index_select(0, safe), _priorCorners.repeat(n, 1)).reshape(n, a, 4);        // (n, A, 4)
+        var encoded = _coder.Encode(gt.index_select(0, safe), priors.repeat(n, 1)).reshape(n, a, 4);        // (n, A, 4)
         var noBoxes = tensor(empty, device: device).reshape(n, 1, 1);
         return (labels, encoded.masked_fill(noBoxes, noCode));
     }
@@ -133,7 +161,7 @@ internal sealed class SsdDetectorModel : IDetectorModel
         var result = new List<RawDetections>((int)images.shape[0]);
         for (long i = 0; i < images.shape[0]; i++)
         {
-            var boxes = _coder.Decode(regression[i], _priorCorners);                         // (A, 4)
+            var boxes = _coder.Decode(regression[i], PriorCorners(images.shape[2], images.shape[3], images.device));                         // (A, 4)
             result.Add(new RawDetections(boxes.cpu().data<float>().ToArray(), scores[i].contiguous().cpu().data<float>().ToArray()));
         }
         return result;
