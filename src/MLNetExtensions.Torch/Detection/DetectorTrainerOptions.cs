@@ -17,21 +17,6 @@ public abstract record DetectorTrainerOptions : DetectorNetworkOptions
     private protected DetectorTrainerOptions(OptimizerKind optimizer, double learningRate, double weightDecay, int warmupSteps, LearningRateDecay learningRateDecay)
         : base(optimizer, learningRate, weightDecay, warmupSteps, learningRateDecay) { }
 
-    // Training data loading.
-    /// <summary>Threads that decode and augment the training images ahead of the training step. Null (the default): the
-    /// cores libtorch's threads leave free (<c>Environment.ProcessorCount</c> minus <see cref="TrainerOptions.CpuThreads"/>
-    /// or libtorch's default), at least 1 and at most 8. The count changes the speed only: every image's augmentation is a
-    /// function of the seed, the step and its place in the batch, so any count gives the same batches.</summary>
-    public int? DataWorkers { get; set; }
-    /// <summary>Batches the data workers make ahead of the training step (PyTorch's <c>prefetch_factor</c>); memory for
-    /// the training images is about <c>BatchSize × (PrefetchBatches + 1)</c> images.</summary>
-    public int PrefetchBatches { get; set; } = 2;
-    /// <summary>Keep every training image in memory at the input size once decoded (the later epochs then decode
-    /// nothing) when all of them take at most this many bytes (width × height × channels each); otherwise they are
-    /// decoded from their files at every use and memory does not grow with the dataset. 0 never keeps them. Default
-    /// 1 GiB (about 3,900 RGB images at 300×300). The log says which was chosen.</summary>
-    public long PixelCacheBytes { get; set; } = 1L << 30;
-
     /// <summary>
     /// Multi-scale training (YOLO's multi-scale, torchvision's <c>min_size</c> tuple): each step's batch is made at
     /// <see cref="DetectorNetworkOptions.InputWidth"/> × <see cref="DetectorNetworkOptions.InputHeight"/> times a factor
@@ -42,19 +27,9 @@ public abstract record DetectorTrainerOptions : DetectorNetworkOptions
     /// </summary>
     public IReadOnlyList<float>? TrainingScales { get; set; }
 
-    /// <summary>The most data workers the default gives.</summary>
-    internal const int MaxDefaultDataWorkers = 8;
-
-    /// <summary><see cref="DataWorkers"/>, or the default for <paramref name="libtorchThreads"/> threads of libtorch.</summary>
-    internal int ResolveDataWorkers(int libtorchThreads)
-        => DataWorkers ?? Math.Clamp(Environment.ProcessorCount - libtorchThreads, 1, MaxDefaultDataWorkers);
-
     public override void Validate()
     {
         base.Validate();
-        Check(DataWorkers is null or (>= 1 and <= 64), nameof(DataWorkers), DataWorkers, "must be within 1..64 when set (null: the cores libtorch's threads leave free)");
-        Check(PrefetchBatches is >= 1 and <= 64, nameof(PrefetchBatches), PrefetchBatches, "must be within 1..64");
-        Check(PixelCacheBytes >= 0, nameof(PixelCacheBytes), PixelCacheBytes, "must be >= 0 (0: never keep the decoded images)");
         if (TrainingScales != null)
         {
             Check(TrainingScales.Count > 0, nameof(TrainingScales), "[]", "must hold at least one factor (null: every step at the input size)");

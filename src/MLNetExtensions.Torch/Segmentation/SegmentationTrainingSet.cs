@@ -14,62 +14,61 @@ using F = TorchSharp.torch.nn.functional;
 namespace MLNetExtensions.Torch.Segmentation;
 
 /// <summary>
-/// A segmentation dataset held in memory at its own size: each image decoded by the scoring chain's decoder
-/// (<see cref="NetworkInput.Decode"/>) and its mask, so the scale augmentation resamples the original pixels (a 2× zoom
-/// keeps the detail of a large photo instead of enlarging an already shrunk image). Images reach the input size with
-/// the scoring filter (<see cref="AntialiasedBilinear"/>: with no scale change they are the pixels scoring reads), masks
-/// by nearest neighbour (class indices must never blend). Every row is checked once, so bad data fails before the first
-/// step with the row and the file named.
+/// A segmentation dataset: each image decoded by the scoring chain's decoder (<see cref="NetworkInput.Decode"/>) and
+/// its mask at their own size, held in memory or (for a <see cref="SegmentationBatchStream"/>) decoded again from the
+/// files when needed, so the scale augmentation resamples the original pixels (a 2× zoom keeps the detail of a large
+/// photo instead of enlarging an already shrunk image). Images reach the input size with the scoring filter
+/// (<see cref="AntialiasedBilinear"/>: with no scale change they are the pixels scoring reads), masks by nearest
+/// neighbour (class indices must never blend). Every row is checked once, so bad data fails before the first step with
+/// the row and the file named.
 /// </summary>
 internal sealed class SegmentationTrainingSet
 {
-    private readonly List<DecodedImage> _images;
-    private readonly List<SegmentationMask> _masks;
+    private readonly List<DecodedImage>? _images;
+    private readonly List<SegmentationMask>? _masks;
+    private readonly string _contentHash;
 
-    private SegmentationTrainingSet(NetworkInput input, string[] classNames, List<string> imagePaths, List<string> maskPaths, List<DecodedImage> images, List<SegmentationMask> masks)
+    private SegmentationTrainingSet(NetworkInput input, string[] classNames, List<string> imagePaths, List<string> maskPaths,
+        List<(int Width, int Height)> sizes, List<DecodedImage>? images, List<SegmentationMask>? masks, string dataName, string contentHash)
     {
-        Input = input; ClassNames = classNames; ImagePaths = imagePaths; MaskPaths = maskPaths; _images = images; _masks = masks;
+        Input = input; ClassNames = classNames; ImagePaths = imagePaths; MaskPaths = maskPaths; Sizes = sizes;
+        _images = images; _masks = masks; DataName = dataName; _contentHash = contentHash;
     }
 
     public NetworkInput Input { get; }
     public string[] ClassNames { get; }
     public List<string> ImagePaths { get; }
     public List<string> MaskPaths { get; }
-    public int Count => _masks.Count;
+    /// <summary>Each image's own size (its mask's too).</summary>
+    public List<(int Width, int Height)> Sizes { get; }
+    public int Count => ImagePaths.Count;
+    /// <summary>"training data" or "validation data", for messages.</summary>
+    public string DataName { get; }
+    /// <summary>Whether the decoded images and masks are held (else a stream decodes them from the files).</summary>
+    public bool HoldsImages => _images != null;
 
-    /// <summary>A short hash of the decoded images and masks, for a checkpoint's fingerprint.</summary>
-    public string ContentHash()
-    {
-        using var hash = new TrainingDataHash();
-        for (int i = 0; i < Count; i++)
-        {
-            hash.Add(_images[i].Pixels);
-            hash.Add(_masks[i].Pixels);
-        }
-        return hash.Finish();
-    }
+    /// <summary>A short hash of the decoded images and masks, for a checkpoint's fingerprint (taken during the check, so a
+    /// streamed set has the held one's).</summary>
+    public string ContentHash() => _contentHash;
+
+    private List<DecodedImage> Images => _images ?? throw new InvalidOperationException("This training set streams its images from the files; it holds none.");
+    private List<SegmentationMask> Masks => _masks ?? throw new InvalidOperationException("This training set streams its masks from the files; it holds none.");
 
     /// <summary>The mask of row <paramref name="i"/> at the input size, row-major.</summary>
-    public byte[] Mask(int i) => MaskAt(i, Input.Width, Input.Height);
+    public byte[] Mask(int i) => MaskOps.ResizeNearest(Masks[i].Pixels, Masks[i].Width, Masks[i].Height, Input.Width, Input.Height);
 
-    private byte[] MaskAt(int i, int width, int height) => MaskOps.ResizeNearest(_masks[i].Pixels, _masks[i].Width, _masks[i].Height, width, height);
-
-    /// <summary>Image <paramref name="i"/> resized to <paramref name="width"/> × <paramref name="height"/>: (C, H, W) bytes.</summary>
-    private byte[] PixelsAt(int i, int width, int height)
-    {
-        var image = _images[i];
-        return AntialiasedBilinear.ResizeToBytes(image.Pixels, image.Width, image.Height, image.Channels, width, height);
-    }
-
-    /// <summary>Reads and checks the rows. Class names: <paramref name="classNames"/>, or "0".."K-1" with K the largest index seen plus one.</summary>
+    /// <summary>Reads and checks the rows. Class names: <paramref name="classNames"/>, or "0".."K-1" with K the largest index seen plus one.
+    /// With <paramref name="holdImages"/> false the decoded images and masks are checked and hashed but not kept.</summary>
     public static SegmentationTrainingSet Create(MLContext ml, IDataView data, NetworkInput input, string imagePathColumn, string maskPathColumn,
-        IReadOnlyList<string>? classNames, string dataName = "training data")
+        IReadOnlyList<string>? classNames, string dataName = "training data", bool holdImages = true)
     {
         var (images, maskFiles) = ReadPaths(data, imagePathColumn, maskPathColumn);
         if (images.Count == 0)
             throw new InvalidOperationException($"The {dataName} has no rows. Give at least one image with its mask.");
-        var masks = new List<SegmentationMask>(images.Count);
-        var decoded = new List<DecodedImage>(images.Count);
+        var masks = holdImages ? new List<SegmentationMask>(images.Count) : null;
+        var decoded = holdImages ? new List<DecodedImage>(images.Count) : null;
+        var sizes = new List<(int Width, int Height)>(images.Count);
+        using var hash = new TrainingDataHash();
         int maxIndex = 0;
         var firstSeen = new (int Row, int Pixel)?[256];   // where each mask value first appears
         for (int row = 0; row < images.Count; row++)
@@ -82,7 +81,8 @@ internal sealed class SegmentationTrainingSet
                 var file = File.ReadAllBytes(images[row]);   // read once: its header, then decoded completely, once
                 ImageHeader.ReadSize(images[row], file);
                 var image = ImageFileDecoder.Decode(images[row], file, input.Grayscale);
-                decoded.Add(image);
+                decoded?.Add(image);
+                hash.Add(image.Pixels);
                 size = (image.Width, image.Height);
             }
             catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
@@ -100,11 +100,13 @@ internal sealed class SegmentationTrainingSet
                 maxIndex = Math.Max(maxIndex, v);
                 firstSeen[v] ??= (row, i);
             }
-            masks.Add(mask);
+            masks?.Add(mask);
+            hash.Add(mask.Pixels);
+            sizes.Add(size);
         }
         if (classNames == null) CheckInferredClasses(firstSeen, maxIndex, maskFiles, dataName);
         var names = classNames?.ToArray() ?? Enumerable.Range(0, Math.Max(2, maxIndex + 1)).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-        return new SegmentationTrainingSet(input, names, images, maskFiles, decoded, masks);
+        return new SegmentationTrainingSet(input, names, images, maskFiles, sizes, decoded, masks, dataName, hash.Finish());
     }
 
     /// <summary>
@@ -148,21 +150,33 @@ internal sealed class SegmentationTrainingSet
     public (Tensor Images, Tensor Targets) Batch(IReadOnlyList<int> indices, SegmentationAugmentation? augmentation, Random rng, Device device)
     {
         using var scope = NewDisposeScope();
-        int c = Input.Channels, h = Input.Height, w = Input.Width;
         var images = new List<Tensor>(indices.Count);
         var targets = new List<Tensor>(indices.Count);
         foreach (int i in indices)
         {
-            // The scale augmentation's size, drawn first: the original is resampled straight to it.
-            var (sh, sw) = augmentation != null ? ScaledSize(augmentation, rng) : (h, w);
-            var img = tensor(PixelsAt(i, sw, sh), ScalarType.Byte).reshape(c, sh, sw).to(ScalarType.Float32);   // (C, sh, sw)
-            var target = tensor(MaskAt(i, sw, sh), ScalarType.Byte).reshape(sh, sw).to(ScalarType.Int64);       // (sh, sw)
-            if (augmentation != null) (img, target) = Augment(img, target, augmentation, rng);
+            var (img, target) = Sample(Images[i], Masks[i], augmentation, rng);
             images.Add(img);
             targets.Add(target);
         }
         if (augmentation is { ClassMix: > 0 }) (images, targets) = ClassMix(images, targets, augmentation.ClassMix, rng);
         return (stack(images).to(device).MoveToOuterDisposeScope(), stack(targets).to(device).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// One row's <paramref name="image"/> and <paramref name="mask"/> (at their own size) as the network's input-size
+    /// (C, H, W) float pixels and (H, W) int64 target, augmented when <paramref name="augmentation"/> is given (the scale's
+    /// size drawn first and the original resampled straight to it, then crop, rotation, flip and colour) with
+    /// <paramref name="rng"/>. ClassMix, which pairs images of a batch, is the caller's.
+    /// </summary>
+    public (Tensor Image, Tensor Target) Sample(DecodedImage image, SegmentationMask mask, SegmentationAugmentation? augmentation, Random rng)
+    {
+        int c = Input.Channels, h = Input.Height, w = Input.Width;
+        var (sh, sw) = augmentation != null ? ScaledSize(augmentation, rng) : (h, w);
+        var pixels = AntialiasedBilinear.ResizeToBytes(image.Pixels, image.Width, image.Height, image.Channels, sw, sh);
+        var img = tensor(pixels, ScalarType.Byte).reshape(c, sh, sw).to(ScalarType.Float32);                                        // (C, sh, sw)
+        var target = tensor(MaskOps.ResizeNearest(mask.Pixels, mask.Width, mask.Height, sw, sh), ScalarType.Byte).reshape(sh, sw).to(ScalarType.Int64);   // (sh, sw)
+        if (augmentation != null) (img, target) = Augment(img, target, augmentation, rng);
+        return (img, target);
     }
 
     /// <summary>

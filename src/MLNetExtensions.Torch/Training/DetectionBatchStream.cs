@@ -21,7 +21,7 @@ internal sealed class DetectionBatchStream : IDisposable
     private readonly DetectionTrainingSet _set;
     private readonly TrainingPlan _plan;
     private readonly DetectionAugmentation? _augmentation;
-    private readonly DecodedImageCache? _cache;
+    private readonly DecodedImageCache<DecodedImage>? _cache;
     private readonly int _workers, _prefetch;
     private readonly IReadOnlyList<NetworkInput> _inputs;
     private readonly int _sampleSize;   // floats of the largest input's image
@@ -52,7 +52,7 @@ internal sealed class DetectionBatchStream : IDisposable
         double mb = bytes / 1048576.0, budgetMb = cacheBudget / 1048576.0;
         if (cacheBudget > 0 && bytes <= cacheBudget)
         {
-            _cache = new DecodedImageCache(set.Count);
+            _cache = new DecodedImageCache<DecodedImage>(set.Count);
             log.Info(logSource, $"Training images: decoded once by {workers} data worker(s) and kept in memory at their own size ({set.Count} images, {mb:F1} MB of the {budgetMb:F0} MB PixelCacheBytes budget); {prefetch} batch(es) prefetched.");
         }
         else

@@ -58,6 +58,29 @@ public abstract record TrainerOptions
     /// <summary>Threads libtorch may use on the CPU; null leaves its default.</summary>
     public int? CpuThreads { get; set; }
 
+    // Training data loading (SSD, grid, Faster R-CNN and DeepLab stream their training images; classic R-CNN holds its
+    // images, whose regions it cuts once, and uses DataWorkers for its row check only).
+    /// <summary>Threads that decode and augment the training images ahead of the training step. Null (the default): the
+    /// cores libtorch's threads leave free (<c>Environment.ProcessorCount</c> minus <see cref="CpuThreads"/>
+    /// or libtorch's default), at least 1 and at most 8. The count changes the speed only: every image's augmentation is a
+    /// function of the seed, the step and its place in the batch, so any count gives the same batches.</summary>
+    public int? DataWorkers { get; set; }
+    /// <summary>Batches the data workers make ahead of the training step (PyTorch's <c>prefetch_factor</c>); memory for
+    /// the training images is about <c>BatchSize × (PrefetchBatches + 1)</c> images.</summary>
+    public int PrefetchBatches { get; set; } = 2;
+    /// <summary>Keep every training image (and mask) in memory at its own size once decoded (the later epochs then decode
+    /// nothing) when all of them take at most this many bytes (width × height × channels each, masks one byte a pixel);
+    /// otherwise they are decoded from their files at every use and memory does not grow with the dataset. 0 never keeps
+    /// them. Default 1 GiB (about 1,800 RGB images of 500×375). The log says which was chosen.</summary>
+    public long PixelCacheBytes { get; set; } = 1L << 30;
+
+    /// <summary>The most data workers the default gives.</summary>
+    internal const int MaxDefaultDataWorkers = 8;
+
+    /// <summary><see cref="DataWorkers"/>, or the default for <paramref name="libtorchThreads"/> threads of libtorch.</summary>
+    internal int ResolveDataWorkers(int libtorchThreads)
+        => DataWorkers ?? Math.Clamp(Environment.ProcessorCount - libtorchThreads, 1, MaxDefaultDataWorkers);
+
     // Validation and early stopping.
     /// <summary>Data scored with the model family's own metric (detectors: VOC mAP@0.5; segmenters: mIoU) at the end of
     /// validated epochs.</summary>
@@ -108,6 +131,9 @@ public abstract record TrainerOptions
         Check(MaxSteps is null or >= 1, nameof(MaxSteps), MaxSteps, "must be at least 1 when set");
         Check(Enum.IsDefined(Device), nameof(Device), Device, "is unknown");
         Check(CpuThreads is null or >= 1, nameof(CpuThreads), CpuThreads, "must be at least 1 when set");
+        Check(DataWorkers is null or (>= 1 and <= 64), nameof(DataWorkers), DataWorkers, "must be within 1..64 when set (null: the cores libtorch's threads leave free)");
+        Check(PrefetchBatches is >= 1 and <= 64, nameof(PrefetchBatches), PrefetchBatches, "must be within 1..64");
+        Check(PixelCacheBytes >= 0, nameof(PixelCacheBytes), PixelCacheBytes, "must be >= 0 (0: never keep the decoded images)");
         Check(EarlyStoppingPatience is null or >= 1, nameof(EarlyStoppingPatience), EarlyStoppingPatience, "must be at least 1 when set");
         Check(ValidateEveryEpochs >= 1, nameof(ValidateEveryEpochs), ValidateEveryEpochs, "must be at least 1");
         Check(CheckpointEverySteps >= 1, nameof(CheckpointEverySteps), CheckpointEverySteps, "must be at least 1");

@@ -32,7 +32,7 @@ internal sealed class RcnnTrainingTask : ITrainingTask<RcnnNetwork>
     {
         _o = options;
         var input = new NetworkInput(_o.InputWidth, _o.InputHeight, _o.Grayscale);
-        _train = DetectionTrainingSet.Create(ml, trainData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn);
+        _train = DetectionTrainingSet.Create(ml, trainData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn, checkThreads: _o.DataWorkers ?? 0);
         var counts = new int[_train.ClassNames.Length];
         foreach (var t in _train.Targets) foreach (var l in t.Labels) counts[l - 1]++;
         for (int k = 0; k < counts.Length; k++)

@@ -44,7 +44,8 @@ public sealed class DeepLabSegmenterEstimator : IEstimator<SegmentationTransform
         // ML.NET's catalogs do not expose their MLContext: data plumbing uses a private one seeded like the run.
         var ml = new MLContext(Options.Seed);
         var loop = new TrainingLoop(Options, _log);
-        var result = loop.Run(new DeepLabTrainingTask(ml, Options, input));
+        using var task = new DeepLabTrainingTask(ml, Options, input, _log);
+        var result = loop.Run(task);
         LastHistory = loop.History;
         LastNetwork?.Dispose();   // the previous Fit's network, kept for inspection until now
         LastNetwork = result.Model;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.ML;
+using Microsoft.ML.Runtime;
 using MLNetExtensions.Data;
 using MLNetExtensions.Evaluation;
 using MLNetExtensions.Onnx;
@@ -12,26 +13,36 @@ namespace MLNetExtensions.Torch.Segmentation;
 
 /// <summary>
 /// A DeepLab v3+ segmenter as <see cref="TrainingLoop"/> trains it: image/mask sets checked and loaded, the network
-/// (frozen backbone stages included), its loss (cross-entropy and Dice), validation mIoU and export.
+/// (frozen backbone stages included), its loss (cross-entropy and Dice), validation mIoU and export. The training rows
+/// are checked at construction and streamed by data workers (<see cref="SegmentationBatchStream"/>); the validation set
+/// is held.
 /// </summary>
-internal sealed class DeepLabTrainingTask : ITrainingTask<DeepLabNetwork>
+internal sealed class DeepLabTrainingTask : ITrainingTask<DeepLabNetwork>, IDisposable
 {
     private readonly DeepLabSegmenterOptions _o;
     private readonly SegmentationTrainingSet _train;
     private readonly SegmentationTrainingSet? _validation;
     private readonly SegmentationLoss _loss;
+    private readonly SegmentationBatchStream _batches;
 
-    public DeepLabTrainingTask(MLContext ml, DeepLabSegmenterOptions options, IDataView trainData)
+    /// <summary>Checks the rows and starts nothing yet. Make the <see cref="TrainingLoop"/> first: the default worker count
+    /// depends on the libtorch threads it sets.</summary>
+    public DeepLabTrainingTask(MLContext ml, DeepLabSegmenterOptions options, IDataView trainData, IHostEnvironment? log = null)
     {
         _o = options;
         var input = new NetworkInput(_o.InputWidth, _o.InputHeight, _o.Grayscale);
-        _train = SegmentationTrainingSet.Create(ml, trainData, input, _o.ImagePathColumn, _o.MaskPathColumn, _o.ClassNames);
+        _train = SegmentationTrainingSet.Create(ml, trainData, input, _o.ImagePathColumn, _o.MaskPathColumn, _o.ClassNames, holdImages: false);
         if (_o.ClassWeights != null && _o.ClassWeights.Count != _train.ClassNames.Length)
             throw new ArgumentException($"{nameof(_o.ClassWeights)} has {_o.ClassWeights.Count} values but the training masks have {_train.ClassNames.Length} classes.");
         if (_o.ValidationData != null)
             _validation = SegmentationTrainingSet.Create(ml, _o.ValidationData, input, _o.ImagePathColumn, _o.MaskPathColumn, _train.ClassNames, "validation data");
         _loss = new SegmentationLoss(_o.Loss, _o.DiceWeight, _o.ClassWeights);
+        _batches = new SegmentationBatchStream(_train, TrainingPlan.For(options, _train.Count), _o.Augmentation,
+            _o.ResolveDataWorkers(get_num_threads()), _o.PrefetchBatches, _o.PixelCacheBytes, log, LogSource);
     }
+
+    /// <summary>Stops and joins the data workers.</summary>
+    public void Dispose() => _batches.Dispose();
 
     public string LogSource => nameof(DeepLabSegmenterEstimator);
     public string MetricName => "validation mIoU";
@@ -52,7 +63,7 @@ internal sealed class DeepLabTrainingTask : ITrainingTask<DeepLabNetwork>
 
     public TrainingLoss Loss(DeepLabNetwork model, int step, int[] indices, Random rng, Device device)
     {
-        var (images, targets) = _train.Batch(indices, _o.Augmentation, rng, device);
+        var (images, targets) = _batches.Batch(step, indices, rng, device);
         var parts = _loss.Compute(model.call(images), targets);
         return new TrainingLoss(parts.Total, [("cross_entropy", parts.CrossEntropy), ("dice", parts.Dice)]);
     }

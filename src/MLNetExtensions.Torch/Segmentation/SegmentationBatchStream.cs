@@ -1,0 +1,108 @@
+using Microsoft.ML.Runtime;
+using MLNetExtensions.Data;
+using MLNetExtensions.Data.Masks;
+using MLNetExtensions.Torch.Training;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Torch.Segmentation;
+
+/// <summary>
+/// A segmentation training set's batches made ahead of the training loop by data workers
+/// (<see cref="BatchPrefetcher{TSample}"/>), as <see cref="DetectionBatchStream"/> makes the detectors': each worker
+/// decodes an image and its mask from their files at their own size (or takes them from the optional
+/// <see cref="DecodedImageCache{T}"/>) and augments them into the input size
+/// (<see cref="SegmentationTrainingSet.Sample"/>) with the generator of its (seed, step, position)
+/// (<see cref="TrainingPlan.SampleRandom"/>); ClassMix, which pairs the images of a batch, runs on the training thread
+/// with the step's generator. Memory is O(batch × prefetch) without the cache.
+/// </summary>
+internal sealed class SegmentationBatchStream : IDisposable
+{
+    /// <summary>An image's (C, H, W) float pixels and its (H, W) target at the input size.</summary>
+    private sealed record Sample(float[] Pixels, long[] Target);
+
+    private readonly SegmentationTrainingSet _set;
+    private readonly TrainingPlan _plan;
+    private readonly SegmentationAugmentation? _augmentation;
+    private readonly DecodedImageCache<DecodedImage>? _images;
+    private readonly DecodedImageCache<SegmentationMask>? _masks;
+    private readonly int _workers, _prefetch;
+    private BatchPrefetcher<Sample>? _prefetcher;
+
+    /// <summary>Batches of <paramref name="set"/> (its images need not be held) by <paramref name="workers"/> threads at most
+    /// <paramref name="prefetch"/> steps ahead; every decoded image and mask is kept in memory when all of them at their
+    /// own size take at most <paramref name="cacheBudget"/> bytes (0: never). The choice goes to <paramref name="log"/>.</summary>
+    public SegmentationBatchStream(SegmentationTrainingSet set, TrainingPlan plan, SegmentationAugmentation? augmentation,
+        int workers, int prefetch, long cacheBudget, IHostEnvironment? log, string logSource)
+    {
+        _set = set;
+        _plan = plan;
+        _augmentation = augmentation;
+        _workers = workers;
+        _prefetch = prefetch;
+        long bytes = DecodedImageCache.BytesFor(set.Sizes, set.Input.Channels + 1);   // the mask: one byte a pixel
+        double mb = bytes / 1048576.0, budgetMb = cacheBudget / 1048576.0;
+        if (cacheBudget > 0 && bytes <= cacheBudget)
+        {
+            _images = new DecodedImageCache<DecodedImage>(set.Count);
+            _masks = new DecodedImageCache<SegmentationMask>(set.Count);
+            log.Info(logSource, $"Training images and masks: decoded once by {workers} data worker(s) and kept in memory at their own size ({set.Count} rows, {mb:F1} MB of the {budgetMb:F0} MB PixelCacheBytes budget); {prefetch} batch(es) prefetched.");
+        }
+        else
+            log.Info(logSource, $"Training images and masks: streamed from the files by {workers} data worker(s), {prefetch} batch(es) prefetched; not kept in memory ({set.Count} rows would take {mb:F1} MB decoded, over the {budgetMb:F0} MB PixelCacheBytes budget).");
+    }
+
+    /// <summary>Whether decoded images and masks are kept in memory.</summary>
+    public bool Caches => _images != null;
+
+    /// <summary>Step <paramref name="step"/>'s images (B, C, H, W) float pixels in [0, 255] and targets (B, H, W) int64 on
+    /// <paramref name="device"/>, ClassMix drawn from <paramref name="rng"/> (the step's generator). Steps are asked for in
+    /// order; any other step (a resumed or restarted run) starts the workers over from it.</summary>
+    public (Tensor Images, Tensor Targets) Batch(int step, int[] indices, Random rng, Device device)
+    {
+        if (_prefetcher == null || _prefetcher.NextStep != step)
+        {
+            _prefetcher?.Dispose();
+            _prefetcher = null;   // a failed start leaves none behind
+            _prefetcher = new BatchPrefetcher<Sample>(_plan.Indices, Make, _workers, _prefetch, step, _plan.TotalSteps);
+        }
+        var (made, samples) = _prefetcher.Take(step);
+        if (!made.AsSpan().SequenceEqual(indices))
+            throw new InvalidOperationException($"Step {step} trains on examples [{string.Join(", ", indices)}] but the data workers made [{string.Join(", ", made)}]: the loop and the data plan disagree.");
+        using var scope = NewDisposeScope();
+        var input = _set.Input;
+        var images = samples.Select(s => tensor(s.Pixels, [input.Channels, input.Height, input.Width])).ToList();   // (C, H, W) each
+        var targets = samples.Select(s => tensor(s.Target, [input.Height, input.Width])).ToList();                   // (H, W) each
+        if (_augmentation is { ClassMix: > 0 }) (images, targets) = SegmentationTrainingSet.ClassMix(images, targets, _augmentation.ClassMix, rng);
+        return (stack(images).to(device).MoveToOuterDisposeScope(), stack(targets).to(device).MoveToOuterDisposeScope());
+    }
+
+    private Sample Make(int step, int position, int index)
+    {
+        using var scope = NewDisposeScope();
+        var image = _images != null ? _images.GetOrAdd(index, DecodeImage) : DecodeImage(index);
+        var mask = _masks != null ? _masks.GetOrAdd(index, DecodeMask) : DecodeMask(index);
+        var (pixels, target) = _set.Sample(image, mask, _augmentation, _plan.SampleRandom(step, position));
+        return new Sample(pixels.contiguous().data<float>().ToArray(), target.contiguous().data<long>().ToArray());
+    }
+
+    private DecodedImage DecodeImage(int index) => Read(index, _set.ImagePaths[index], () => _set.Input.Decode(_set.ImagePaths[index]));
+
+    private SegmentationMask DecodeMask(int index) => Read(index, _set.MaskPaths[index], () => SegmentationMask.CreateFromFile(_set.MaskPaths[index]));
+
+    private T Read<T>(int index, string path, Func<T> read)
+    {
+        try { return read(); }
+        catch (Exception ex)
+        {
+            throw new InvalidDataException($"Row {index} of the {_set.DataName}: '{path}' cannot be decoded while training ({ex.GetType().Name}: {ex.Message}). " +
+                "It was readable when training started: restore the file, or drop the row and train again.", ex);
+        }
+    }
+
+    /// <summary>Stops and joins the data workers.</summary>
+    public void Dispose()
+    {
+        _prefetcher?.Dispose();
+        _prefetcher = null;
+    }
+}

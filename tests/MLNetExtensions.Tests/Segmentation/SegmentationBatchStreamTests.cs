@@ -1,0 +1,89 @@
+using Microsoft.ML;
+using MLNetExtensions.Data.Synthetic;
+using MLNetExtensions.Data.Voc;
+using MLNetExtensions.Scoring;
+using MLNetExtensions.Tests.Detection;
+using MLNetExtensions.Torch.Segmentation;
+using MLNetExtensions.Torch.Training;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Tests.Segmentation;
+
+/// <summary>
+/// DeepLab's streamed training data (<see cref="SegmentationBatchStream"/>): with scale, rotation, flip, colour and
+/// ClassMix on, 1 and 3 data workers, a run started at a later step and the in-memory cache give bit-identical images
+/// and targets; without augmentation a streamed batch is the held set's; the streamed set keeps the held set's content
+/// hash (so checkpoints resume), and no data worker outlives the stream.
+/// </summary>
+[TestClass]
+public sealed class SegmentationBatchStreamTests
+{
+    private static readonly SegmentationAugmentation Everything = new(MinScale: 0.5f, MaxScale: 2f, MaxRotation: 15, Saturation: 0.3f, Hue: 10, ClassMix: 0.5f);
+
+    private static SegmentationTrainingSet Set(bool hold)
+    {
+        var ml = new MLContext(1);
+        return SegmentationTrainingSet.Create(ml, ml.Data.LoadFromPascalVocSegmentation(DetectorTrainingTests.TinyShapes, "train"),
+            new NetworkInput(64, 48, false), "ImagePath", "MaskPath", SyntheticShapesDataset.SegmentationClassNames, holdImages: hold);
+    }
+
+    private static List<(float[] Images, long[] Targets)> Steps(SegmentationTrainingSet set, TrainingPlan plan, SegmentationAugmentation? augmentation,
+        int workers, long cacheBudget, int from, int to)
+    {
+        var steps = new List<(float[], long[])>();
+        using var stream = new SegmentationBatchStream(set, plan, augmentation, workers, prefetch: 2, cacheBudget, null, "test");
+        Assert.AreEqual(cacheBudget > 0, stream.Caches);
+        for (int step = from; step < to; step++)
+        {
+            using var scope = NewDisposeScope();
+            var (images, targets) = stream.Batch(step, plan.Indices(step), plan.StepRandom(step), CPU);
+            CollectionAssert.AreEqual(new long[] { plan.BatchSize, 3, 48, 64 }, images.shape);
+            CollectionAssert.AreEqual(new long[] { plan.BatchSize, 48, 64 }, targets.shape);
+            steps.Add((images.data<float>().ToArray(), targets.data<long>().ToArray()));
+        }
+        return steps;
+    }
+
+    private static void AssertSame(List<(float[] Images, long[] Targets)> expected, List<(float[] Images, long[] Targets)> actual, int firstStep, string what)
+    {
+        Assert.HasCount(expected.Count, actual);
+        for (int k = 0; k < expected.Count; k++)
+        {
+            Assert.IsTrue(expected[k].Images.AsSpan().SequenceEqual(actual[k].Images), $"{what}: step {firstStep + k}'s images differ");
+            Assert.IsTrue(expected[k].Targets.AsSpan().SequenceEqual(actual[k].Targets), $"{what}: step {firstStep + k}'s targets differ");
+        }
+    }
+
+    [TestMethod]
+    public void WorkersResumeAndCacheDoNotChangeTheBatches()
+    {
+        var set = Set(hold: false);
+        Assert.IsFalse(set.HoldsImages);
+        Assert.AreEqual(Set(hold: true).ContentHash(), set.ContentHash(), "a checkpoint's data hash does not depend on holding the images");
+        var plan = new TrainingPlan(set.Count, BatchSize: 5, Seed: 3, TotalSteps: 100);
+        int epochEnd = plan.StepsPerEpoch;   // across an epoch's end, where the order changes
+        int from = epochEnd - 2, to = epochEnd + 2;
+        var one = Steps(set, plan, Everything, workers: 1, cacheBudget: 0, from, to);
+        AssertSame(one, Steps(set, plan, Everything, workers: 3, cacheBudget: 0, from, to), from, "3 workers against 1");
+        AssertSame(one, Steps(set, plan, Everything, workers: 2, cacheBudget: 1L << 30, from, to), from, "the in-memory cache against streaming");
+        AssertSame(one.Skip(2).ToList(), Steps(set, plan, Everything, workers: 2, cacheBudget: 0, epochEnd, to), epochEnd, "resumed at the epoch's end");
+        var other = Steps(set, plan with { Seed = 4 }, Everything, workers: 1, cacheBudget: 0, from, to);
+        Assert.IsFalse(one.Zip(other).All(p => p.First.Images.AsSpan().SequenceEqual(p.Second.Images)), "another seed gives other batches: the augmentation is on");
+        Assert.AreEqual(0, BatchPrefetcher.LiveWorkers);
+    }
+
+    [TestMethod]
+    public void WithoutAugmentationAStreamedBatchIsTheHeldSets()
+    {
+        var held = Set(hold: true);
+        var plan = new TrainingPlan(held.Count, BatchSize: 4, Seed: 1, TotalSteps: 3);
+        var streamed = Steps(Set(hold: false), plan, null, workers: 2, cacheBudget: 0, 0, 3);
+        for (int step = 0; step < 3; step++)
+        {
+            using var scope = NewDisposeScope();
+            var (images, targets) = held.Batch(plan.Indices(step), null, new Random(0), CPU);
+            Assert.IsTrue(images.data<float>().ToArray().AsSpan().SequenceEqual(streamed[step].Images), $"step {step}: images");
+            Assert.IsTrue(targets.data<long>().ToArray().AsSpan().SequenceEqual(streamed[step].Targets), $"step {step}: targets");
+        }
+    }
+}
