@@ -54,8 +54,8 @@ public sealed class RcnnTrainingTests
         var validation = ml.Detection().Evaluate(model.Transform(DetectorTrainingTests.Load(ml, "val"))).Voc.MeanAveragePrecision;
         Console.WriteLine($"R-CNN: fine-tuning loss {firstLoss:F3} -> {lastLoss:F3}; mAP@0.5 train {train:F3}, validation {validation:F3} (scored in {clock.Elapsed.TotalSeconds:F1} s)");
         Assert.IsLessThan(firstLoss * 0.6, lastLoss, "the fine-tuning loss must fall");
-        // Measured: train 0.518, validation 0.190 on an Intel host with AVX-512; 0.399 and 0.117 (Release; 0.396 and 0.180
-        // Debug) on an AMD EPYC host without it, the same on the commit before the antialiased pixels (48 training images,
+        // Measured: train 0.518, validation 0.190 on an AMD EPYC Zen 5 host at AVX-512; 0.399 and 0.117 (Release; 0.396 and
+        // 0.180 Debug) on a Zen 3 host (AVX2), the same on the commit before the antialiased pixels (48 training images,
         // 13-17 ground-truth positives per class SVM): 150 steps on 48 images amplify the CPUs' rounding differences. SVMs
         // that did not separate the classes score about 0 here (0.000 when their scores fell below the threshold); the
         // bars sit between that and the lowest figure measured.
