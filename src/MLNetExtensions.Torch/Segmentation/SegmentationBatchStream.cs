@@ -8,7 +8,7 @@ namespace MLNetExtensions.Torch.Segmentation;
 
 /// <summary>
 /// A segmentation training set's batches made ahead of the training loop by data workers
-/// (<see cref="BatchPrefetcher{TSample}"/>), as <see cref="DetectionBatchStream"/> makes the detectors': each worker
+/// (<see cref="BatchPrefetcher{TSample}"/>; by default none: on the training thread, see <see cref="TrainerOptions.DataWorkers"/>), as <see cref="DetectionBatchStream"/> makes the detectors': each worker
 /// decodes an image and its mask from their files at their own size (or takes them from the optional
 /// <see cref="DecodedImageCache{T}"/>) and augments them into the input size
 /// (<see cref="SegmentationTrainingSet.Sample"/>) with the generator of its (seed, step, position)
@@ -25,8 +25,7 @@ internal sealed class SegmentationBatchStream : IDisposable
     private readonly SegmentationAugmentation? _augmentation;
     private readonly DecodedImageCache<DecodedImage>? _images;
     private readonly DecodedImageCache<SegmentationMask>? _masks;
-    private readonly int _workers, _prefetch;
-    private BatchPrefetcher<Sample>? _prefetcher;
+    private readonly StreamedSteps<Sample> _steps;
 
     /// <summary>Batches of <paramref name="set"/> (its images need not be held) by <paramref name="workers"/> threads at most
     /// <paramref name="prefetch"/> steps ahead; every decoded image and mask is kept in memory when all of them at their
@@ -37,18 +36,17 @@ internal sealed class SegmentationBatchStream : IDisposable
         _set = set;
         _plan = plan;
         _augmentation = augmentation;
-        _workers = workers;
-        _prefetch = prefetch;
+        _steps = new StreamedSteps<Sample>(plan, Make, workers, prefetch);
         long bytes = DecodedImageCache.BytesFor(set.Sizes, set.Input.Channels + 1);   // the mask: one byte a pixel
         double mb = bytes / 1048576.0, budgetMb = cacheBudget / 1048576.0;
         if (cacheBudget > 0 && bytes <= cacheBudget)
         {
             _images = new DecodedImageCache<DecodedImage>(set.Count);
             _masks = new DecodedImageCache<SegmentationMask>(set.Count);
-            log.Info(logSource, $"Training images and masks: decoded once by {workers} data worker(s) and kept in memory at their own size ({set.Count} rows, {mb:F1} MB of the {budgetMb:F0} MB PixelCacheBytes budget); {prefetch} batch(es) prefetched.");
+            log.Info(logSource, $"Training images and masks: decoded once {StreamedSteps<Sample>.Makers(workers, prefetch)} and kept in memory at their own size ({set.Count} rows, {mb:F1} MB of the {budgetMb:F0} MB PixelCacheBytes budget).");
         }
         else
-            log.Info(logSource, $"Training images and masks: streamed from the files by {workers} data worker(s), {prefetch} batch(es) prefetched; not kept in memory ({set.Count} rows would take {mb:F1} MB decoded, over the {budgetMb:F0} MB PixelCacheBytes budget).");
+            log.Info(logSource, $"Training images and masks: streamed from the files {StreamedSteps<Sample>.Makers(workers, prefetch)}; not kept in memory ({set.Count} rows would take {mb:F1} MB decoded, over the {budgetMb:F0} MB PixelCacheBytes budget).");
     }
 
     /// <summary>Whether decoded images and masks are kept in memory.</summary>
@@ -59,15 +57,7 @@ internal sealed class SegmentationBatchStream : IDisposable
     /// order; any other step (a resumed or restarted run) starts the workers over from it.</summary>
     public (Tensor Images, Tensor Targets) Batch(int step, int[] indices, Random rng, Device device)
     {
-        if (_prefetcher == null || _prefetcher.NextStep != step)
-        {
-            _prefetcher?.Dispose();
-            _prefetcher = null;   // a failed start leaves none behind
-            _prefetcher = new BatchPrefetcher<Sample>(_plan.Indices, Make, _workers, _prefetch, step, _plan.TotalSteps);
-        }
-        var (made, samples) = _prefetcher.Take(step);
-        if (!made.AsSpan().SequenceEqual(indices))
-            throw new InvalidOperationException($"Step {step} trains on examples [{string.Join(", ", indices)}] but the data workers made [{string.Join(", ", made)}]: the loop and the data plan disagree.");
+        var samples = _steps.Take(step, indices);
         using var scope = NewDisposeScope();
         var input = _set.Input;
         var images = samples.Select(s => tensor(s.Pixels, [input.Channels, input.Height, input.Width])).ToList();   // (C, H, W) each
@@ -85,24 +75,12 @@ internal sealed class SegmentationBatchStream : IDisposable
         return new Sample(pixels.contiguous().data<float>().ToArray(), target.contiguous().data<long>().ToArray());
     }
 
-    private DecodedImage DecodeImage(int index) => Read(index, _set.ImagePaths[index], () => _set.Input.Decode(_set.ImagePaths[index]));
+    private DecodedImage DecodeImage(int index)
+        => StreamedSteps<Sample>.ReadRow(index, _set.DataName, $"image '{_set.ImagePaths[index]}'", () => _set.Input.Decode(_set.ImagePaths[index]));
 
-    private SegmentationMask DecodeMask(int index) => Read(index, _set.MaskPaths[index], () => SegmentationMask.CreateFromFile(_set.MaskPaths[index]));
-
-    private T Read<T>(int index, string path, Func<T> read)
-    {
-        try { return read(); }
-        catch (Exception ex)
-        {
-            throw new InvalidDataException($"Row {index} of the {_set.DataName}: '{path}' cannot be decoded while training ({ex.GetType().Name}: {ex.Message}). " +
-                "It was readable when training started: restore the file, or drop the row and train again.", ex);
-        }
-    }
+    private SegmentationMask DecodeMask(int index)
+        => StreamedSteps<Sample>.ReadRow(index, _set.DataName, $"mask '{_set.MaskPaths[index]}'", () => SegmentationMask.CreateFromFile(_set.MaskPaths[index]));
 
     /// <summary>Stops and joins the data workers.</summary>
-    public void Dispose()
-    {
-        _prefetcher?.Dispose();
-        _prefetcher = null;
-    }
+    public void Dispose() => _steps.Dispose();
 }

@@ -22,10 +22,10 @@ internal sealed class DetectionBatchStream : IDisposable
     private readonly TrainingPlan _plan;
     private readonly DetectionAugmentation? _augmentation;
     private readonly DecodedImageCache<DecodedImage>? _cache;
-    private readonly int _workers, _prefetch;
+    private readonly int _workers;
     private readonly IReadOnlyList<NetworkInput> _inputs;
     private readonly int _sampleSize;   // floats of the largest input's image
-    private BatchPrefetcher<Sample>? _prefetcher;
+    private readonly StreamedSteps<Sample> _steps;
     // The images' buffers, reused: about BatchSize × (prefetch + 1) + workers of them ever exist.
     private readonly System.Collections.Concurrent.ConcurrentBag<float[]> _buffers = new();
 
@@ -41,11 +41,11 @@ internal sealed class DetectionBatchStream : IDisposable
         _plan = plan;
         _augmentation = augmentation;
         _workers = workers;
-        _prefetch = prefetch;
         _inputs = inputs ?? [set.Input];
         if (_inputs.Count == 0 || _inputs.Any(i => i.Channels != set.Input.Channels))
             throw new ArgumentException("The training inputs must be at least one, all in the set's colour.", nameof(inputs));
         _sampleSize = _inputs.Max(i => i.Channels * i.Height * i.Width);
+        _steps = new StreamedSteps<Sample>(plan, Make, workers, prefetch);
         if (_inputs.Count > 1)
             log.Info(logSource, $"Multi-scale training: each step at one of {string.Join(", ", _inputs.Select(i => $"{i.Width}×{i.Height}"))} (validation and scoring at {set.Input.Width}×{set.Input.Height}).");
         long bytes = DecodedImageCache.BytesFor(set.Sizes, set.Input.Channels);
@@ -53,10 +53,10 @@ internal sealed class DetectionBatchStream : IDisposable
         if (cacheBudget > 0 && bytes <= cacheBudget)
         {
             _cache = new DecodedImageCache<DecodedImage>(set.Count);
-            log.Info(logSource, $"Training images: decoded once by {workers} data worker(s) and kept in memory at their own size ({set.Count} images, {mb:F1} MB of the {budgetMb:F0} MB PixelCacheBytes budget); {prefetch} batch(es) prefetched.");
+            log.Info(logSource, $"Training images: decoded once {StreamedSteps<Sample>.Makers(workers, prefetch)} and kept in memory at their own size ({set.Count} images, {mb:F1} MB of the {budgetMb:F0} MB PixelCacheBytes budget).");
         }
         else
-            log.Info(logSource, $"Training images: streamed from the files by {workers} data worker(s), {prefetch} batch(es) prefetched; not kept in memory ({set.Count} images would take {mb:F1} MB decoded, over the {budgetMb:F0} MB PixelCacheBytes budget).");
+            log.Info(logSource, $"Training images: streamed from the files {StreamedSteps<Sample>.Makers(workers, prefetch)}; not kept in memory ({set.Count} images would take {mb:F1} MB decoded, over the {budgetMb:F0} MB PixelCacheBytes budget).");
     }
 
     /// <summary>Whether decoded images are kept in memory.</summary>
@@ -70,15 +70,7 @@ internal sealed class DetectionBatchStream : IDisposable
     /// over from it.</summary>
     public (Tensor Images, List<DetectionTarget> Targets) Batch(int step, int[] indices, Device device)
     {
-        if (_prefetcher == null || _prefetcher.NextStep != step)
-        {
-            _prefetcher?.Dispose();
-            _prefetcher = null;   // a failed start leaves none behind
-            _prefetcher = new BatchPrefetcher<Sample>(_plan.Indices, Make, _workers, _prefetch, step, _plan.TotalSteps);
-        }
-        var (made, samples) = _prefetcher.Take(step);
-        if (!made.AsSpan().SequenceEqual(indices))
-            throw new InvalidOperationException($"Step {step} trains on examples [{string.Join(", ", indices)}] but the data workers made [{string.Join(", ", made)}]: the loop and the data plan disagree.");
+        var samples = _steps.Take(step, indices);
         var input = InputOf(step);
         int size = input.Channels * input.Height * input.Width;
         // Copied straight into the tensor's memory: no managed array per step (a large-object-heap array per step piles up
@@ -112,20 +104,8 @@ internal sealed class DetectionBatchStream : IDisposable
     public NetworkInput InputOf(int step) => _inputs[_plan.BatchChoice(step, _inputs.Count)];
 
     private DecodedImage Decode(int index)
-    {
-        string path = _set.Paths[index];
-        try { return _set.Input.Decode(path); }
-        catch (Exception ex)
-        {
-            throw new InvalidDataException($"Row {index} of the {_set.DataName}: image '{path}' cannot be decoded while training ({ex.GetType().Name}: {ex.Message}). " +
-                "It was readable when training started: restore the file, or drop the row and train again.", ex);
-        }
-    }
+        => StreamedSteps<Sample>.ReadRow(index, _set.DataName, $"image '{_set.Paths[index]}'", () => _set.Input.Decode(_set.Paths[index]));
 
     /// <summary>Stops and joins the data workers.</summary>
-    public void Dispose()
-    {
-        _prefetcher?.Dispose();
-        _prefetcher = null;
-    }
+    public void Dispose() => _steps.Dispose();
 }

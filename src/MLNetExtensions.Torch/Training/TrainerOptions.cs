@@ -60,9 +60,12 @@ public abstract record TrainerOptions
 
     // Training data loading (SSD, grid, Faster R-CNN and DeepLab stream their training images; classic R-CNN holds its
     // images, whose regions it cuts once, and uses DataWorkers for its row check only).
-    /// <summary>Threads that decode and augment the training images ahead of the training step. Null (the default): the
-    /// cores libtorch's threads leave free (<c>Environment.ProcessorCount</c> minus <see cref="CpuThreads"/>
-    /// or libtorch's default), at least 1 and at most 8. The count changes the speed only: every image's augmentation is a
+    /// <summary>Threads that decode and augment the training images ahead of the training step; 0 makes each batch on the
+    /// training thread when the step needs it. Null (the default): for the detectors, whose augmentation is plain C#, the
+    /// cores libtorch's threads leave free (<c>Environment.ProcessorCount</c> minus <see cref="CpuThreads"/> or
+    /// libtorch's default), at least 1 and at most 8; for DeepLab 0, because its augmentation (rotation, colour) runs
+    /// libtorch operations, which would queue on the thread pool the training step holds (a worker made the segmentation
+    /// quickstart 2.7 times slower on 2 cores). The count changes the speed only: every image's augmentation is a
     /// function of the seed, the step and its place in the batch, so any count gives the same batches.</summary>
     public int? DataWorkers { get; set; }
     /// <summary>Batches the data workers make ahead of the training step (PyTorch's <c>prefetch_factor</c>); memory for
@@ -131,7 +134,7 @@ public abstract record TrainerOptions
         Check(MaxSteps is null or >= 1, nameof(MaxSteps), MaxSteps, "must be at least 1 when set");
         Check(Enum.IsDefined(Device), nameof(Device), Device, "is unknown");
         Check(CpuThreads is null or >= 1, nameof(CpuThreads), CpuThreads, "must be at least 1 when set");
-        Check(DataWorkers is null or (>= 1 and <= 64), nameof(DataWorkers), DataWorkers, "must be within 1..64 when set (null: the cores libtorch's threads leave free)");
+        Check(DataWorkers is null or (>= 0 and <= 64), nameof(DataWorkers), DataWorkers, "must be within 0..64 when set (0: the training thread makes the batches; null: the trainer's default)");
         Check(PrefetchBatches is >= 1 and <= 64, nameof(PrefetchBatches), PrefetchBatches, "must be within 1..64");
         Check(PixelCacheBytes >= 0, nameof(PixelCacheBytes), PixelCacheBytes, "must be >= 0 (0: never keep the decoded images)");
         Check(EarlyStoppingPatience is null or >= 1, nameof(EarlyStoppingPatience), EarlyStoppingPatience, "must be at least 1 when set");

@@ -11,7 +11,7 @@ namespace MLNetExtensions.Tests.Segmentation;
 
 /// <summary>
 /// DeepLab's streamed training data (<see cref="SegmentationBatchStream"/>): with scale, rotation, flip, colour and
-/// ClassMix on, 1 and 3 data workers, a run started at a later step and the in-memory cache give bit-identical images
+/// ClassMix on, 0 (the training thread), 1 and 3 data workers, a run started at a later step and the in-memory cache give bit-identical images
 /// and targets; without augmentation a streamed batch is the held set's; the streamed set keeps the held set's content
 /// hash (so checkpoints resume), and no data worker outlives the stream.
 /// </summary>
@@ -65,6 +65,7 @@ public sealed class SegmentationBatchStreamTests
         int from = epochEnd - 2, to = epochEnd + 2;
         var one = Steps(set, plan, Everything, workers: 1, cacheBudget: 0, from, to);
         AssertSame(one, Steps(set, plan, Everything, workers: 3, cacheBudget: 0, from, to), from, "3 workers against 1");
+        AssertSame(one, Steps(set, plan, Everything, workers: 0, cacheBudget: 0, from, to), from, "the training thread (DeepLab's default) against 1 worker");
         AssertSame(one, Steps(set, plan, Everything, workers: 2, cacheBudget: 1L << 30, from, to), from, "the in-memory cache against streaming");
         AssertSame(one.Skip(2).ToList(), Steps(set, plan, Everything, workers: 2, cacheBudget: 0, epochEnd, to), epochEnd, "resumed at the epoch's end");
         var other = Steps(set, plan with { Seed = 4 }, Everything, workers: 1, cacheBudget: 0, from, to);

@@ -68,6 +68,7 @@ public sealed class DetectionBatchStreamTests
 
         var one = Steps(ml, set, plan, workers: 1, cacheBudget: 0, from, to);
         AssertSame(one, Steps(ml, set, plan, workers: 3, cacheBudget: 0, from, to), from, "3 workers against 1");
+        AssertSame(one, Steps(ml, set, plan, workers: 0, cacheBudget: 0, from, to), from, "the training thread against 1 worker");
         AssertSame(one, Steps(ml, set, plan, workers: 3, cacheBudget: 1L << 30, from, to), from, "the in-memory cache against streaming");
         var resumed = Steps(ml, set, plan, workers: 2, cacheBudget: 0, epochEnd, to);
         AssertSame(one.Skip(3).ToList(), resumed, epochEnd, "a run resumed at the epoch's end against an uninterrupted one");

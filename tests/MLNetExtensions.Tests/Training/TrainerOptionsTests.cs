@@ -48,7 +48,7 @@ public sealed class TrainerOptionsTests
         Fails(ssd with { BatchSize = 0 }, "BatchSize must be at least 1.");
         Fails(ssd with { Architecture = (DetectorArchitecture)4 }, "Architecture is unknown.");
         Fails(ssd with { Backbone = (DetectorBackbone)40 }, "Backbone is unknown.");
-        Fails(ssd with { DataWorkers = 0 }, "DataWorkers must be within 1..64 when set (null: the cores libtorch's threads leave free).");
+        Fails(ssd with { DataWorkers = -1 }, "DataWorkers must be within 0..64 when set (0: the training thread makes the batches; null: the trainer's default).");
         Fails(new FasterRcnnDetectorOptions { PrefetchBatches = 0 }, "PrefetchBatches must be within 1..64.");
         Fails(ssd with { PixelCacheBytes = -1 }, "PixelCacheBytes must be >= 0 (0: never keep the decoded images).");
         Fails(ssd with { TrainingScales = [] }, "TrainingScales must hold at least one factor (null: every step at the input size).");

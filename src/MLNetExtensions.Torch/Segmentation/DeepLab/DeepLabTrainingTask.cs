@@ -38,7 +38,7 @@ internal sealed class DeepLabTrainingTask : ITrainingTask<DeepLabNetwork>, IDisp
             _validation = SegmentationTrainingSet.Create(ml, _o.ValidationData, input, _o.ImagePathColumn, _o.MaskPathColumn, _train.ClassNames, "validation data");
         _loss = new SegmentationLoss(_o.Loss, _o.DiceWeight, _o.ClassWeights);
         _batches = new SegmentationBatchStream(_train, TrainingPlan.For(options, _train.Count), _o.Augmentation,
-            _o.ResolveDataWorkers(get_num_threads()), _o.PrefetchBatches, _o.PixelCacheBytes, log, LogSource);
+            _o.DataWorkers ?? 0, _o.PrefetchBatches, _o.PixelCacheBytes, log, LogSource);   // 0 by default: see DataWorkers
     }
 
     /// <summary>Stops and joins the data workers.</summary>
