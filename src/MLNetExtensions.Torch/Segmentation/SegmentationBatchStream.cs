@@ -38,15 +38,11 @@ internal sealed class SegmentationBatchStream : IDisposable
         _augmentation = augmentation;
         _steps = new StreamedSteps<Sample>(plan, Make, workers, prefetch);
         long bytes = DecodedImageCache.BytesFor(set.Sizes, set.Input.Channels + 1);   // the mask: one byte a pixel
-        double mb = bytes / 1048576.0, budgetMb = cacheBudget / 1048576.0;
-        if (cacheBudget > 0 && bytes <= cacheBudget)
+        if (StreamedSteps.KeepsDecoded("Training images and masks", "rows", set.Count, bytes, cacheBudget, workers, prefetch, log, logSource))
         {
             _images = new DecodedImageCache<DecodedImage>(set.Count);
             _masks = new DecodedImageCache<SegmentationMask>(set.Count);
-            log.Info(logSource, $"Training images and masks: decoded once {StreamedSteps<Sample>.Makers(workers, prefetch)} and kept in memory at their own size ({set.Count} rows, {mb:F1} MB of the {budgetMb:F0} MB PixelCacheBytes budget).");
         }
-        else
-            log.Info(logSource, $"Training images and masks: streamed from the files {StreamedSteps<Sample>.Makers(workers, prefetch)}; not kept in memory ({set.Count} rows would take {mb:F1} MB decoded, over the {budgetMb:F0} MB PixelCacheBytes budget).");
     }
 
     /// <summary>Whether decoded images and masks are kept in memory.</summary>
@@ -76,10 +72,10 @@ internal sealed class SegmentationBatchStream : IDisposable
     }
 
     private DecodedImage DecodeImage(int index)
-        => StreamedSteps<Sample>.ReadRow(index, _set.DataName, $"image '{_set.ImagePaths[index]}'", () => _set.Input.Decode(_set.ImagePaths[index]));
+        => StreamedSteps.ReadRow(index, _set.DataName, $"image '{_set.ImagePaths[index]}'", () => _set.Input.Decode(_set.ImagePaths[index]));
 
     private SegmentationMask DecodeMask(int index)
-        => StreamedSteps<Sample>.ReadRow(index, _set.DataName, $"mask '{_set.MaskPaths[index]}'", () => SegmentationMask.CreateFromFile(_set.MaskPaths[index]));
+        => StreamedSteps.ReadRow(index, _set.DataName, $"mask '{_set.MaskPaths[index]}'", () => SegmentationMask.CreateFromFile(_set.MaskPaths[index]));
 
     /// <summary>Stops and joins the data workers.</summary>
     public void Dispose() => _steps.Dispose();

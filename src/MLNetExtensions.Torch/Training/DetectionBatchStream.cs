@@ -48,15 +48,9 @@ internal sealed class DetectionBatchStream : IDisposable
         _steps = new StreamedSteps<Sample>(plan, Make, workers, prefetch);
         if (_inputs.Count > 1)
             log.Info(logSource, $"Multi-scale training: each step at one of {string.Join(", ", _inputs.Select(i => $"{i.Width}×{i.Height}"))} (validation and scoring at {set.Input.Width}×{set.Input.Height}).");
-        long bytes = DecodedImageCache.BytesFor(set.Sizes, set.Input.Channels);
-        double mb = bytes / 1048576.0, budgetMb = cacheBudget / 1048576.0;
-        if (cacheBudget > 0 && bytes <= cacheBudget)
-        {
+        if (StreamedSteps.KeepsDecoded("Training images", "images", set.Count, DecodedImageCache.BytesFor(set.Sizes, set.Input.Channels),
+                cacheBudget, workers, prefetch, log, logSource))
             _cache = new DecodedImageCache<DecodedImage>(set.Count);
-            log.Info(logSource, $"Training images: decoded once {StreamedSteps<Sample>.Makers(workers, prefetch)} and kept in memory at their own size ({set.Count} images, {mb:F1} MB of the {budgetMb:F0} MB PixelCacheBytes budget).");
-        }
-        else
-            log.Info(logSource, $"Training images: streamed from the files {StreamedSteps<Sample>.Makers(workers, prefetch)}; not kept in memory ({set.Count} images would take {mb:F1} MB decoded, over the {budgetMb:F0} MB PixelCacheBytes budget).");
     }
 
     /// <summary>Whether decoded images are kept in memory.</summary>
@@ -104,7 +98,7 @@ internal sealed class DetectionBatchStream : IDisposable
     public NetworkInput InputOf(int step) => _inputs[_plan.BatchChoice(step, _inputs.Count)];
 
     private DecodedImage Decode(int index)
-        => StreamedSteps<Sample>.ReadRow(index, _set.DataName, $"image '{_set.Paths[index]}'", () => _set.Input.Decode(_set.Paths[index]));
+        => StreamedSteps.ReadRow(index, _set.DataName, $"image '{_set.Paths[index]}'", () => _set.Input.Decode(_set.Paths[index]));
 
     /// <summary>Stops and joins the data workers.</summary>
     public void Dispose() => _steps.Dispose();

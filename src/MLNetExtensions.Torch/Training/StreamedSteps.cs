@@ -1,3 +1,5 @@
+using Microsoft.ML.Runtime;
+
 namespace MLNetExtensions.Torch.Training;
 
 /// <summary>
@@ -33,10 +35,24 @@ internal sealed class StreamedSteps<TSample>(TrainingPlan plan, BatchPrefetcher<
         _prefetcher?.Dispose();
         _prefetcher = null;
     }
+}
 
-    /// <summary>Who makes the batches, for the log: "by 2 data worker(s), 2 batch(es) prefetched" or "on the training thread".</summary>
-    public static string Makers(int workers, int prefetch)
-        => workers == 0 ? "on the training thread as each step needs them" : $"by {workers} data worker(s), {prefetch} batch(es) prefetched";
+/// <summary>What both streams decide and say the same way: whether decoded rows are kept, and a row's file failing.</summary>
+internal static class StreamedSteps
+{
+    /// <summary>Whether a stream keeps its <paramref name="count"/> decoded rows (<paramref name="bytes"/> in all) in memory:
+    /// when they fit <paramref name="budget"/> (<c>PixelCacheBytes</c>; 0: never). The choice goes to <paramref name="log"/>,
+    /// "<paramref name="what"/>: …", counting <paramref name="items"/>.</summary>
+    public static bool KeepsDecoded(string what, string items, int count, long bytes, long budget, int workers, int prefetch, IHostEnvironment? log, string logSource)
+    {
+        double mb = bytes / 1048576.0, budgetMb = budget / 1048576.0;
+        string makers = workers == 0 ? "on the training thread as each step needs them" : $"by {workers} data worker(s), {prefetch} batch(es) prefetched";
+        bool keep = budget > 0 && bytes <= budget;
+        log.Info(logSource, keep
+            ? $"{what}: decoded once {makers} and kept in memory at their own size ({count} {items}, {mb:F1} MB of the {budgetMb:F0} MB PixelCacheBytes budget)."
+            : $"{what}: streamed from the files {makers}; not kept in memory ({count} {items} would take {mb:F1} MB decoded, over the {budgetMb:F0} MB PixelCacheBytes budget).");
+        return keep;
+    }
 
     /// <summary><paramref name="read"/> of row <paramref name="row"/>'s file (<paramref name="what"/>: "image 'path'"); a
     /// failure names the row and the file: it was readable when <c>Fit</c> checked it, so it changed since.</summary>

@@ -158,10 +158,11 @@ internal sealed class SsdDetectorModel : IDetectorModel
         using var noGrad = no_grad();
         var (logits, regression) = _network.call(images);
         var scores = logits.softmax(2)[.., .., 1..];                                          // (B, A, C)
+        var priors = PriorCorners(images.shape[2], images.shape[3], images.device);           // (A, 4)
         var result = new List<RawDetections>((int)images.shape[0]);
         for (long i = 0; i < images.shape[0]; i++)
         {
-            var boxes = _coder.Decode(regression[i], PriorCorners(images.shape[2], images.shape[3], images.device));                         // (A, 4)
+            var boxes = _coder.Decode(regression[i], priors);                                 // (A, 4)
             result.Add(new RawDetections(boxes.cpu().data<float>().ToArray(), scores[i].contiguous().cpu().data<float>().ToArray()));
         }
         return result;

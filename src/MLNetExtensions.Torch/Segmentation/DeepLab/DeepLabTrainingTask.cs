@@ -14,8 +14,8 @@ namespace MLNetExtensions.Torch.Segmentation;
 /// <summary>
 /// A DeepLab v3+ segmenter as <see cref="TrainingLoop"/> trains it: image/mask sets checked and loaded, the network
 /// (frozen backbone stages included), its loss (cross-entropy and Dice), validation mIoU and export. The training rows
-/// are checked at construction and streamed by data workers (<see cref="SegmentationBatchStream"/>); the validation set
-/// is held.
+/// are checked at construction and streamed from their files (<see cref="SegmentationBatchStream"/>, on the training
+/// thread unless <see cref="TrainerOptions.DataWorkers"/> is set); the validation set is held.
 /// </summary>
 internal sealed class DeepLabTrainingTask : ITrainingTask<DeepLabNetwork>, IDisposable
 {
@@ -25,8 +25,7 @@ internal sealed class DeepLabTrainingTask : ITrainingTask<DeepLabNetwork>, IDisp
     private readonly SegmentationLoss _loss;
     private readonly SegmentationBatchStream _batches;
 
-    /// <summary>Checks the rows and starts nothing yet. Make the <see cref="TrainingLoop"/> first: the default worker count
-    /// depends on the libtorch threads it sets.</summary>
+    /// <summary>Checks the rows and starts nothing yet: data workers, when set, start at the first step.</summary>
     public DeepLabTrainingTask(MLContext ml, DeepLabSegmenterOptions options, IDataView trainData, IHostEnvironment? log = null)
     {
         _o = options;
