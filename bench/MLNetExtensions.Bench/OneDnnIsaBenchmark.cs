@@ -48,17 +48,23 @@ public sealed class OneDnnIsaBenchmark : IBenchmark
     }
 
     private static double Child(string isa)
+        => Child(isa, environment => { if (isa == Default) environment.Remove(OneDnnIsa.Variable); else environment[OneDnnIsa.Variable] = isa; });
+
+    /// <summary>The median seconds of the quickstart SSD step in a child process of this bench whose environment
+    /// <paramref name="setEnvironment"/> changes (what a process reads once at its start: oneDNN's ISA, the preloaded
+    /// allocator).</summary>
+    internal static double Child(string label, Action<IDictionary<string, string?>> setEnvironment)
     {
         var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
         // `dotnet run` starts the apphost; `dotnet X.dll` starts dotnet, which needs the assembly first.
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") start.ArgumentList.Add(typeof(OneDnnIsaBenchmark).Assembly.Location);
         start.ArgumentList.Add(ChildArgument);
-        start.ArgumentList.Add(isa);
-        if (isa == Default) start.Environment.Remove(OneDnnIsa.Variable); else start.Environment[OneDnnIsa.Variable] = isa;
+        start.ArgumentList.Add(label);
+        setEnvironment(start.Environment);
         using var process = Process.Start(start)!;
         string text = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
-        if (process.ExitCode != 0) throw new InvalidOperationException($"The {isa} child failed ({process.ExitCode}): {text}");
+        if (process.ExitCode != 0) throw new InvalidOperationException($"The {label} child failed ({process.ExitCode}): {text}");
         return double.Parse(text.Trim().Split('\n')[^1], CultureInfo.InvariantCulture);
     }
 

@@ -12,6 +12,7 @@ IBenchmark[] all =
     new EvaluationBenchmark(),
     new SsdTrainingBenchmark(),
     new MallocPaddingBenchmark(),
+    new AllocatorBenchmark(),
     new ScoringBenchmark(),
     new DeepLabBenchmark(),
     new RoiAlignBenchmark(),

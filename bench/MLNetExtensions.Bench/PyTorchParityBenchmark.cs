@@ -43,6 +43,8 @@ public sealed class PyTorchParityBenchmark : IBenchmark
         var peak = CpuPeak.ForThisProcess();
         output.WriteLine($"  {threads} threads here and in PyTorch; oneDNN ISA here: {OneDnnIsa.EnsureUserSettingVisible() ?? "default"} (AVX-512: {OneDnnIsa.RunsAvx512()})");
         output.WriteLine($"  CPU peak: {peak}");
+        // The Python twin inherits this process's environment, LD_PRELOAD included: both sides run on the same allocator.
+        output.WriteLine($"  allocator on both sides: {(AllocatorInUse() is { } preloaded ? $"{preloaded} (LD_PRELOAD)" : "glibc's malloc (here with the library's 256 MiB top pad)")}");
         Compare(output, ConvolutionTwin(device), threads, peak, gradientCheck: false);
         double deepLab = Compare(output, DeepLabTwin(device), threads, peak, gradientCheck: false);
         double ssd = Compare(output, SsdTwin(device), threads, peak, gradientCheck: true);
@@ -303,6 +305,13 @@ public sealed class PyTorchParityBenchmark : IBenchmark
         }
         return Median(times);
     }
+
+    /// <summary>The tcmalloc this process runs on, or null for glibc's malloc.</summary>
+    private static string? AllocatorInUse()
+        => OperatingSystem.IsLinux()
+            ? File.ReadLines("/proc/self/maps").Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries).LastOrDefault())
+                .FirstOrDefault(path => path != null && Path.GetFileName(path).StartsWith("libtcmalloc", StringComparison.Ordinal))
+            : null;
 
     private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 

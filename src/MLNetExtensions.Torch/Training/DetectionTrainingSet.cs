@@ -57,9 +57,10 @@ internal sealed class DetectionTrainingSet
 
     /// <summary>The rows of <paramref name="data"/>, checked; with <paramref name="holdPixels"/> every image decoded up front
     /// and its pixels held, else only the paths and targets, for a <see cref="DetectionBatchStream"/> to decode from the files.
-    /// Each image file is read once, on up to <paramref name="checkThreads"/> threads (0: the core count): decoded completely
-    /// (<see cref="ImageFileDecoder.Check(string, byte[])"/>, or <see cref="ImageFileDecoder.Decode(string, byte[], bool)"/> when its
-    /// pixels are held: one decode gives both), its boxes checked against its size, and its bytes hashed for
+    /// Each image file is read once, on up to <paramref name="checkThreads"/> threads (0: the core count): its structure
+    /// checked (<see cref="ImageFileIntegrity.Check"/>: a truncated PNG or JPEG fails here; the workers decode it), or, when
+    /// its pixels are held, decoded completely (<see cref="ImageFileDecoder.Decode(string, byte[], bool)"/>), its boxes
+    /// checked against its size, and its bytes hashed for
     /// <see cref="ContentHash"/>. When several rows are bad, the lowest one is reported, whatever the threads.</summary>
     public static DetectionTrainingSet Create(MLContext ml, IDataView data, NetworkInput input,
         string imagePathColumn, string boxesColumn, string labelsColumn, string? dataName = "training data", bool holdPixels = true,
@@ -107,7 +108,8 @@ internal sealed class DetectionTrainingSet
         return new DetectionTrainingSet(input, classNames, paths, [.. sizes], pixels?.ToList(), [.. targets], dataName ?? "training data", hash.Finish());
     }
 
-    /// <summary>Row <paramref name="row"/> checked: its file read once and decoded completely, its boxes inside the image;
+    /// <summary>Row <paramref name="row"/> checked: its file read once and its structure checked (decoded completely with
+    /// <paramref name="hold"/>), its boxes inside the image;
     /// the file's bytes, the row's target, the image's size and, with <paramref name="hold"/>, its pixels at that input's
     /// size (<see cref="NetworkInput.Resize"/> of the same decode, the pixels <see cref="NetworkInput.ReadPixels"/> gives).
     /// Throws <see cref="InvalidDataException"/> naming the row and the file.</summary>
@@ -128,7 +130,7 @@ internal sealed class DetectionTrainingSet
         byte[]? pixels = null;
         try
         {
-            if (hold == null) size = ImageFileDecoder.Check(r.ImagePath, file);
+            if (hold == null) size = ImageFileIntegrity.Check(r.ImagePath, file);   // its structure: the workers decode it
             else
             {
                 var image = ImageFileDecoder.Decode(r.ImagePath, file, hold.Grayscale);

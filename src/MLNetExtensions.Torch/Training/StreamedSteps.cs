@@ -55,14 +55,17 @@ internal static class StreamedSteps
     }
 
     /// <summary><paramref name="read"/> of row <paramref name="row"/>'s file (<paramref name="what"/>: "image 'path'"); a
-    /// failure names the row and the file: it was readable when <c>Fit</c> checked it, so it changed since.</summary>
+    /// failure names the row and the file: it changed since <c>Fit</c> checked it, or its compressed pixels are damaged
+    /// where <c>Fit</c>'s check of a streamed detection set (<see cref="MLNetExtensions.Data.ImageFileIntegrity"/>: the
+    /// file's structure, not a decode) does not look.</summary>
     public static T ReadRow<T>(int row, string dataName, string what, Func<T> read)
     {
         try { return read(); }
         catch (Exception ex)
         {
             throw new InvalidDataException($"Row {row} of the {dataName}: {what} cannot be decoded while training ({ex.GetType().Name}: {ex.Message}). " +
-                "It was readable when training started: restore the file, or drop the row and train again.", ex);
+                "It passed the check when training started, so it changed since or its compressed pixels are damaged: " +
+                "restore the file, or drop the row and train again.", ex);
         }
     }
 }

@@ -144,13 +144,7 @@ public sealed class DetectionBatchStreamTests
     {
         var ml = new MLContext(1);
         using var temp = new Data.TempFolder();
-        var records = DetectionDataView.ReadRecords(DetectorTrainingTests.Load(ml, "train")).Take(8).ToList();
-        var copies = records.Select((r, i) =>
-        {
-            var path = temp[$"image{i}.png"];
-            File.Copy(r.ImagePath, path);
-            return new DetectionRecord(path, r.Boxes, r.Labels);
-        }).ToList();
+        var copies = CopiedTrainingImages(ml, temp, 8);
         var data = DetectionDataView.Create(ml, copies, SyntheticShapesDataset.ClassNames);
         // Two steps an epoch; deleted at the first step's report, the images are needed again by the second epoch.
         var options = DetectorTrainingTests.TinyOptions(DetectorArchitecture.Ssd) with
@@ -166,6 +160,16 @@ public sealed class DetectionBatchStreamTests
         StringAssert.Contains(ex.Message, "restore the file, or drop the row and train again.");
         Assert.AreEqual(0, BatchPrefetcher.LiveWorkers, "the data workers end with the failed Fit");
     }
+
+    /// <summary>The first <paramref name="count"/> rows of the built-in training split with their images copied into
+    /// <paramref name="temp"/>, for tests that change or delete the files.</summary>
+    internal static List<DetectionRecord> CopiedTrainingImages(MLContext ml, Data.TempFolder temp, int count)
+        => DetectionDataView.ReadRecords(DetectorTrainingTests.Load(ml, "train")).Take(count).Select((r, i) =>
+        {
+            var path = temp[$"image{i}.png"];
+            File.Copy(r.ImagePath, path);
+            return new DetectionRecord(path, r.Boxes, r.Labels);
+        }).ToList();
 
     [TestMethod]
     public void OneAndThreeWorkersTrainTheSameModel()

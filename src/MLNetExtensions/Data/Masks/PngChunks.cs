@@ -18,16 +18,19 @@ internal static class PngChunks
 
     public static bool HasSignature(ReadOnlySpan<byte> bytes) => bytes.StartsWith(Signature);
 
-    /// <summary>Reads what a mask decoder needs; <paramref name="source"/> names the file in errors.</summary>
+    /// <summary>Reads what a mask decoder needs; <paramref name="source"/> names the file in errors. Without
+    /// <paramref name="withData"/> every chunk is checked the same but the image data are not collected
+    /// (<see cref="PngContents.CompressedData"/> is empty): a check of the file's structure.</summary>
     /// <exception cref="InvalidDataException">The bytes are not a well-formed PNG.</exception>
-    public static PngContents Read(ReadOnlySpan<byte> bytes, string source)
+    public static PngContents Read(ReadOnlySpan<byte> bytes, string source, bool withData = true)
     {
         if (!HasSignature(bytes))
             throw Invalid(source, "it does not start with the PNG signature");
         int pos = Signature.Length;
         PngContents? header = null;
         byte[]? palette = null;
-        using var data = new MemoryStream();
+        using var data = withData ? new MemoryStream() : null;
+        long dataBytes = 0;
         bool ended = false;
         while (!ended)
         {
@@ -55,7 +58,8 @@ internal static class PngChunks
                     palette = body.ToArray();
                     break;
                 case "IDAT":
-                    data.Write(body);
+                    data?.Write(body);
+                    dataBytes += length;
                     break;
                 case "IEND":
                     ended = true;
@@ -70,11 +74,11 @@ internal static class PngChunks
             if (header == null)
                 throw Invalid(source, "the first chunk is not IHDR");
         }
-        if (data.Length == 0)
+        if (dataBytes == 0)
             throw Invalid(source, "it has no IDAT (image data) chunk");
         if (header!.ColorType == PngContents.Indexed && palette == null)
             throw Invalid(source, "it is a palette image without a PLTE chunk");
-        return header with { Palette = palette, CompressedData = data.ToArray() };
+        return header with { Palette = palette, CompressedData = data?.ToArray() ?? [] };
     }
 
     private static PngContents ReadHeader(ReadOnlySpan<byte> body, string source)
@@ -101,5 +105,11 @@ internal static class PngChunks
     }
 
     internal static InvalidDataException Invalid(string source, string problem)
-        => new($"'{source}' is not a readable PNG: {problem}. Re-save the file as PNG.");
+        => new($"'{source}' is not a readable PNG: {problem}. Re-save the file as PNG.") { Data = { [ProblemKey] = problem } };
+
+    private const string ProblemKey = "PngProblem";
+
+    /// <summary>What <see cref="Invalid"/> said is wrong, without the file's name, for callers that word the message
+    /// themselves; null for an exception not made there.</summary>
+    internal static string? ProblemOf(InvalidDataException ex) => ex.Data[ProblemKey] as string;
 }
