@@ -1,5 +1,6 @@
 using System.Runtime.ExceptionServices;
 using Microsoft.ML;
+using Microsoft.ML.Runtime;
 using MLNetExtensions.Data;
 using MLNetExtensions.Scoring;
 using static TorchSharp.torch;
@@ -15,7 +16,8 @@ internal sealed record DetectionTarget(float[] Boxes, long[] Labels)
 /// <summary>
 /// A detection dataset: every row's image path and boxes relative to the image, checked once, so bad data fails before
 /// the first step with the row and the file named; and, when held, every image's pixels in memory at the network's
-/// input size as bytes. A set made without its pixels is streamed from its files (<see cref="DetectionBatchStream"/>).
+/// input size as bytes. A set made without its pixels is streamed from its files (<see cref="DetectionBatchStream"/>), or
+/// decoded batch by batch when <see cref="Batch"/> reads it (<see cref="DecodeOnDemand"/>: a validation set).
 /// </summary>
 internal sealed class DetectionTrainingSet
 {
@@ -158,16 +160,60 @@ internal sealed class DetectionTrainingSet
         return (file, new DetectionTarget(boxes, labels), size, pixels);
     }
 
+    /// <summary>A streamed set's input-size pixels kept after their first decode (<see cref="DecodeOnDemand"/>), or null.</summary>
+    private byte[]?[]? _decoded;
+    private int _decodeThreads = 1;
+
+    /// <summary>Lets <see cref="Batch"/> read a set made without its pixels (a validation set): each batch's images
+    /// decoded from their files on up to <paramref name="threads"/> threads, to the pixels a held set has, and kept after
+    /// their first decode when the whole set at the input size fits <paramref name="budget"/> bytes
+    /// (<c>PixelCacheBytes</c>; 0: never kept). The choice goes to <paramref name="log"/>.</summary>
+    public void DecodeOnDemand(int threads, long budget, IHostEnvironment? log, string logSource)
+    {
+        if (HoldsPixels) return;
+        long bytes = (long)Count * Input.Channels * Input.Height * Input.Width;
+        bool keep = budget > 0 && bytes <= budget;
+        _decoded = keep ? new byte[Count][] : null;
+        _decodeThreads = Math.Max(1, threads);
+        double mb = bytes / 1048576.0, budgetMb = budget / 1048576.0;
+        log.Info(logSource, keep
+            ? $"The {DataName}: decoded from the files when first read and kept at the input size ({Count} images, {mb:F1} MB of the {budgetMb:F0} MB PixelCacheBytes budget)."
+            : $"The {DataName}: decoded from the files each time it is read, on {_decodeThreads} thread(s); not kept ({Count} images would take {mb:F1} MB at the input size, over the {budgetMb:F0} MB PixelCacheBytes budget).");
+    }
+
     /// <summary>The images of <paramref name="indices"/> as (B, C, H, W) float pixels in [0, 255], with their targets,
-    /// augmented when <paramref name="augmentation"/> is given.</summary>
+    /// augmented when <paramref name="augmentation"/> is given: held pixels, or, for a set made without them, decoded
+    /// now (<see cref="DecodeOnDemand"/>; a file that fails names its row).</summary>
     public (Tensor Images, List<DetectionTarget> Targets) Batch(IReadOnlyList<int> indices, DetectionAugmentation? augmentation, Random rng, Device device)
     {
         int size = Input.Channels * Input.Height * Input.Width;
+        var pixels = new byte[indices.Count][];
+        if (HoldsPixels)
+            for (int b = 0; b < indices.Count; b++) pixels[b] = PixelsOf(indices[b]);
+        else
+            try { Parallel.For(0, indices.Count, new ParallelOptions { MaxDegreeOfParallelism = _decodeThreads }, b => pixels[b] = Decoded(indices[b])); }
+            catch (AggregateException ex) { ExceptionDispatchInfo.Throw(ex.InnerExceptions[0]); }   // the row's own message
         var all = new float[indices.Count * size];
         var targets = new List<DetectionTarget>(indices.Count);
+        DecodedImage Image(byte[] p) => new(p, Input.Width, Input.Height, Input.Channels);
         for (int b = 0; b < indices.Count; b++)
-            targets.Add(Sample(i => new DecodedImage(PixelsOf(i), Input.Width, Input.Height, Input.Channels), indices[b], augmentation, rng, all.AsSpan(b * size, size)));
+        {
+            var own = pixels[b];
+            int row = indices[b];
+            // A mosaic also reads three other rows.
+            targets.Add(Sample(r => Image(r == row ? own : HoldsPixels ? PixelsOf(r) : Decoded(r)), row, augmentation, rng, all.AsSpan(b * size, size)));
+        }
         return (tensor(all, [indices.Count, Input.Channels, Input.Height, Input.Width], device: device), targets);
+    }
+
+    /// <summary>Row <paramref name="i"/>'s input-size pixels from its file (<see cref="NetworkInput.Resize"/> of
+    /// <see cref="NetworkInput.Decode"/>: what a held set keeps), or as kept after their first decode.</summary>
+    private byte[] Decoded(int i)
+    {
+        if (_decoded?[i] is { } kept) return kept;
+        var pixels = StreamedSteps.ReadRow(i, DataName, $"image '{Paths[i]}'", () => Input.Resize(Input.Decode(Paths[i])));
+        if (_decoded != null) _decoded[i] = pixels;
+        return pixels;
     }
 
     /// <summary>Image <paramref name="i"/> from <paramref name="images"/> (each row's original or held input-size pixels)

@@ -87,7 +87,7 @@ public sealed class PackageTests
     {
         var expected = new Dictionary<string, string[]>
         {
-            ["MLNetExtensions"] = ["Microsoft.ML", "Microsoft.ML.ImageAnalytics", "Microsoft.ML.OnnxTransformer", "Microsoft.ML.OnnxRuntime", "Google.Protobuf"],
+            ["MLNetExtensions"] = ["Microsoft.ML", "Microsoft.ML.ImageAnalytics", "Microsoft.ML.OnnxTransformer", "Microsoft.ML.OnnxRuntime", "Google.Protobuf", "System.IO.Hashing"],
             ["MLNetExtensions.Torch"] = ["MLNetExtensions", "TorchSharp", "libtorch-cpu-linux-x64"],
             ["MLNetExtensions.Visualization"] = ["MLNetExtensions", "SkiaSharp", "OxyPlot.Core", "OxyPlot.SkiaSharp", "HarfBuzzSharp.NativeAssets.Linux"],
         };

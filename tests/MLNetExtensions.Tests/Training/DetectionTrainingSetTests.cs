@@ -101,4 +101,40 @@ public sealed class DetectionTrainingSetTests
         StringAssert.StartsWith(outside.Message, $"Row 33 of the training data ('{records[33].ImagePath}'): box 0 ");
         StringAssert.Contains(outside.Message, "lies outside the 73×32 image.");
     }
+
+    [TestMethod]
+    public void ASetReadWithoutItsPixelsGivesTheHeldSetsBatchesKeptWithinTheBudgetAndNamesARowThatFails()
+    {
+        var folder = TempFolder();
+        var ml = new MLContext(1);
+        var records = Records(folder);
+        var data = DetectionDataView.Create(ml, records, ["a", "b"]);
+        DetectionTrainingSet Make(bool hold) => DetectionTrainingSet.Create(ml, data, new NetworkInput(16, 16, false),
+            DetectionColumns.ImagePath, DetectionColumns.Boxes, DetectionColumns.Labels, "validation data", holdPixels: hold, checkThreads: 2);
+        var held = Make(true);
+        var kept = Make(false);
+        kept.DecodeOnDemand(threads: 3, budget: 1 << 20, log: null, logSource: "test");
+        var streamed = Make(false);
+        streamed.DecodeOnDemand(threads: 3, budget: 0, log: null, logSource: "test");
+        Assert.IsFalse(kept.HoldsPixels);
+        int[][] batches = [[0, 1, 2, 3], [7, 39, 12], [5]];
+        foreach (var batch in batches)
+        {
+            var (expected, targets) = held.Batch(batch, null, new Random(0), TorchSharp.torch.CPU);
+            foreach (var set in new[] { kept, streamed })
+            {
+                var (images, got) = set.Batch(batch, null, new Random(0), TorchSharp.torch.CPU);
+                Assert.IsTrue(expected.eq(images).all().item<bool>(), "the same pixels as the held set's, bit for bit");
+                CollectionAssert.AreEqual(targets.SelectMany(t => t.Boxes).ToArray(), got.SelectMany(t => t.Boxes).ToArray());
+            }
+        }
+
+        // Kept after their first decode: with the files gone, the kept set still reads the rows it has read; the
+        // streamed one (budget 0) reads the files again and names the row that fails.
+        foreach (var r in records) File.Delete(r.ImagePath);
+        var (again, _) = kept.Batch([7, 39, 12], null, new Random(0), TorchSharp.torch.CPU);
+        Assert.IsTrue(held.Batch([7, 39, 12], null, new Random(0), TorchSharp.torch.CPU).Images.eq(again).all().item<bool>());
+        var ex = Assert.ThrowsExactly<InvalidDataException>(() => streamed.Batch([5], null, new Random(0), TorchSharp.torch.CPU));
+        StringAssert.StartsWith(ex.Message, $"Row 5 of the validation data: image '{records[5].ImagePath}' cannot be decoded while training (");
+    }
 }
