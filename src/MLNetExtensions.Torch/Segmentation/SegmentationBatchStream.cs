@@ -65,17 +65,12 @@ internal sealed class SegmentationBatchStream : IDisposable
     private Sample Make(int step, int position, int index)
     {
         using var scope = NewDisposeScope();
-        var image = _images != null ? _images.GetOrAdd(index, DecodeImage) : DecodeImage(index);
-        var mask = _masks != null ? _masks.GetOrAdd(index, DecodeMask) : DecodeMask(index);
+        var image = _images != null ? _images.GetOrAdd(index, _set.ReadImage) : _set.ReadImage(index);
+        var mask = _masks != null ? _masks.GetOrAdd(index, _set.ReadMask) : _set.ReadMask(index);
         var (pixels, target) = _set.Sample(image, mask, _augmentation, _plan.SampleRandom(step, position));
         return new Sample(pixels.contiguous().data<float>().ToArray(), target.contiguous().data<long>().ToArray());
     }
 
-    private DecodedImage DecodeImage(int index)
-        => StreamedSteps.ReadRow(index, _set.DataName, $"image '{_set.ImagePaths[index]}'", () => _set.Input.Decode(_set.ImagePaths[index]));
-
-    private SegmentationMask DecodeMask(int index)
-        => StreamedSteps.ReadRow(index, _set.DataName, $"mask '{_set.MaskPaths[index]}'", () => SegmentationMask.CreateFromFile(_set.MaskPaths[index]));
 
     /// <summary>Stops and joins the data workers.</summary>
     public void Dispose() => _steps.Dispose();

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
 using MLNetExtensions.Data;
 using MLNetExtensions.Data.Masks;
 using MLNetExtensions.Scoring;
@@ -55,7 +56,50 @@ internal sealed class SegmentationTrainingSet
     private List<SegmentationMask> Masks => _masks ?? throw new InvalidOperationException("This training set streams its masks from the files; it holds none.");
 
     /// <summary>The mask of row <paramref name="i"/> at the input size, row-major.</summary>
-    public byte[] Mask(int i) => MaskOps.ResizeNearest(Masks[i].Pixels, Masks[i].Width, Masks[i].Height, Input.Width, Input.Height);
+    public byte[] Mask(int i)
+    {
+        var mask = HoldsImages ? Masks[i] : _kept?[i]?.Mask ?? ReadMask(i);
+        return MaskOps.ResizeNearest(mask.Pixels, mask.Width, mask.Height, Input.Width, Input.Height);
+    }
+
+    /// <summary>Row <paramref name="index"/>'s image decoded from its file; a failure names the row and the file.</summary>
+    public DecodedImage ReadImage(int index)
+        => StreamedSteps.ReadRow(index, DataName, $"image '{ImagePaths[index]}'", () => Input.Decode(ImagePaths[index]));
+
+    /// <summary>Row <paramref name="index"/>'s mask decoded from its file; a failure names the row and the file.</summary>
+    public SegmentationMask ReadMask(int index)
+        => StreamedSteps.ReadRow(index, DataName, $"mask '{MaskPaths[index]}'", () => SegmentationMask.CreateFromFile(MaskPaths[index]));
+
+    /// <summary>A set read without its images' decoded rows kept after their first read (<see cref="DecodeOnDemand"/>), or null.</summary>
+    private (DecodedImage Image, SegmentationMask Mask)?[]? _kept;
+    private int _decodeThreads = 1;
+
+    /// <summary>Lets <see cref="Batch"/> and <see cref="Mask"/> read a set made without its images (a validation set):
+    /// each row's image and mask decoded from their files when read, a batch's rows on up to <paramref name="threads"/>
+    /// threads, and kept at their own size after their first read when all of them fit <paramref name="budget"/> bytes
+    /// (<c>PixelCacheBytes</c>; 0: never kept). The choice goes to <paramref name="log"/>.</summary>
+    public void DecodeOnDemand(int threads, long budget, IHostEnvironment? log, string logSource)
+    {
+        if (HoldsImages) return;
+        long bytes = DecodedImageCache.BytesFor(Sizes, Input.Channels + 1);   // the pixels and the mask's byte
+        bool keep = budget > 0 && bytes <= budget;
+        _kept = keep ? new (DecodedImage, SegmentationMask)?[Count] : null;
+        _decodeThreads = Math.Max(1, threads);
+        double mb = bytes / 1048576.0, budgetMb = budget / 1048576.0;
+        log.Info(logSource, keep
+            ? $"The {DataName}: decoded from the files when first read and kept at their own size ({Count} images and masks, {mb:F1} MB of the {budgetMb:F0} MB PixelCacheBytes budget)."
+            : $"The {DataName}: decoded from the files each time it is read, on {_decodeThreads} thread(s); not kept ({Count} images and masks would take {mb:F1} MB, over the {budgetMb:F0} MB PixelCacheBytes budget).");
+    }
+
+    /// <summary>Row <paramref name="i"/>'s image and mask: held, kept, or decoded now.</summary>
+    private (DecodedImage Image, SegmentationMask Mask) Row(int i)
+    {
+        if (HoldsImages) return (Images[i], Masks[i]);
+        if (_kept?[i] is { } kept) return kept;
+        var row = (ReadImage(i), ReadMask(i));
+        if (_kept != null) _kept[i] = row;
+        return row;
+    }
 
     /// <summary>Reads and checks the rows. Class names: <paramref name="classNames"/>, or "0".."K-1" with K the largest index seen plus one.
     /// With <paramref name="holdImages"/> false the decoded images and masks are checked and hashed but not kept.</summary>
@@ -150,11 +194,14 @@ internal sealed class SegmentationTrainingSet
     public (Tensor Images, Tensor Targets) Batch(IReadOnlyList<int> indices, SegmentationAugmentation? augmentation, Random rng, Device device)
     {
         using var scope = NewDisposeScope();
+        var rows = new (DecodedImage Image, SegmentationMask Mask)[indices.Count];
+        try { Parallel.For(0, indices.Count, new ParallelOptions { MaxDegreeOfParallelism = _decodeThreads }, b => rows[b] = Row(indices[b])); }
+        catch (AggregateException ex) { System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex.InnerExceptions[0]); }   // the row's own message
         var images = new List<Tensor>(indices.Count);
         var targets = new List<Tensor>(indices.Count);
-        foreach (int i in indices)
+        foreach (var (image, mask) in rows)
         {
-            var (img, target) = Sample(Images[i], Masks[i], augmentation, rng);
+            var (img, target) = Sample(image, mask, augmentation, rng);
             images.Add(img);
             targets.Add(target);
         }

@@ -87,4 +87,38 @@ public sealed class SegmentationBatchStreamTests
             Assert.IsTrue(targets.data<long>().ToArray().AsSpan().SequenceEqual(streamed[step].Targets), $"step {step}: targets");
         }
     }
+
+    [TestMethod]
+    public void AValidationSetReadWithoutItsImagesGivesTheHeldSetsBatchesAndMasksAndNamesARowThatFails()
+    {
+        using var temp = new Data.TempFolder();
+        foreach (var dir in new[] { "JPEGImages", "SegmentationClass", Path.Combine("ImageSets", "Segmentation") })
+        {
+            Directory.CreateDirectory(temp[dir]);
+            foreach (var f in Directory.GetFiles(Path.Combine(DetectorTrainingTests.TinyShapes, dir))) File.Copy(f, Path.Combine(temp[dir], Path.GetFileName(f)));
+        }
+        var ml = new MLContext(1);
+        SegmentationTrainingSet Make(bool hold) => SegmentationTrainingSet.Create(ml, ml.Data.LoadFromPascalVocSegmentation(temp.Path, "train"),
+            new NetworkInput(64, 48, false), "ImagePath", "MaskPath", SyntheticShapesDataset.SegmentationClassNames, "validation data", holdImages: hold);
+        var held = Make(true);
+        var kept = Make(false);
+        kept.DecodeOnDemand(threads: 3, budget: 64 << 20, log: null, logSource: "test");
+        var decoded = Make(false);
+        decoded.DecodeOnDemand(threads: 3, budget: 0, log: null, logSource: "test");
+        int[] batch = [0, 3, 1, held.Count - 1];
+        var (images, targets) = held.Batch(batch, null, new Random(0), CPU);
+        foreach (var set in new[] { kept, decoded })
+        {
+            var (i2, t2) = set.Batch(batch, null, new Random(0), CPU);
+            Assert.IsTrue(images.eq(i2).all().item<bool>() && targets.eq(t2).all().item<bool>(), "the held set's images and targets, bit for bit");
+            foreach (int row in batch) CollectionAssert.AreEqual(held.Mask(row), set.Mask(row));
+        }
+
+        // Kept after the first read, the rows are read again with their files gone; decoded each time, a row names itself.
+        foreach (var f in Directory.GetFiles(temp["JPEGImages"])) File.Delete(f);
+        var (again, _) = kept.Batch(batch, null, new Random(0), CPU);
+        Assert.IsTrue(images.eq(again).all().item<bool>());
+        var ex = Assert.ThrowsExactly<InvalidDataException>(() => decoded.Batch([3], null, new Random(0), CPU));
+        StringAssert.StartsWith(ex.Message, $"Row 3 of the validation data: image '{decoded.ImagePaths[3]}' cannot be decoded while training (");
+    }
 }
