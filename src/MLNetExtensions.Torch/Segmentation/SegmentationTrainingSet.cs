@@ -101,10 +101,16 @@ internal sealed class SegmentationTrainingSet
         return row;
     }
 
+    /// <summary>Rows decoded at once, in parallel; their pixels are held until hashed in row order.</summary>
+    private const int CheckChunkPerThread = 8;
+
     /// <summary>Reads and checks the rows. Class names: <paramref name="classNames"/>, or "0".."K-1" with K the largest index seen plus one.
-    /// With <paramref name="holdImages"/> false the decoded images and masks are checked and hashed but not kept.</summary>
+    /// With <paramref name="holdImages"/> false the decoded images and masks are checked and hashed but not kept. Each
+    /// row's image and mask are decoded once, on up to <paramref name="checkThreads"/> threads (0: the core count); the
+    /// hash, the classes and the errors are taken in row order, so they do not depend on the threads (of several bad rows
+    /// the lowest is reported).</summary>
     public static SegmentationTrainingSet Create(MLContext ml, IDataView data, NetworkInput input, string imagePathColumn, string maskPathColumn,
-        IReadOnlyList<string>? classNames, string dataName = "training data", bool holdImages = true)
+        IReadOnlyList<string>? classNames, string dataName = "training data", bool holdImages = true, int checkThreads = 0)
     {
         var (images, maskFiles) = ReadPaths(data, imagePathColumn, maskPathColumn);
         if (images.Count == 0)
@@ -115,42 +121,64 @@ internal sealed class SegmentationTrainingSet
         using var hash = new TrainingDataHash();
         int maxIndex = 0;
         var firstSeen = new (int Row, int Pixel)?[256];   // where each mask value first appears
-        for (int row = 0; row < images.Count; row++)
+        int threads = Math.Max(1, Math.Min(checkThreads > 0 ? checkThreads : Environment.ProcessorCount, images.Count));
+        int chunk = threads * CheckChunkPerThread;
+        var rows = new (DecodedImage Image, SegmentationMask Mask)[chunk];
+        var errors = new Exception?[chunk];
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = threads };
+        for (int first = 0; first < images.Count; first += chunk)
         {
-            SegmentationMask mask;
-            (int w, int h) size;
-            try
+            int count = Math.Min(chunk, images.Count - first);
+            Array.Clear(errors);
+            Parallel.For(0, count, parallel, k =>
             {
-                mask = SegmentationMask.CreateFromFile(maskFiles[row]);
-                var file = File.ReadAllBytes(images[row]);   // read once: its header, then decoded completely, once
-                ImageHeader.ReadSize(images[row], file);
-                var image = ImageFileDecoder.Decode(images[row], file, input.Grayscale);
-                decoded?.Add(image);
+                try { rows[k] = ReadRowForCheck(first + k, images, maskFiles, input.Grayscale, dataName); }
+                catch (Exception ex) { errors[k] = ex; }   // thrown in row order below, as without threads
+            });
+            for (int k = 0; k < count; k++)
+            {
+                int row = first + k;
+                if (errors[k] is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+                var (image, mask) = rows[k];
+                rows[k] = default;
                 hash.Add(image.Pixels);
-                size = (image.Width, image.Height);
+                if (mask.Width != image.Width || mask.Height != image.Height)
+                    throw new InvalidDataException($"Row {row} of the {dataName}: the mask '{maskFiles[row]}' is {mask.Width}×{mask.Height} but the image '{images[row]}' is {image.Width}×{image.Height}. A mask must have its image's size.");
+                for (int i = 0; i < mask.Pixels.Length; i++)
+                {
+                    int v = mask.Pixels[i];
+                    if (v == SegmentationColumns.IgnoreIndex) continue;
+                    if (classNames != null && v >= classNames.Count)
+                        throw new InvalidDataException($"Row {row} of the {dataName}: mask '{maskFiles[row]}' pixel (x={i % mask.Width}, y={i / mask.Width}) is {v}, but there are {classNames.Count} classes (0..{classNames.Count - 1}, 255 = ignore). Give all class names, or fix the mask.");
+                    maxIndex = Math.Max(maxIndex, v);
+                    firstSeen[v] ??= (row, i);
+                }
+                decoded?.Add(image);
+                masks?.Add(mask);
+                hash.Add(mask.Pixels);
+                sizes.Add((image.Width, image.Height));
             }
-            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
-            {
-                throw new InvalidDataException($"Row {row} of the {dataName}: {ex.Message}", ex);
-            }
-            if (mask.Width != size.w || mask.Height != size.h)
-                throw new InvalidDataException($"Row {row} of the {dataName}: the mask '{maskFiles[row]}' is {mask.Width}×{mask.Height} but the image '{images[row]}' is {size.w}×{size.h}. A mask must have its image's size.");
-            for (int i = 0; i < mask.Pixels.Length; i++)
-            {
-                int v = mask.Pixels[i];
-                if (v == SegmentationColumns.IgnoreIndex) continue;
-                if (classNames != null && v >= classNames.Count)
-                    throw new InvalidDataException($"Row {row} of the {dataName}: mask '{maskFiles[row]}' pixel (x={i % mask.Width}, y={i / mask.Width}) is {v}, but there are {classNames.Count} classes (0..{classNames.Count - 1}, 255 = ignore). Give all class names, or fix the mask.");
-                maxIndex = Math.Max(maxIndex, v);
-                firstSeen[v] ??= (row, i);
-            }
-            masks?.Add(mask);
-            hash.Add(mask.Pixels);
-            sizes.Add(size);
         }
         if (classNames == null) CheckInferredClasses(firstSeen, maxIndex, maskFiles, dataName);
         var names = classNames?.ToArray() ?? Enumerable.Range(0, Math.Max(2, maxIndex + 1)).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         return new SegmentationTrainingSet(input, names, images, maskFiles, sizes, decoded, masks, dataName, hash.Finish());
+    }
+
+    /// <summary>Row <paramref name="row"/>'s mask and its image, each file read once and decoded completely; a file that
+    /// cannot be read or decoded fails with the row named.</summary>
+    private static (DecodedImage Image, SegmentationMask Mask) ReadRowForCheck(int row, List<string> images, List<string> maskFiles, bool grayscale, string dataName)
+    {
+        try
+        {
+            var mask = SegmentationMask.CreateFromFile(maskFiles[row]);
+            var file = File.ReadAllBytes(images[row]);   // read once: its header, then decoded completely, once
+            ImageHeader.ReadSize(images[row], file);
+            return (ImageFileDecoder.Decode(images[row], file, grayscale), mask);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            throw new InvalidDataException($"Row {row} of the {dataName}: {ex.Message}", ex);
+        }
     }
 
     /// <summary>

@@ -91,12 +91,7 @@ public sealed class SegmentationBatchStreamTests
     [TestMethod]
     public void AValidationSetReadWithoutItsImagesGivesTheHeldSetsBatchesAndMasksAndNamesARowThatFails()
     {
-        using var temp = new Data.TempFolder();
-        foreach (var dir in new[] { "JPEGImages", "SegmentationClass", Path.Combine("ImageSets", "Segmentation") })
-        {
-            Directory.CreateDirectory(temp[dir]);
-            foreach (var f in Directory.GetFiles(Path.Combine(DetectorTrainingTests.TinyShapes, dir))) File.Copy(f, Path.Combine(temp[dir], Path.GetFileName(f)));
-        }
+        using var temp = CopyOfTinyShapes();
         var ml = new MLContext(1);
         SegmentationTrainingSet Make(bool hold) => SegmentationTrainingSet.Create(ml, ml.Data.LoadFromPascalVocSegmentation(temp.Path, "train"),
             new NetworkInput(64, 48, false), "ImagePath", "MaskPath", SyntheticShapesDataset.SegmentationClassNames, "validation data", holdImages: hold);
@@ -121,4 +116,58 @@ public sealed class SegmentationBatchStreamTests
         var ex = Assert.ThrowsExactly<InvalidDataException>(() => decoded.Batch([3], null, new Random(0), CPU));
         StringAssert.StartsWith(ex.Message, $"Row 3 of the validation data: image '{decoded.ImagePaths[3]}' cannot be decoded while training (");
     }
+
+    /// <summary>The tiny built-in set's segmentation files, copied into a folder of their own (for tests that change them).</summary>
+    private static Data.TempFolder CopyOfTinyShapes()
+    {
+        var temp = new Data.TempFolder();
+        foreach (var dir in new[] { "JPEGImages", "SegmentationClass", Path.Combine("ImageSets", "Segmentation") })
+        {
+            Directory.CreateDirectory(temp[dir]);
+            foreach (var f in Directory.GetFiles(Path.Combine(DetectorTrainingTests.TinyShapes, dir))) File.Copy(f, Path.Combine(temp[dir], Path.GetFileName(f)));
+        }
+        return temp;
+    }
+
+    [TestMethod]
+    public void TheRowCheckGivesTheSameSetAndReportsTheLowestBadRowWhateverTheThreads()
+    {
+        using var temp = CopyOfTinyShapes();
+        var ml = new MLContext(1);
+        SegmentationTrainingSet Make(int threads, string[]? names) => SegmentationTrainingSet.Create(ml, ml.Data.LoadFromPascalVocSegmentation(temp.Path, "train"),
+            new NetworkInput(64, 48, false), "ImagePath", "MaskPath", names, holdImages: false, checkThreads: threads);
+        var one = Make(1, null);
+        foreach (int threads in new[] { 2, 3 })
+        {
+            var many = Make(threads, null);
+            Assert.AreEqual(one.ContentHash(), many.ContentHash(), $"{threads} threads: the hash of one");
+            CollectionAssert.AreEqual(one.ClassNames, many.ClassNames);
+            CollectionAssert.AreEqual(one.Sizes, many.Sizes);
+        }
+        Assert.AreEqual(Set(hold: true).ContentHash(), one.ContentHash(), "the held set's hash (checkpoints resume)");
+
+        // Row 6's image and row 2's mask cut short (decode errors, found in parallel), and with two class names
+        // the first mask holding a larger value (found in row order after decoding): the lowest bad row is reported.
+        int classRow = FirstRowWithValueAbove(one, 1);
+        var paths = one.ImagePaths;
+        var bytes = File.ReadAllBytes(paths[6]);
+        File.WriteAllBytes(paths[6], bytes[..(bytes.Length / 2)]);
+        var mask = File.ReadAllBytes(one.MaskPaths[2]);
+        File.WriteAllBytes(one.MaskPaths[2], mask[..(mask.Length / 2)]);
+        foreach (int threads in new[] { 1, 3 })
+        {
+            var decode = Assert.ThrowsExactly<InvalidDataException>(() => Make(threads, null));
+            StringAssert.StartsWith(decode.Message, $"Row 2 of the training data: ", $"{threads} threads");
+            StringAssert.Contains(decode.Message, one.MaskPaths[2]);
+            var mixed = Assert.ThrowsExactly<InvalidDataException>(() => Make(threads, ["background", "circle"]));
+            StringAssert.StartsWith(mixed.Message, $"Row {Math.Min(classRow, 2)} of the training data: ", $"{threads} threads");
+        }
+        File.Copy(Path.Combine(DetectorTrainingTests.TinyShapes, "SegmentationClass", Path.GetFileName(one.MaskPaths[2])), one.MaskPaths[2], overwrite: true);
+        var cut = Assert.ThrowsExactly<InvalidDataException>(() => Make(3, null));
+        StringAssert.StartsWith(cut.Message, $"Row 6 of the training data: Image '{paths[6]}' is truncated or damaged");
+    }
+
+    /// <summary>The first row whose mask holds a class index above <paramref name="max"/> (255 = ignore not counted).</summary>
+    private static int FirstRowWithValueAbove(SegmentationTrainingSet set, int max)
+        => Enumerable.Range(0, set.Count).First(r => MLNetExtensions.Data.Masks.SegmentationMask.CreateFromFile(set.MaskPaths[r]).Pixels.Any(v => v > max && v != 255));
 }

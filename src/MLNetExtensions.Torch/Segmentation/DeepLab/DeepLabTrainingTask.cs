@@ -30,13 +30,15 @@ internal sealed class DeepLabTrainingTask : ITrainingTask<DeepLabNetwork>, IDisp
     {
         _o = options;
         var input = new NetworkInput(_o.InputWidth, _o.InputHeight, _o.Grayscale);
-        _train = SegmentationTrainingSet.Create(ml, trainData, input, _o.ImagePathColumn, _o.MaskPathColumn, _o.ClassNames, holdImages: false);
+        _train = SegmentationTrainingSet.Create(ml, trainData, input, _o.ImagePathColumn, _o.MaskPathColumn, _o.ClassNames, holdImages: false,
+            checkThreads: _o.DataWorkers ?? 0);
         if (_o.ClassWeights != null && _o.ClassWeights.Count != _train.ClassNames.Length)
             throw new ArgumentException($"{nameof(_o.ClassWeights)} has {_o.ClassWeights.Count} values but the training masks have {_train.ClassNames.Length} classes.");
         if (_o.ValidationData != null)
         {
             // Checked like the training set; its images and masks decoded when a validation reads them, kept when they fit the budget.
-            _validation = SegmentationTrainingSet.Create(ml, _o.ValidationData, input, _o.ImagePathColumn, _o.MaskPathColumn, _train.ClassNames, "validation data", holdImages: false);
+            _validation = SegmentationTrainingSet.Create(ml, _o.ValidationData, input, _o.ImagePathColumn, _o.MaskPathColumn, _train.ClassNames, "validation data", holdImages: false,
+                checkThreads: _o.DataWorkers ?? 0);
             _validation.DecodeOnDemand(_o.DataWorkers is > 0 and int workers ? workers : Environment.ProcessorCount, _o.PixelCacheBytes, log, LogSource);
         }
         _loss = new SegmentationLoss(_o.Loss, _o.DiceWeight, _o.ClassWeights);
