@@ -34,7 +34,7 @@ internal sealed class DetectorTrainingTask : ITrainingTask<IDetectorModel>, IDis
             // Checked like the training set; its images decoded when a validation reads them, kept when they fit the budget.
             _validation = DetectionTrainingSet.Create(ml, options.ValidationData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn, "validation data",
                 holdPixels: false, checkThreads: _o.DataWorkers ?? 0);
-            _validation.DecodeOnDemand(_o.DataWorkers is > 0 and int workers ? workers : Environment.ProcessorCount, _o.PixelCacheBytes, log, _o.LogSource);
+            _validation.DecodeOnDemand(_o.DataWorkers ?? 0, _o.PixelCacheBytes, log, _o.LogSource);
             if (!_validation.ClassNames.SequenceEqual(_train.ClassNames))
                 throw new ArgumentException($"The validation data's classes ({string.Join(", ", _validation.ClassNames)}) differ from the training data's ({string.Join(", ", _train.ClassNames)}). Read both with the same class list.");
         }

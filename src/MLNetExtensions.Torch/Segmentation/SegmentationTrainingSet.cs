@@ -76,19 +76,15 @@ internal sealed class SegmentationTrainingSet
 
     /// <summary>Lets <see cref="Batch"/> and <see cref="Mask"/> read a set made without its images (a validation set):
     /// each row's image and mask decoded from their files when read, a batch's rows on up to <paramref name="threads"/>
-    /// threads, and kept at their own size after their first read when all of them fit <paramref name="budget"/> bytes
-    /// (<c>PixelCacheBytes</c>; 0: never kept). The choice goes to <paramref name="log"/>.</summary>
+    /// threads (0: the core count), and kept at their own size after their first read when all of them fit
+    /// <paramref name="budget"/> bytes (<c>PixelCacheBytes</c>; 0: never kept). The choice goes to <paramref name="log"/>.</summary>
     public void DecodeOnDemand(int threads, long budget, IHostEnvironment? log, string logSource)
     {
         if (HoldsImages) return;
+        _decodeThreads = StreamedSteps.DecodeThreads(threads);
         long bytes = DecodedImageCache.BytesFor(Sizes, Input.Channels + 1);   // the pixels and the mask's byte
-        bool keep = budget > 0 && bytes <= budget;
-        _kept = keep ? new (DecodedImage, SegmentationMask)?[Count] : null;
-        _decodeThreads = Math.Max(1, threads);
-        double mb = bytes / 1048576.0, budgetMb = budget / 1048576.0;
-        log.Info(logSource, keep
-            ? $"The {DataName}: decoded from the files when first read and kept at their own size ({Count} images and masks, {mb:F1} MB of the {budgetMb:F0} MB PixelCacheBytes budget)."
-            : $"The {DataName}: decoded from the files each time it is read, on {_decodeThreads} thread(s); not kept ({Count} images and masks would take {mb:F1} MB, over the {budgetMb:F0} MB PixelCacheBytes budget).");
+        _kept = StreamedSteps.KeepsOnDemand(DataName, "images and masks", "at their own size", Count, bytes, budget, _decodeThreads, log, logSource)
+            ? new (DecodedImage, SegmentationMask)?[Count] : null;
     }
 
     /// <summary>Row <paramref name="i"/>'s image and mask: held, kept, or decoded now.</summary>

@@ -165,20 +165,15 @@ internal sealed class DetectionTrainingSet
     private int _decodeThreads = 1;
 
     /// <summary>Lets <see cref="Batch"/> read a set made without its pixels (a validation set): each batch's images
-    /// decoded from their files on up to <paramref name="threads"/> threads, to the pixels a held set has, and kept after
-    /// their first decode when the whole set at the input size fits <paramref name="budget"/> bytes
+    /// decoded from their files on up to <paramref name="threads"/> threads (0: the core count), to the pixels a held set
+    /// has, and kept after their first decode when the whole set at the input size fits <paramref name="budget"/> bytes
     /// (<c>PixelCacheBytes</c>; 0: never kept). The choice goes to <paramref name="log"/>.</summary>
     public void DecodeOnDemand(int threads, long budget, IHostEnvironment? log, string logSource)
     {
         if (HoldsPixels) return;
+        _decodeThreads = StreamedSteps.DecodeThreads(threads);
         long bytes = (long)Count * Input.Channels * Input.Height * Input.Width;
-        bool keep = budget > 0 && bytes <= budget;
-        _decoded = keep ? new byte[Count][] : null;
-        _decodeThreads = Math.Max(1, threads);
-        double mb = bytes / 1048576.0, budgetMb = budget / 1048576.0;
-        log.Info(logSource, keep
-            ? $"The {DataName}: decoded from the files when first read and kept at the input size ({Count} images, {mb:F1} MB of the {budgetMb:F0} MB PixelCacheBytes budget)."
-            : $"The {DataName}: decoded from the files each time it is read, on {_decodeThreads} thread(s); not kept ({Count} images would take {mb:F1} MB at the input size, over the {budgetMb:F0} MB PixelCacheBytes budget).");
+        _decoded = StreamedSteps.KeepsOnDemand(DataName, "images", "at the input size", Count, bytes, budget, _decodeThreads, log, logSource) ? new byte[Count][] : null;
     }
 
     /// <summary>The images of <paramref name="indices"/> as (B, C, H, W) float pixels in [0, 255], with their targets,
@@ -188,11 +183,8 @@ internal sealed class DetectionTrainingSet
     {
         int size = Input.Channels * Input.Height * Input.Width;
         var pixels = new byte[indices.Count][];
-        if (HoldsPixels)
-            for (int b = 0; b < indices.Count; b++) pixels[b] = PixelsOf(indices[b]);
-        else
-            try { Parallel.For(0, indices.Count, new ParallelOptions { MaxDegreeOfParallelism = _decodeThreads }, b => pixels[b] = Decoded(indices[b])); }
-            catch (AggregateException ex) { ExceptionDispatchInfo.Throw(ex.InnerExceptions[0]); }   // the row's own message
+        try { Parallel.For(0, indices.Count, new ParallelOptions { MaxDegreeOfParallelism = _decodeThreads }, b => pixels[b] = PixelsAt(indices[b])); }
+        catch (AggregateException ex) { ExceptionDispatchInfo.Throw(ex.InnerExceptions[0]); }   // the row's own message
         var all = new float[indices.Count * size];
         var targets = new List<DetectionTarget>(indices.Count);
         DecodedImage Image(byte[] p) => new(p, Input.Width, Input.Height, Input.Channels);
@@ -201,15 +193,16 @@ internal sealed class DetectionTrainingSet
             var own = pixels[b];
             int row = indices[b];
             // A mosaic also reads three other rows.
-            targets.Add(Sample(r => Image(r == row ? own : HoldsPixels ? PixelsOf(r) : Decoded(r)), row, augmentation, rng, all.AsSpan(b * size, size)));
+            targets.Add(Sample(r => Image(r == row ? own : PixelsAt(r)), row, augmentation, rng, all.AsSpan(b * size, size)));
         }
         return (tensor(all, [indices.Count, Input.Channels, Input.Height, Input.Width], device: device), targets);
     }
 
-    /// <summary>Row <paramref name="i"/>'s input-size pixels from its file (<see cref="NetworkInput.Resize"/> of
-    /// <see cref="NetworkInput.Decode"/>: what a held set keeps), or as kept after their first decode.</summary>
-    private byte[] Decoded(int i)
+    /// <summary>Row <paramref name="i"/>'s input-size pixels: held, kept after their first decode, or from its file now
+    /// (<see cref="NetworkInput.Resize"/> of <see cref="NetworkInput.Decode"/>: what a held set keeps).</summary>
+    private byte[] PixelsAt(int i)
     {
+        if (HoldsPixels) return PixelsOf(i);
         if (_decoded?[i] is { } kept) return kept;
         var pixels = StreamedSteps.ReadRow(i, DataName, $"image '{Paths[i]}'", () => Input.Resize(Input.Decode(Paths[i])));
         if (_decoded != null) _decoded[i] = pixels;

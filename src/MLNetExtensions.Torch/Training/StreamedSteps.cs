@@ -54,6 +54,22 @@ internal static class StreamedSteps
         return keep;
     }
 
+    /// <summary>Whether a set read on demand (a validation set: <c>DecodeOnDemand</c>) keeps its <paramref name="count"/>
+    /// decoded rows (<paramref name="bytes"/> in all, <paramref name="kept"/> says at what size) after their first read:
+    /// when they fit <paramref name="budget"/> (<c>PixelCacheBytes</c>; 0: never). The choice goes to <paramref name="log"/>.</summary>
+    public static bool KeepsOnDemand(string dataName, string items, string kept, int count, long bytes, long budget, int threads, IHostEnvironment? log, string logSource)
+    {
+        double mb = bytes / 1048576.0, budgetMb = budget / 1048576.0;
+        bool keep = budget > 0 && bytes <= budget;
+        log.Info(logSource, keep
+            ? $"The {dataName}: decoded from the files when first read and kept {kept} ({count} {items}, {mb:F1} MB of the {budgetMb:F0} MB PixelCacheBytes budget)."
+            : $"The {dataName}: decoded from the files each time it is read, on {threads} thread(s); not kept ({count} {items} would take {mb:F1} MB {kept}, over the {budgetMb:F0} MB PixelCacheBytes budget).");
+        return keep;
+    }
+
+    /// <summary>The threads a set read on demand decodes a batch on: <paramref name="threads"/>, or the core count for 0.</summary>
+    public static int DecodeThreads(int threads) => threads > 0 ? threads : Environment.ProcessorCount;
+
     /// <summary><paramref name="read"/> of row <paramref name="row"/>'s file (<paramref name="what"/>: "image 'path'"); a
     /// failure names the row and the file: it changed since <c>Fit</c> checked it, or its compressed pixels are damaged
     /// where <c>Fit</c>'s check of a streamed detection set (<see cref="MLNetExtensions.Data.ImageFileIntegrity"/>: the

@@ -39,7 +39,7 @@ internal sealed class DeepLabTrainingTask : ITrainingTask<DeepLabNetwork>, IDisp
             // Checked like the training set; its images and masks decoded when a validation reads them, kept when they fit the budget.
             _validation = SegmentationTrainingSet.Create(ml, _o.ValidationData, input, _o.ImagePathColumn, _o.MaskPathColumn, _train.ClassNames, "validation data", holdImages: false,
                 checkThreads: _o.DataWorkers ?? 0);
-            _validation.DecodeOnDemand(_o.DataWorkers is > 0 and int workers ? workers : Environment.ProcessorCount, _o.PixelCacheBytes, log, LogSource);
+            _validation.DecodeOnDemand(_o.DataWorkers ?? 0, _o.PixelCacheBytes, log, LogSource);
         }
         _loss = new SegmentationLoss(_o.Loss, _o.DiceWeight, _o.ClassWeights);
         _batches = new SegmentationBatchStream(_train, TrainingPlan.For(options, _train.Count), _o.Augmentation,
