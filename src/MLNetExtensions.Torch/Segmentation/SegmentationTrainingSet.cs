@@ -48,8 +48,9 @@ internal sealed class SegmentationTrainingSet
     /// <summary>Whether the decoded images and masks are held (else a stream decodes them from the files).</summary>
     public bool HoldsImages => _images != null;
 
-    /// <summary>A short hash of the decoded images and masks, for a checkpoint's fingerprint (taken during the check, so a
-    /// streamed set has the held one's).</summary>
+    /// <summary>A short hash of the image files' bytes and the decoded masks, for a checkpoint's fingerprint (the image
+    /// files, not their pixels: a streamed set does not decode them at its check, and both kinds must agree). Taken during
+    /// the check: per row the image file's length and bytes, then the mask's class indices, in row order.</summary>
     public string ContentHash() => _contentHash;
 
     private List<DecodedImage> Images => _images ?? throw new InvalidOperationException("This training set streams its images from the files; it holds none.");
@@ -97,14 +98,15 @@ internal sealed class SegmentationTrainingSet
         return row;
     }
 
-    /// <summary>Rows decoded at once, in parallel; their pixels are held until hashed in row order.</summary>
+    /// <summary>Rows checked at once, in parallel; their files' bytes and masks are held until hashed in row order.</summary>
     private const int CheckChunkPerThread = 8;
 
     /// <summary>Reads and checks the rows. Class names: <paramref name="classNames"/>, or "0".."K-1" with K the largest index seen plus one.
-    /// With <paramref name="holdImages"/> false the decoded images and masks are checked and hashed but not kept. Each
-    /// row's image and mask are decoded once, on up to <paramref name="checkThreads"/> threads (0: the core count); the
-    /// hash, the classes and the errors are taken in row order, so they do not depend on the threads (of several bad rows
-    /// the lowest is reported).</summary>
+    /// Each row's files are read once, on up to <paramref name="checkThreads"/> threads (0: the core count): its mask
+    /// decoded (its classes and size are checked), its image's structure checked (<see cref="ImageFileIntegrity.Check"/>:
+    /// a truncated PNG or JPEG fails here; the workers decode it), or, with <paramref name="holdImages"/>, the image decoded
+    /// and held with its mask. The hash, the classes and the errors are taken in row order, so they do not depend on the
+    /// threads (of several bad rows the lowest is reported).</summary>
     public static SegmentationTrainingSet Create(MLContext ml, IDataView data, NetworkInput input, string imagePathColumn, string maskPathColumn,
         IReadOnlyList<string>? classNames, string dataName = "training data", bool holdImages = true, int checkThreads = 0)
     {
@@ -119,7 +121,7 @@ internal sealed class SegmentationTrainingSet
         var firstSeen = new (int Row, int Pixel)?[256];   // where each mask value first appears
         int threads = Math.Max(1, Math.Min(checkThreads > 0 ? checkThreads : Environment.ProcessorCount, images.Count));
         int chunk = threads * CheckChunkPerThread;
-        var rows = new (DecodedImage Image, SegmentationMask Mask)[chunk];
+        var rows = new (byte[] File, (int Width, int Height) Size, DecodedImage? Image, SegmentationMask Mask)[chunk];
         var errors = new Exception?[chunk];
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = threads };
         for (int first = 0; first < images.Count; first += chunk)
@@ -128,18 +130,18 @@ internal sealed class SegmentationTrainingSet
             Array.Clear(errors);
             Parallel.For(0, count, parallel, k =>
             {
-                try { rows[k] = ReadRowForCheck(first + k, images, maskFiles, input.Grayscale, dataName); }
+                try { rows[k] = ReadRowForCheck(first + k, images, maskFiles, holdImages ? input : null, dataName); }
                 catch (Exception ex) { errors[k] = ex; }   // thrown in row order below, as without threads
             });
             for (int k = 0; k < count; k++)
             {
                 int row = first + k;
                 if (errors[k] is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
-                var (image, mask) = rows[k];
+                var (file, size, image, mask) = rows[k];
                 rows[k] = default;
-                hash.Add(image.Pixels);
-                if (mask.Width != image.Width || mask.Height != image.Height)
-                    throw new InvalidDataException($"Row {row} of the {dataName}: the mask '{maskFiles[row]}' is {mask.Width}×{mask.Height} but the image '{images[row]}' is {image.Width}×{image.Height}. A mask must have its image's size.");
+                hash.Add(file);   // its length, then its bytes: as the file's own (TrainingDataHash.AddFile)
+                if (mask.Width != size.Width || mask.Height != size.Height)
+                    throw new InvalidDataException($"Row {row} of the {dataName}: the mask '{maskFiles[row]}' is {mask.Width}×{mask.Height} but the image '{images[row]}' is {size.Width}×{size.Height}. A mask must have its image's size.");
                 for (int i = 0; i < mask.Pixels.Length; i++)
                 {
                     int v = mask.Pixels[i];
@@ -149,10 +151,10 @@ internal sealed class SegmentationTrainingSet
                     maxIndex = Math.Max(maxIndex, v);
                     firstSeen[v] ??= (row, i);
                 }
-                decoded?.Add(image);
+                decoded?.Add(image!);
                 masks?.Add(mask);
                 hash.Add(mask.Pixels);
-                sizes.Add((image.Width, image.Height));
+                sizes.Add(size);
             }
         }
         if (classNames == null) CheckInferredClasses(firstSeen, maxIndex, maskFiles, dataName);
@@ -160,16 +162,21 @@ internal sealed class SegmentationTrainingSet
         return new SegmentationTrainingSet(input, names, images, maskFiles, sizes, decoded, masks, dataName, hash.Finish());
     }
 
-    /// <summary>Row <paramref name="row"/>'s mask and its image, each file read once and decoded completely; a file that
-    /// cannot be read or decoded fails with the row named.</summary>
-    private static (DecodedImage Image, SegmentationMask Mask) ReadRowForCheck(int row, List<string> images, List<string> maskFiles, bool grayscale, string dataName)
+    /// <summary>Row <paramref name="row"/>'s mask, decoded, and its image file's bytes and size: each file read once, the
+    /// image's structure checked, or, with <paramref name="hold"/>, the image decoded completely and returned (the pixels
+    /// <see cref="NetworkInput.Decode"/> gives); a file that cannot be read, is damaged or cannot be decoded fails with the
+    /// row named.</summary>
+    private static (byte[] File, (int Width, int Height) Size, DecodedImage? Image, SegmentationMask Mask) ReadRowForCheck(int row,
+        List<string> images, List<string> maskFiles, NetworkInput? hold, string dataName)
     {
         try
         {
             var mask = SegmentationMask.CreateFromFile(maskFiles[row]);
-            var file = File.ReadAllBytes(images[row]);   // read once: its header, then decoded completely, once
+            var file = File.ReadAllBytes(images[row]);   // read once: its header, then its structure or all of it
             ImageHeader.ReadSize(images[row], file);
-            return (ImageFileDecoder.Decode(images[row], file, grayscale), mask);
+            if (hold == null) return (file, ImageFileIntegrity.Check(images[row], file), null, mask);
+            var image = ImageFileDecoder.Decode(images[row], file, hold.Grayscale);
+            return (file, (image.Width, image.Height), image, mask);
         }
         catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
         {

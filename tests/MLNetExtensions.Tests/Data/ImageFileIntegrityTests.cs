@@ -126,7 +126,7 @@ public sealed class ImageFileIntegrityTests
 
     /// <summary>The PNG with its image data cut to half (one IDAT chunk of the first half of the compressed stream, its
     /// CRC computed again), every other chunk as it was.</summary>
-    private static byte[] HalveImageData(byte[] png)
+    internal static byte[] HalveImageData(byte[] png)
     {
         var output = new MemoryStream();
         output.Write(png, 0, 8);

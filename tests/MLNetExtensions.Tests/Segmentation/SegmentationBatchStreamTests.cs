@@ -167,6 +167,38 @@ public sealed class SegmentationBatchStreamTests
         StringAssert.StartsWith(cut.Message, $"Row 6 of the training data: Image '{paths[6]}' is truncated or damaged");
     }
 
+    [TestMethod]
+    public void AnImageDamagedOnlyInsideItsPixelDataPassesTheStreamedRowCheckAndFailsWhereItIsDecodedWithItsRowNamed()
+    {
+        // The streamed set checks an image's structure at Fit, not its pixels: a PNG whose image data stop halfway,
+        // re-wrapped with a correct CRC, passes the check (a held set, which decodes it, refuses it there) and fails in the
+        // data stream, naming its row.
+        using var temp = CopyOfTinyShapes();
+        var ml = new MLContext(1);
+        SegmentationTrainingSet Make(bool hold) => SegmentationTrainingSet.Create(ml, ml.Data.LoadFromPascalVocSegmentation(temp.Path, "train"),
+            new NetworkInput(64, 48, false), "ImagePath", "MaskPath", SyntheticShapesDataset.SegmentationClassNames, holdImages: hold);
+        const int damagedRow = 3;
+        var path = Make(false).ImagePaths[damagedRow];
+        using (var image = SkiaSharp.SKBitmap.Decode(path))
+        using (var png = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100))
+            File.WriteAllBytes(path, Data.ImageFileIntegrityTests.HalveImageData(png.ToArray()));   // a PNG under the .jpg name: decoders go by content
+
+        var streamed = Make(false);
+        var held = Assert.ThrowsExactly<InvalidDataException>(() => Make(true));
+        StringAssert.StartsWith(held.Message, $"Row {damagedRow} of the training data: Image '{path}' is truncated or damaged (");
+        var plan = new TrainingPlan(streamed.Count, BatchSize: 4, Seed: 1, TotalSteps: 100);
+        using var stream = new SegmentationBatchStream(streamed, plan, null, workers: 1, prefetch: 2, cacheBudget: 0, null, "test");
+        var ex = Assert.ThrowsExactly<InvalidDataException>(() =>
+        {
+            for (int step = 0; step < plan.StepsPerEpoch; step++)   // an epoch reads every row
+            {
+                using var scope = NewDisposeScope();
+                stream.Batch(step, plan.Indices(step), plan.StepRandom(step), CPU);
+            }
+        });
+        StringAssert.StartsWith(ex.Message, $"Row {damagedRow} of the training data: image '{path}' cannot be decoded while training (InvalidDataException: Image '{path}' is truncated or damaged (");
+    }
+
     /// <summary>The first row whose mask holds a class index above <paramref name="max"/> (255 = ignore not counted).</summary>
     private static int FirstRowWithValueAbove(SegmentationTrainingSet set, int max)
         => Enumerable.Range(0, set.Count).First(r => MLNetExtensions.Data.Masks.SegmentationMask.CreateFromFile(set.MaskPaths[r]).Pixels.Any(v => v > max && v != 255));
