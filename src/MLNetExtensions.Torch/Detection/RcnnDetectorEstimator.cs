@@ -45,13 +45,17 @@ public sealed class RcnnDetectorEstimator : IEstimator<DetectionTransformer>
         DetectorTrainingTask.OutputSchema(MLNetExtensions.Transforms.Internal.SchemaShapes.Create(input.Schema), Options);
         var ml = new MLContext(Options.Seed);
         var loop = new TrainingLoop(Options, _log);
-        var task = new RcnnTrainingTask(ml, Options, input);
+        var task = new RcnnTrainingTask(ml, Options, input, _log);
         var result = loop.Run(task);
         var network = result.Model;
         _log.Info(nameof(RcnnDetectorEstimator), $"Computing the region features of {task.TrainingSet.Count} training images in ONNX Runtime ...");
-        var cache = RcnnFeatureCache.Compute(result.Onnx, task.TrainingSet, task.Regions, Options.CpuThreads);
         var heads = new RcnnHeadTrainer(Options, _log);
-        var classHeads = heads.Train(cache, task.Regions, task.TrainingSet.Targets, task.TrainingSet.ClassNames);
+        RcnnClassHeads classHeads;
+        using (var cache = RcnnFeatureCache.Compute(result.Onnx, task.TrainingSet, task.Regions, Options.CpuThreads))
+        {
+            _log.Info(nameof(RcnnDetectorEstimator), $"Region features: {cache.Bytes / 1e6:F1} MB in '{cache.FilePath}' (deleted when the SVMs and regressions are trained).");
+            classHeads = heads.Train(cache, task.Regions, task.TrainingSet.Targets, task.TrainingSet.ClassNames);
+        }
         // The options keep the last weights (no best-validated pick, no average), so the live network is the one whose
         // graph gave the features: the SVMs and regressions are written into its graph.
         var detector = network.ExportDetector(task.TrainingSet.Input, task.Metadata(), classHeads, Options.ProposalsPerImage,

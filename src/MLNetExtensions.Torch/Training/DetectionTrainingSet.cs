@@ -183,7 +183,7 @@ internal sealed class DetectionTrainingSet
     {
         int size = Input.Channels * Input.Height * Input.Width;
         var pixels = new byte[indices.Count][];
-        try { Parallel.For(0, indices.Count, new ParallelOptions { MaxDegreeOfParallelism = _decodeThreads }, b => pixels[b] = PixelsAt(indices[b])); }
+        try { Parallel.For(0, indices.Count, new ParallelOptions { MaxDegreeOfParallelism = _decodeThreads }, b => pixels[b] = Pixels(indices[b])); }
         catch (AggregateException ex) { ExceptionDispatchInfo.Throw(ex.InnerExceptions[0]); }   // the row's own message
         var all = new float[indices.Count * size];
         var targets = new List<DetectionTarget>(indices.Count);
@@ -193,14 +193,15 @@ internal sealed class DetectionTrainingSet
             var own = pixels[b];
             int row = indices[b];
             // A mosaic also reads three other rows.
-            targets.Add(Sample(r => Image(r == row ? own : PixelsAt(r)), row, augmentation, rng, all.AsSpan(b * size, size)));
+            targets.Add(Sample(r => Image(r == row ? own : Pixels(r)), row, augmentation, rng, all.AsSpan(b * size, size)));
         }
         return (tensor(all, [indices.Count, Input.Channels, Input.Height, Input.Width], device: device), targets);
     }
 
-    /// <summary>Row <paramref name="i"/>'s input-size pixels: held, kept after their first decode, or from its file now
-    /// (<see cref="NetworkInput.Resize"/> of <see cref="NetworkInput.Decode"/>: what a held set keeps).</summary>
-    private byte[] PixelsAt(int i)
+    /// <summary>Row <paramref name="i"/>'s (C, H, W) input-size pixels: held, kept after their first decode, or from its
+    /// file now (<see cref="NetworkInput.Resize"/> of <see cref="NetworkInput.Decode"/>: what a held set keeps; a set made
+    /// without its pixels needs <see cref="DecodeOnDemand"/> first).</summary>
+    public byte[] Pixels(int i)
     {
         if (HoldsPixels) return PixelsOf(i);
         if (_decoded?[i] is { } kept) return kept;

@@ -92,8 +92,8 @@ internal sealed class RcnnHeadTrainer
         var scores = new float[negatives.Count];
         for (int round = 0; ; round++)
         {
-            var rows = positives.Select(p => new SvmRow { Label = true, Features = cache.Row(p.Image, p.Region).ToArray(), Weight = _o.SvmPositiveWeight })
-                .Concat(Enumerable.Range(0, negatives.Count).Where(i => inSet[i]).Select(i => new SvmRow { Label = false, Features = cache.Row(negatives[i].Image, negatives[i].Region).ToArray(), Weight = 1f }));
+            var rows = positives.Select(p => new SvmRow { Label = true, Features = cache.Row(p.Image, p.Region), Weight = _o.SvmPositiveWeight })
+                .Concat(Enumerable.Range(0, negatives.Count).Where(i => inSet[i]).Select(i => new SvmRow { Label = false, Features = cache.Row(negatives[i].Image, negatives[i].Region), Weight = 1f }));
             var data = _ml.Data.LoadFromEnumerable(rows, SvmRow.Schema(cache.Size));
             var model = _ml.BinaryClassification.Trainers.LinearSvm(new LinearSvmTrainer.Options
             {
@@ -141,7 +141,7 @@ internal sealed class RcnnHeadTrainer
         }).ToArray();
         for (int j = 0; j < 4; j++)
         {
-            var rows = pairs.Select((p, n) => new RegressionRow { Label = deltas[n][j], Features = cache.Row(p.Image, p.Region).ToArray() });
+            var rows = pairs.Select((p, n) => new RegressionRow { Label = deltas[n][j], Features = cache.Row(p.Image, p.Region) });
             var data = _ml.Data.LoadFromEnumerable(rows, RegressionRow.Schema(d));
             var model = _ml.Regression.Trainers.Sdca(new SdcaRegressionTrainer.Options
             {

@@ -28,11 +28,16 @@ internal sealed class RcnnTrainingTask : ITrainingTask<RcnnNetwork>
     private readonly DetectionTrainingSet? _validation;
     private readonly RcnnRegions[]? _validationRegions;
 
-    public RcnnTrainingTask(MLContext ml, RcnnDetectorOptions options, IDataView trainData)
+    /// <summary>Checks the rows (each image's structure, as the detectors do) and runs selective search on every image; the
+    /// images are decoded when a step, a validation or the feature cache reads them, and kept at the input size after their
+    /// first decode when the set fits <c>PixelCacheBytes</c> (<see cref="DetectionTrainingSet.DecodeOnDemand"/>, logged).</summary>
+    public RcnnTrainingTask(MLContext ml, RcnnDetectorOptions options, IDataView trainData, Microsoft.ML.Runtime.IHostEnvironment? log = null)
     {
         _o = options;
         var input = new NetworkInput(_o.InputWidth, _o.InputHeight, _o.Grayscale);
-        _train = DetectionTrainingSet.Create(ml, trainData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn, checkThreads: _o.DataWorkers ?? 0);
+        _train = DetectionTrainingSet.Create(ml, trainData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn, holdPixels: false,
+            checkThreads: _o.DataWorkers ?? 0);
+        _train.DecodeOnDemand(_o.DataWorkers ?? 0, _o.PixelCacheBytes, log, LogSource);
         var counts = new int[_train.ClassNames.Length];
         foreach (var t in _train.Targets) foreach (var l in t.Labels) counts[l - 1]++;
         for (int k = 0; k < counts.Length; k++)
@@ -43,7 +48,9 @@ internal sealed class RcnnTrainingTask : ITrainingTask<RcnnNetwork>
             .Select(q => r.BestTruth[q] >= 0 && r.BestIou[q] >= _o.FineTuneIouThreshold ? _train.Targets[i].Labels[r.BestTruth[q]] : 0L).ToArray()).ToArray();
         if (options.ValidationData != null)
         {
-            _validation = DetectionTrainingSet.Create(ml, options.ValidationData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn, "validation data");
+            _validation = DetectionTrainingSet.Create(ml, options.ValidationData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn, "validation data",
+                holdPixels: false, checkThreads: _o.DataWorkers ?? 0);
+            _validation.DecodeOnDemand(_o.DataWorkers ?? 0, _o.PixelCacheBytes, log, LogSource);
             if (!_validation.ClassNames.SequenceEqual(_train.ClassNames))
                 throw new ArgumentException($"The validation data's classes ({string.Join(", ", _validation.ClassNames)}) differ from the training data's ({string.Join(", ", _train.ClassNames)}). Read both with the same class list.");
             _validationRegions = RcnnRegions.For(_validation, _o.Proposals, _o.ProposalsPerImage, "validation data");
