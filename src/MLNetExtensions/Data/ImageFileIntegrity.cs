@@ -37,25 +37,7 @@ internal static class ImageFileIntegrity
 
     private static (int Width, int Height) CheckJpeg(string path, ReadOnlySpan<byte> b)
     {
-        (int Width, int Height)? size = null;
-        int pos = 2;
-        while (true)
-        {
-            if (pos + 4 > b.Length) throw Damaged(path, $"the file ends at byte {b.Length}, inside its headers, before any scan data");
-            if (b[pos] != 0xFF) throw Damaged(path, $"byte {pos} is not a JPEG marker");
-            byte marker = b[pos + 1];
-            if (marker == 0xFF) { pos++; continue; }                                // fill byte
-            if (marker is 0x01 or (>= 0xD0 and <= 0xD7)) { pos += 2; continue; }    // markers without a length
-            if (marker == 0xD9) throw Damaged(path, $"it ends (byte {pos}) before any scan data");
-            int length = (b[pos + 2] << 8) | b[pos + 3];
-            if (length < 2 || pos + 2 + length > b.Length)
-                throw Damaged(path, $"segment 0xFF{marker:X2} at byte {pos} claims {length} bytes, past the end of the file");
-            // Start-of-frame markers C0-CF except C4 (Huffman tables), C8 (reserved) and CC (arithmetic conditioning).
-            if (marker is >= 0xC0 and <= 0xCF and not 0xC4 and not 0xC8 and not 0xCC && length >= 7)
-                size = ((b[pos + 7] << 8) | b[pos + 8], (b[pos + 5] << 8) | b[pos + 6]);
-            if (marker == 0xDA) break;                                              // start of scan: entropy-coded data follow
-            pos += 2 + length;
-        }
+        if (JpegSegments.Walk(b, toFrame: false, out var size, out int pos) is { } problem) throw Damaged(path, problem);
         if (size is not { Width: > 0, Height: > 0 } found)
             throw Damaged(path, "it has no frame header with a size before its scan data");
         // The scan data end with the end-of-image marker; bytes some writers append after it are allowed.

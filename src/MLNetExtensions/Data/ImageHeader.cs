@@ -66,27 +66,12 @@ internal static class ImageHeader
         return false;
     }
 
+    /// <summary>The first frame header's size; false when the walk stops before one (a scan first, or the first 64 KB
+    /// end inside a segment: then the file is decoded).</summary>
     private static bool TryParseJpeg(ReadOnlySpan<byte> b, out (int Width, int Height) size)
     {
-        size = default;
-        int pos = 2;
-        while (pos + 4 <= b.Length)
-        {
-            if (b[pos] != 0xFF) return false;
-            byte marker = b[pos + 1];
-            if (marker == 0xFF) { pos++; continue; }                  // fill byte
-            if (marker is 0x01 or (>= 0xD0 and <= 0xD7)) { pos += 2; continue; } // markers without a length
-            int length = BinaryPrimitives.ReadUInt16BigEndian(b[(pos + 2)..]);
-            // Start-of-frame markers C0-CF except C4 (Huffman tables), C8 (reserved) and CC (arithmetic conditioning).
-            if (marker is >= 0xC0 and <= 0xCF and not 0xC4 and not 0xC8 and not 0xCC)
-            {
-                if (pos + 9 > b.Length) return false;
-                size = (BinaryPrimitives.ReadUInt16BigEndian(b[(pos + 7)..]), BinaryPrimitives.ReadUInt16BigEndian(b[(pos + 5)..]));
-                return size.Width > 0 && size.Height > 0;
-            }
-            if (marker == 0xDA) return false; // start of scan before any frame header
-            pos += 2 + length;
-        }
-        return false;
+        bool found = JpegSegments.Walk(b, toFrame: true, out var frame, out _) == null && frame is { Width: > 0, Height: > 0 };
+        size = found ? frame!.Value : default;
+        return found;
     }
 }

@@ -107,6 +107,10 @@ public sealed class SegmentationBatchStreamTests
             var (i2, t2) = set.Batch(batch, null, new Random(0), CPU);
             Assert.IsTrue(images.eq(i2).all().item<bool>() && targets.eq(t2).all().item<bool>(), "the held set's images and targets, bit for bit");
             foreach (int row in batch) CollectionAssert.AreEqual(held.Mask(row), set.Mask(row));
+            // An unaugmented batch's targets are its rows' masks at the input size (what validation counts).
+            var truth = t2.to(ScalarType.Byte).data<byte>().ToArray();
+            for (int b = 0; b < batch.Length; b++)
+                Assert.IsTrue(truth.AsSpan(b * 48 * 64, 48 * 64).SequenceEqual(set.Mask(batch[b])), $"row {batch[b]}: the batch's target is its Mask");
         }
 
         // Kept after the first read, the rows are read again with their files gone; decoded each time, a row names itself.

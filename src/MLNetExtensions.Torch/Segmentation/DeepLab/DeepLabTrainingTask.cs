@@ -93,21 +93,18 @@ internal sealed class DeepLabTrainingTask : ITrainingTask<DeepLabNetwork>, IDisp
     {
         var data = _validation ?? throw new InvalidOperationException("There is no validation data.");
         model.eval();
-        int k = data.ClassNames.Length, pixels = data.Input.Width * data.Input.Height;
+        int k = data.ClassNames.Length;
         var confusion = new long[k, k];
         for (int start = 0; start < data.Count; start += _o.BatchSize)
         {
             var idx = Enumerable.Range(start, Math.Min(_o.BatchSize, data.Count - start)).ToArray();
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            var (images, _) = data.Batch(idx, null, new Random(0), device);
+            var (images, targets) = data.Batch(idx, null, new Random(0), device);   // unaugmented targets: each row's Mask(i)
             var predicted = model.call(images).argmax(1).to(ScalarType.Byte).cpu().data<byte>().ToArray();   // (B·H·W)
-            for (int j = 0; j < idx.Length; j++)
-            {
-                var truth = data.Mask(idx[j]);
-                for (int p = 0; p < pixels; p++)
-                    if (truth[p] != SegmentationColumns.IgnoreIndex) confusion[truth[p], predicted[j * pixels + p]]++;
-            }
+            var truth = targets.to(ScalarType.Byte).cpu().data<byte>().ToArray();                           // (B·H·W)
+            for (int p = 0; p < truth.Length; p++)
+                if (truth[p] != SegmentationColumns.IgnoreIndex) confusion[truth[p], predicted[p]]++;
         }
         var iou = new SegmentationMetrics(data.ClassNames, confusion, data.Count).MeanIoU;
         return double.IsFinite(iou) ? iou : 0;
