@@ -5,6 +5,7 @@ using MLNetExtensions.Data.Synthetic;
 using MLNetExtensions.Data.Voc;
 using MLNetExtensions.Torch;
 using MLNetExtensions.Torch.Detection;
+using MLNetExtensions.Torch.Segmentation;
 
 namespace MLNetExtensions.Bench;
 
@@ -16,7 +17,9 @@ namespace MLNetExtensions.Bench;
 /// the first 1,000 and on all 20,000 images of one generated set, each run in a child process of its own (this binary
 /// started again), which prints its RSS every 1,000 steps, the seconds from the <c>Fit</c> call to the first step's
 /// report and, at its end, its peak RSS (VmHWM). Prints per run the peak, the RSS slope after warm-up (least squares
-/// over the samples from step 2,000 on) and Fit → first step; the last line's last number is the peak-RSS ratio 20k/1k.
+/// over the samples from step 2,000 on) and Fit → first step; then, in this process, the seconds from a tiny DeepLab's
+/// <c>Fit</c> on the same 20,000 images and their masks to its first step; the last line's last number is the peak-RSS
+/// ratio 20k/1k.
 /// </summary>
 public sealed class TrainingMemoryBenchmark : IBenchmark
 {
@@ -44,6 +47,8 @@ public sealed class TrainingMemoryBenchmark : IBenchmark
         foreach (var (rows, r) in new[] { (Small, small), (Large, large) })
             output.WriteLine($"{rows,6:N0} images: peak RSS {r.PeakMb:F1} MB, RSS {r.Samples[1].Mb:F1} MB at step {Every:N0} → {r.Samples[^1].Mb:F1} MB at step {Steps:N0}, " +
                              $"slope after warm-up {Slope(r.Samples) * 1000:F2} MB per 1k steps; load {r.LoadSeconds:F1} s, Fit → first step {r.FirstStepSeconds:F1} s, training {r.TrainSeconds:F0} s");
+        var (deepLabFirst, deepLabPeak) = DeepLabFirstStep(voc);
+        output.WriteLine($"DeepLab (64×64, width 0.5, batch 4, PixelCacheBytes = 0) on the same {Large:N0} images and their masks, in this process: Fit → first step {deepLabFirst:F1} s (peak RSS {deepLabPeak:F1} MB)");
         output.WriteLine($"Fit → first step on {Large:N0} images: {large.FirstStepSeconds:F1} s");
         output.WriteLine($"peak RSS {large.PeakMb:F1} MB ({Large:N0} images) vs {small.PeakMb:F1} MB ({Small:N0}): {large.PeakMb - small.PeakMb:+0.0;-0.0} MB; peak-RSS ratio {Large / 1000}k/{Small / 1000}k: {large.PeakMb / small.PeakMb:F3}");
     }
@@ -117,6 +122,27 @@ public sealed class TrainingMemoryBenchmark : IBenchmark
         using (ml.Transforms.TrainSsdDetector(options).Fit(data)) { }
         double train = clock.Elapsed.TotalSeconds - fitStart;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"result {PeakRssMb():F1} {load:F2} {first:F2} {train:F1}"));
+    }
+
+    /// <summary>Seconds from a DeepLab <c>Fit</c> on all <see cref="Large"/> images and masks of <paramref name="voc"/> to its
+    /// first step's report (its row check decodes every mask and checks every image's structure), and the peak RSS then.</summary>
+    private static (double Seconds, double PeakMb) DeepLabFirstStep(string voc)
+    {
+        TorchRuntime.EnsureLoaded();
+        var ml = new MLContext(1);
+        var data = ml.Data.LoadFromPascalVocSegmentation(voc, "train");
+        double first = double.NaN;
+        var clock = new Stopwatch();
+        var options = new DeepLabSegmenterOptions
+        {
+            ClassNames = SyntheticShapesDataset.SegmentationClassNames.ToArray(), InputWidth = Size, InputHeight = Size, WidthMultiplier = 0.5f,
+            AsppChannels = 64, LowLevelChannels = 32, BatchSize = 4, MaxSteps = 1, Seed = 7, PixelCacheBytes = 0,
+            Device = DeviceSelection.Cpu, EnableCheckpoints = false,
+            Progress = new StepReport(p => { if (p.Step == 1 && double.IsNaN(first)) first = clock.Elapsed.TotalSeconds; }),
+        };
+        clock.Start();
+        ml.Transforms.TrainDeepLabSegmenter(options).Fit(data);
+        return (first, PeakRssMb());
     }
 
     /// <summary>The process's peak resident set (VmHWM in /proc/self/status), MB.</summary>

@@ -45,7 +45,7 @@ public sealed class RcnnDetectorEstimator : IEstimator<DetectionTransformer>
         DetectorTrainingTask.OutputSchema(MLNetExtensions.Transforms.Internal.SchemaShapes.Create(input.Schema), Options);
         var ml = new MLContext(Options.Seed);
         var loop = new TrainingLoop(Options, _log);
-        var task = new RcnnTrainingTask(ml, Options, input, _log);
+        using var task = new RcnnTrainingTask(ml, Options, input, _log);   // the data workers end with the run, failed or not
         var result = loop.Run(task);
         var network = result.Model;
         _log.Info(nameof(RcnnDetectorEstimator), $"Computing the region features of {task.TrainingSet.Count} training images in ONNX Runtime ...");

@@ -58,8 +58,7 @@ public abstract record TrainerOptions
     /// <summary>Threads libtorch may use on the CPU; null leaves its default.</summary>
     public int? CpuThreads { get; set; }
 
-    // Training data loading (SSD, grid, Faster R-CNN and DeepLab stream their training images; classic R-CNN decodes a
-    // step's images on up to DataWorkers threads when the step reads them, kept at the input size within PixelCacheBytes).
+    // Training data loading (SSD, grid, Faster R-CNN, classic R-CNN's fine-tuning and DeepLab stream their training images).
     /// <summary>Threads that decode and augment the training images ahead of the training step; 0 makes each batch on the
     /// training thread when the step needs it. Null (the default): for the detectors, whose augmentation is plain C#, the
     /// cores libtorch's threads leave free (<c>Environment.ProcessorCount</c> minus <see cref="CpuThreads"/> or
@@ -71,9 +70,8 @@ public abstract record TrainerOptions
     /// <summary>Batches the data workers make ahead of the training step (PyTorch's <c>prefetch_factor</c>); memory for
     /// the training images is about <c>BatchSize × (PrefetchBatches + 1)</c> images.</summary>
     public int PrefetchBatches { get; set; } = 2;
-    /// <summary>Keep every training image (and mask) in memory at its own size once decoded (classic R-CNN: at the input
-    /// size; the later epochs then decode nothing) when all of them take at most this many bytes (width × height ×
-    /// channels each, masks one byte a pixel);
+    /// <summary>Keep every training image (and mask) in memory at its own size once decoded (the later epochs then decode
+    /// nothing) when all of them take at most this many bytes (width × height × channels each, masks one byte a pixel);
     /// otherwise they are decoded from their files at every use and memory does not grow with the dataset. 0 never keeps
     /// them. Default 1 GiB (about 1,800 RGB images of 500×375). The log says which was chosen.</summary>
     public long PixelCacheBytes { get; set; } = 1L << 30;

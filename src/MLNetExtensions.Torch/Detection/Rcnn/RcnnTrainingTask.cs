@@ -19,7 +19,7 @@ namespace MLNetExtensions.Torch.Detection.Rcnn;
 /// <see cref="BalancedPositiveNegativeSampler"/>, warps them (with context padding) and minimises the (C + 1)-way
 /// cross-entropy. Validation: VOC mAP@0.5 of the fine-tuned softmax on the validation proposals. Export: the CNN graph.
 /// </summary>
-internal sealed class RcnnTrainingTask : ITrainingTask<RcnnNetwork>
+internal sealed class RcnnTrainingTask : ITrainingTask<RcnnNetwork>, IDisposable
 {
     private readonly RcnnDetectorOptions _o;
     private readonly DetectionTrainingSet _train;
@@ -27,17 +27,19 @@ internal sealed class RcnnTrainingTask : ITrainingTask<RcnnNetwork>
     private readonly long[][] _labels;
     private readonly DetectionTrainingSet? _validation;
     private readonly RcnnRegions[]? _validationRegions;
+    private readonly DetectionBatchStream _batches;
 
-    /// <summary>Checks the rows (each image's structure, as the detectors do) and runs selective search on every image; the
-    /// images are decoded when a step, a validation or the feature cache reads them, and kept at the input size after their
-    /// first decode when the set fits <c>PixelCacheBytes</c> (<see cref="DetectionTrainingSet.DecodeOnDemand"/>, logged).</summary>
+    /// <summary>Checks the rows (each image's structure, as the detectors do) and runs selective search on every image. The
+    /// fine-tuning steps read their images through the detectors' <see cref="DetectionBatchStream"/> (data workers, the
+    /// prefetch queue and the <c>PixelCacheBytes</c> cache of originals; unaugmented: the flips and photometric changes
+    /// are this task's, applied with the proposals); validation images are decoded when a validation reads them, kept at
+    /// the input size when they fit <c>PixelCacheBytes</c>; the feature pass decodes each training image once.</summary>
     public RcnnTrainingTask(MLContext ml, RcnnDetectorOptions options, IDataView trainData, Microsoft.ML.Runtime.IHostEnvironment? log = null)
     {
         _o = options;
         var input = new NetworkInput(_o.InputWidth, _o.InputHeight, _o.Grayscale);
         _train = DetectionTrainingSet.Create(ml, trainData, input, _o.ImagePathColumn, _o.BoxesColumn, _o.LabelsColumn, holdPixels: false,
             checkThreads: _o.DataWorkers ?? 0);
-        _train.DecodeOnDemand(_o.DataWorkers ?? 0, _o.PixelCacheBytes, log, LogSource);
         var counts = new int[_train.ClassNames.Length];
         foreach (var t in _train.Targets) foreach (var l in t.Labels) counts[l - 1]++;
         for (int k = 0; k < counts.Length; k++)
@@ -55,7 +57,12 @@ internal sealed class RcnnTrainingTask : ITrainingTask<RcnnNetwork>
                 throw new ArgumentException($"The validation data's classes ({string.Join(", ", _validation.ClassNames)}) differ from the training data's ({string.Join(", ", _train.ClassNames)}). Read both with the same class list.");
             _validationRegions = RcnnRegions.For(_validation, _o.Proposals, _o.ProposalsPerImage, "validation data");
         }
+        _batches = new DetectionBatchStream(_train, TrainingPlan.For(options, _train.Count), augmentation: null,
+            _o.ResolveDataWorkers(get_num_threads()), _o.PrefetchBatches, _o.PixelCacheBytes, log, LogSource);
     }
+
+    /// <summary>Stops and joins the data workers.</summary>
+    public void Dispose() => _batches.Dispose();
 
     public DetectionTrainingSet TrainingSet => _train;
     public RcnnRegions[] Regions => _regions;
@@ -79,7 +86,7 @@ internal sealed class RcnnTrainingTask : ITrainingTask<RcnnNetwork>
 
     public TrainingLoss Loss(RcnnNetwork model, int step, int[] indices, Random rng, Device device)
     {
-        var (images, _) = _train.Batch(indices, null, rng, device);                                 // (B, C, H, W)
+        var (images, _) = _batches.Batch(step, indices, device);                                   // (B, C, H, W)
         float w = _o.InputWidth, h = _o.InputHeight;
         var labels = new List<long>();
         var rois = new List<float>();

@@ -10,7 +10,7 @@ namespace MLNetExtensions.Tests.Detection.Rcnn;
 /// <summary>
 /// R-CNN's feature cache on disk: every region's row is the exported CNN's features of that region, standardised (mean
 /// squared norm 1); the file is the size of all regions' features and no longer listed in its folder once mapped; the
-/// training images are read on demand, not held, and give the features held pixels give.
+/// training images are streamed, not held, and the feature pass decodes them as scoring does.
 /// </summary>
 [TestClass]
 public sealed class RcnnFeatureCacheTests
@@ -21,8 +21,8 @@ public sealed class RcnnFeatureCacheTests
     {
         var ml = new MLContext(1);
         var options = TinyRcnn.Options with { ValidationData = null, PixelCacheBytes = 0 };
-        var task = new RcnnTrainingTask(ml, options, DetectorTrainingTests.Load(ml, "train"));
-        Assert.IsFalse(task.TrainingSet.HoldsPixels, "R-CNN reads its training images on demand");
+        using var task = new RcnnTrainingTask(ml, options, DetectorTrainingTests.Load(ml, "train"));
+        Assert.IsFalse(task.TrainingSet.HoldsPixels, "R-CNN streams its training images");
         byte[] onnx;
         using (var network = task.CreateModel(CPU)) onnx = task.Export(network);
 
