@@ -24,7 +24,7 @@ namespace MLNetExtensions.Bench;
 public sealed class DataPipelineBenchmark : IBenchmark
 {
     private const int Originals = 400, Input = 300, BatchSize = 8, Images = 256;
-    private const int Rounds = 5, StepsPerRound = 12, TrainSteps = 24, WarmupSteps = 4, TrainWorkers = 2;
+    private const int Rounds = 5, StepsPerRound = 12, TrainSteps = 24, WarmupSteps = 4, TrainWorkers = 2, TrainRounds = 3;
 
     public string Name => "data-pipeline";
     public string Description => $"images/s of the streamed detection data ({Originals}-px originals, {Input}-px input, SSD augmentation) for 1, 2 and N workers; the data-wait share of an SSD step with {TrainWorkers} workers";
@@ -104,8 +104,23 @@ public sealed class DataPipelineBenchmark : IBenchmark
         foreach (int w in workers)
             output.WriteLine($"{w,7}   {Median(rates[w]),17:F1}   {rates[w].Min(),5:F1}  {rates[w].Max(),5:F1}   {Median(rates[w]) / one,6:F2}×{(w == cores ? "  (N = cores)" : "")}");
 
-        var (share, stepSeconds, waitSeconds) = WaitShare(ml, data, output);
-        output.WriteLine($"SSD {Input}×{Input} training, steps {WarmupSteps + 1}–{TrainSteps}: {stepSeconds:F3} s per step, of which {waitSeconds * 1000:F1} ms waiting for data");
+        // The training step with 0 workers (the batch made on the training thread: no thread beyond libtorch's), 1 and
+        // TrainWorkers, in turns; the wait share is the TrainWorkers runs'.
+        int[] trainWorkers = [0, 1, TrainWorkers];
+        var steps = trainWorkers.ToDictionary(w => w, _ => new List<double>());
+        var shares = new List<(double Share, double Wait)>();
+        for (int round = 0; round < TrainRounds; round++)
+            foreach (int w in trainWorkers)
+            {
+                var (runShare, runStep, runWait) = WaitShare(ml, data, output, w);
+                steps[w].Add(runStep);
+                if (w == TrainWorkers) shares.Add((runShare, runWait));
+            }
+        output.WriteLine($"SSD {Input}×{Input} training, steps {WarmupSteps + 1}–{TrainSteps}, libtorch threads {get_num_threads()} on {cores} cores, {TrainRounds} rounds in turns, medians:");
+        foreach (int w in trainWorkers)
+            output.WriteLine($"  {w} data workers{(w == 0 ? " (batches on the training thread)" : "")}: {Median(steps[w]):F3} s per step, {Median(steps[0]) / Median(steps[w]):F2}× the speed with 0");
+        var (share, waitSeconds) = shares.OrderBy(x => x.Share).ElementAt(shares.Count / 2);
+        output.WriteLine($"  with {TrainWorkers} workers {waitSeconds * 1000:F1} ms of a step waiting for data");
         output.WriteLine($"share of an SSD training step ({Input} px, batch {BatchSize}, streamed, {TrainWorkers} data workers) spent waiting for data, percent: {share:F2}");
     }
 
@@ -116,23 +131,22 @@ public sealed class DataPipelineBenchmark : IBenchmark
     }
 
     /// <summary>The share of the steps after warm-up spent in the prefetcher's <c>Take</c>, the mean step and the mean wait.</summary>
-    private static (double Percent, double StepSeconds, double WaitSeconds) WaitShare(MLContext ml, IDataView data, TextWriter output)
+    private static (double Percent, double StepSeconds, double WaitSeconds) WaitShare(MLContext ml, IDataView data, TextWriter output, int workers)
     {
         var clock = Stopwatch.StartNew();
         double startTime = 0, startTake = 0, endTime = 0, endTake = 0;
         var options = new SsdDetectorOptions
         {
             InputWidth = Input, InputHeight = Input, BatchSize = BatchSize, MaxSteps = TrainSteps, WarmupSteps = 2, Seed = 7,
-            Device = DeviceSelection.Cpu, EnableCheckpoints = false, DataWorkers = TrainWorkers, PixelCacheBytes = 0,
+            Device = DeviceSelection.Cpu, EnableCheckpoints = false, DataWorkers = workers, PixelCacheBytes = 0,
             Progress = new StepReport(p =>
             {
                 if (p.Step == WarmupSteps) (startTime, startTake) = (clock.Elapsed.TotalSeconds, BatchPrefetcher.TakeSeconds);
                 if (p.Step == TrainSteps) (endTime, endTake) = (clock.Elapsed.TotalSeconds, BatchPrefetcher.TakeSeconds);
             }),
         };
-        output.WriteLine($"training an SSD (defaults, {Input}×{Input}, batch {BatchSize}, {TrainWorkers} data workers, PixelCacheBytes = 0) {TrainSteps} steps");
+        output.WriteLine($"training an SSD (defaults, {Input}×{Input}, batch {BatchSize}, {workers} data workers, PixelCacheBytes = 0) {TrainSteps} steps");
         using (ml.Transforms.TrainSsdDetector(options).Fit(data)) { }
-        output.WriteLine($"libtorch threads: {get_num_threads()}");
         int steps = TrainSteps - WarmupSteps;
         double wall = endTime - startTime, wait = endTake - startTake;
         return (100 * wait / wall, wall / steps, wait / steps);

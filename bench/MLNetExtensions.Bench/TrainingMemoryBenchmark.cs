@@ -40,7 +40,7 @@ public sealed class TrainingMemoryBenchmark : IBenchmark
         if (ids.Length != Large) throw new InvalidOperationException($"'{voc}' has {ids.Length} training images, not {Large}; delete the folder and run again.");
         File.WriteAllLines(Path.Combine(voc, "ImageSets", "Main", SetName(Small) + ".txt"), ids.Take(Small));
         output.WriteLine($"{Large:N0} generated {Size}-px images in '{voc}' ({clock.Elapsed.TotalSeconds:F0} s to make or find)");
-        output.WriteLine($"each run: tiny SSD, {Size}×{Size} input, width 0.25, batch 4, {Steps:N0} steps, 1 libtorch thread, default DataWorkers ({Math.Clamp(Environment.ProcessorCount - 1, 1, 8)}), PixelCacheBytes = 0, no checkpoints");
+        output.WriteLine($"each run: tiny SSD, {Size}×{Size} input, width 0.25, batch 4, {Steps:N0} steps, 1 libtorch thread, default DataWorkers ({Math.Clamp(Environment.ProcessorCount - 1, 0, 8)}), PixelCacheBytes = 0, no checkpoints");
 
         var small = Child(voc, Small, output);
         var large = Child(voc, Large, output);

@@ -62,7 +62,10 @@ public abstract record TrainerOptions
     /// <summary>Threads that decode and augment the training images ahead of the training step; 0 makes each batch on the
     /// training thread when the step needs it. Null (the default): for the detectors, whose augmentation is plain C#, the
     /// cores libtorch's threads leave free (<c>Environment.ProcessorCount</c> minus <see cref="CpuThreads"/> or
-    /// libtorch's default), at least 1 and at most 8; for DeepLab 0, because its augmentation (rotation, colour) runs
+    /// libtorch's default), at most 8, so the workers and libtorch together never take more threads than there are cores;
+    /// 0 when libtorch's threads take every core (the batches then made on the training thread, as PyTorch's
+    /// <c>DataLoader</c> does by default; on 2 cores with libtorch's 2 threads one worker more made an SSD step at 300 px
+    /// 0.92–1.02 times as fast and two 1.06–1.07 times, the <c>data-pipeline</c> bench); for DeepLab 0, because its augmentation (rotation, colour) runs
     /// libtorch operations, which would queue on the thread pool the training step holds (a worker made the segmentation
     /// quickstart 2.7 times slower on 2 cores). The count changes the speed only: every image's augmentation is a
     /// function of the seed, the step and its place in the batch, so any count gives the same batches.</summary>
@@ -81,7 +84,7 @@ public abstract record TrainerOptions
 
     /// <summary><see cref="DataWorkers"/>, or the default for <paramref name="libtorchThreads"/> threads of libtorch.</summary>
     internal int ResolveDataWorkers(int libtorchThreads)
-        => DataWorkers ?? Math.Clamp(Environment.ProcessorCount - libtorchThreads, 1, MaxDefaultDataWorkers);
+        => DataWorkers ?? Math.Clamp(Environment.ProcessorCount - libtorchThreads, 0, MaxDefaultDataWorkers);
 
     // Validation and early stopping.
     /// <summary>Data scored with the model family's own metric (detectors: VOC mAP@0.5; segmenters: mIoU) at the end of

@@ -61,8 +61,8 @@ public sealed class TrainerOptionsTests
             (ssd with { InputWidth = 300, InputHeight = 200, TrainingScales = [0.75f, 1f, 1.25f] }).TrainingInputs(input).Select(i => (i.Width, i.Height)).ToArray());
         Assert.AreEqual(input, (ssd with { InputWidth = 300, InputHeight = 200 }).TrainingInputs(input).Single());
         Assert.AreEqual((null, 2, 1L << 30), (ssd.DataWorkers, ssd.PrefetchBatches, ssd.PixelCacheBytes));
-        Assert.AreEqual(Math.Clamp(Environment.ProcessorCount - 1, 1, 8), ssd.ResolveDataWorkers(libtorchThreads: 1), "the cores libtorch's thread leaves free");
-        Assert.AreEqual(1, ssd.ResolveDataWorkers(libtorchThreads: Environment.ProcessorCount), "at least one worker");
+        Assert.AreEqual(Math.Clamp(Environment.ProcessorCount - 1, 0, 8), ssd.ResolveDataWorkers(libtorchThreads: 1), "the cores libtorch's thread leaves free");
+        Assert.AreEqual(0, ssd.ResolveDataWorkers(libtorchThreads: Environment.ProcessorCount), "no thread beyond the cores: the training thread makes the batches");
         Assert.AreEqual(5, (ssd with { DataWorkers = 5 }).ResolveDataWorkers(libtorchThreads: 64), "the option wins");
         // The estimator checks at construction, before any data is read.
         Assert.Throws<ArgumentException>(() => new MLContext().Transforms.TrainSsdDetector(ssd with { WeightDecay = -1 }));
