@@ -34,7 +34,7 @@ internal sealed class RcnnTrainingTask : ITrainingTask<RcnnNetwork>, IDisposable
     /// prefetch queue and the <c>PixelCacheBytes</c> cache of originals; unaugmented: the flips and photometric changes
     /// are this task's, applied with the proposals); validation images are decoded when a validation reads them, kept at
     /// the input size when they fit <c>PixelCacheBytes</c>; the feature pass decodes each training image once.</summary>
-    public RcnnTrainingTask(MLContext ml, RcnnDetectorOptions options, IDataView trainData, Microsoft.ML.Runtime.IHostEnvironment? log = null)
+    public RcnnTrainingTask(MLContext ml, RcnnDetectorOptions options, IDataView trainData, IHostEnvironment? log = null)
     {
         _o = options;
         var input = new NetworkInput(_o.InputWidth, _o.InputHeight, _o.Grayscale);
