@@ -98,7 +98,7 @@ internal sealed class SegmentationTrainingSet
         return row;
     }
 
-    /// <summary>Rows checked at once, in parallel; their files' bytes and masks are held until hashed in row order.</summary>
+    /// <summary>Rows a thread checks at once; their files' bytes and masks are held until hashed in row order.</summary>
     private const int CheckChunkPerThread = 8;
 
     /// <summary>Reads and checks the rows. Class names: <paramref name="classNames"/>, or "0".."K-1" with K the largest index seen plus one.
@@ -119,26 +119,11 @@ internal sealed class SegmentationTrainingSet
         using var hash = new TrainingDataHash();
         int maxIndex = 0;
         var firstSeen = new (int Row, int Pixel)?[256];   // where each mask value first appears
-        int threads = Math.Max(1, Math.Min(checkThreads > 0 ? checkThreads : Environment.ProcessorCount, images.Count));
-        int chunk = threads * CheckChunkPerThread;
-        var rows = new (byte[] File, (int Width, int Height) Size, DecodedImage? Image, SegmentationMask Mask)[chunk];
-        var errors = new Exception?[chunk];
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = threads };
-        for (int first = 0; first < images.Count; first += chunk)
-        {
-            int count = Math.Min(chunk, images.Count - first);
-            Array.Clear(errors);
-            Parallel.For(0, count, parallel, k =>
+        ParallelRows.InRowOrder(images.Count, checkThreads, CheckChunkPerThread,
+            row => ReadRowForCheck(row, images, maskFiles, holdImages ? input : null, dataName),
+            (row, checkedRow) =>
             {
-                try { rows[k] = ReadRowForCheck(first + k, images, maskFiles, holdImages ? input : null, dataName); }
-                catch (Exception ex) { errors[k] = ex; }   // thrown in row order below, as without threads
-            });
-            for (int k = 0; k < count; k++)
-            {
-                int row = first + k;
-                if (errors[k] is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
-                var (file, size, image, mask) = rows[k];
-                rows[k] = default;
+                var (file, size, image, mask) = checkedRow;
                 hash.Add(file);   // its length, then its bytes: as the file's own (TrainingDataHash.AddFile)
                 if (mask.Width != size.Width || mask.Height != size.Height)
                     throw new InvalidDataException($"Row {row} of the {dataName}: the mask '{maskFiles[row]}' is {mask.Width}×{mask.Height} but the image '{images[row]}' is {size.Width}×{size.Height}. A mask must have its image's size.");
@@ -155,8 +140,7 @@ internal sealed class SegmentationTrainingSet
                 masks?.Add(mask);
                 hash.Add(mask.Pixels);
                 sizes.Add(size);
-            }
-        }
+            });
         if (classNames == null) CheckInferredClasses(firstSeen, maxIndex, maskFiles, dataName);
         var names = classNames?.ToArray() ?? Enumerable.Range(0, Math.Max(2, maxIndex + 1)).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         return new SegmentationTrainingSet(input, names, images, maskFiles, sizes, decoded, masks, dataName, hash.Finish());
@@ -225,9 +209,7 @@ internal sealed class SegmentationTrainingSet
     public (Tensor Images, Tensor Targets) Batch(IReadOnlyList<int> indices, SegmentationAugmentation? augmentation, Random rng, Device device)
     {
         using var scope = NewDisposeScope();
-        var rows = new (DecodedImage Image, SegmentationMask Mask)[indices.Count];
-        try { Parallel.For(0, indices.Count, new ParallelOptions { MaxDegreeOfParallelism = _decodeThreads }, b => rows[b] = Row(indices[b])); }
-        catch (AggregateException ex) { System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex.InnerExceptions[0]); }   // the row's own message
+        var rows = ParallelRows.Read(indices, _decodeThreads, Row);
         var images = new List<Tensor>(indices.Count);
         var targets = new List<Tensor>(indices.Count);
         foreach (var (image, mask) in rows)

@@ -1,4 +1,3 @@
-using System.Runtime.ExceptionServices;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNetExtensions.Data;
@@ -54,7 +53,7 @@ internal sealed class DetectionTrainingSet
     /// in row order (<see cref="TrainingDataHash"/>).</summary>
     public string ContentHash() => _contentHash;
 
-    /// <summary>Rows checked at once, in parallel; their files' bytes are held until hashed in row order.</summary>
+    /// <summary>Rows a thread checks at once; their files' bytes are held until hashed in row order.</summary>
     private const int CheckChunkPerThread = 16;
 
     /// <summary>The rows of <paramref name="data"/>, checked; with <paramref name="holdPixels"/> every image decoded up front
@@ -73,39 +72,20 @@ internal sealed class DetectionTrainingSet
         if (records.Count == 0)
             throw new InvalidOperationException($"The {dataName} has no rows. Give at least one image with its boxes.");
         var index = classNames.Select((n, i) => (n, i)).ToDictionary(t => t.n, t => (long)t.i + 1);
-        int threads = Math.Max(1, Math.Min(checkThreads > 0 ? checkThreads : Environment.ProcessorCount, records.Count));
         var targets = new DetectionTarget[records.Count];
         var sizes = new (int Width, int Height)[records.Count];
         var pixels = holdPixels ? new byte[records.Count][] : null;
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = threads };
         using var hash = new TrainingDataHash();
-        int chunk = threads * CheckChunkPerThread;
-        var bytes = new byte[chunk][];
-        var errors = new Exception?[chunk];
-        for (int first = 0; first < records.Count; first += chunk)
-        {
-            int count = Math.Min(chunk, records.Count - first);
-            Array.Clear(errors);
-            Parallel.For(0, count, parallel, k =>
+        ParallelRows.InRowOrder(records.Count, checkThreads, CheckChunkPerThread,
+            row => CheckRow(row, records[row], index, dataName, holdPixels ? input : null),
+            (row, checkedRow) =>
             {
-                try
-                {
-                    (bytes[k], targets[first + k], sizes[first + k], var held) = CheckRow(first + k, records[first + k], index, dataName, holdPixels ? input : null);
-                    if (pixels != null) pixels[first + k] = held!;
-                }
-                catch (Exception ex) { errors[k] = ex; bytes[k] = []; }   // thrown as is below, as without threads
+                (targets[row], sizes[row]) = (checkedRow.Target, checkedRow.Size);
+                if (pixels != null) pixels[row] = checkedRow.Pixels!;
+                hash.Add(checkedRow.Bytes);   // its length, then its bytes: as the file's own (TrainingDataHash.AddFile)
+                hash.Add<float>(checkedRow.Target.Boxes);
+                hash.Add<long>(checkedRow.Target.Labels);
             });
-            // The lowest bad row, as the rows one after another would report it.
-            for (int k = 0; k < count; k++)
-                if (errors[k] is { } error) ExceptionDispatchInfo.Throw(error);
-            for (int k = 0; k < count; k++)
-            {
-                hash.Add(bytes[k]);   // its length, then its bytes: as the file's own (TrainingDataHash.AddFile)
-                hash.Add<float>(targets[first + k].Boxes);
-                hash.Add<long>(targets[first + k].Labels);
-                bytes[k] = [];
-            }
-        }
         var paths = records.Select(r => r.ImagePath).ToList();
         return new DetectionTrainingSet(input, classNames, paths, [.. sizes], pixels?.ToList(), [.. targets], dataName ?? "training data", hash.Finish());
     }
@@ -182,9 +162,7 @@ internal sealed class DetectionTrainingSet
     public (Tensor Images, List<DetectionTarget> Targets) Batch(IReadOnlyList<int> indices, DetectionAugmentation? augmentation, Random rng, Device device)
     {
         int size = Input.Channels * Input.Height * Input.Width;
-        var pixels = new byte[indices.Count][];
-        try { Parallel.For(0, indices.Count, new ParallelOptions { MaxDegreeOfParallelism = _decodeThreads }, b => pixels[b] = Pixels(indices[b])); }
-        catch (AggregateException ex) { ExceptionDispatchInfo.Throw(ex.InnerExceptions[0]); }   // the row's own message
+        var pixels = ParallelRows.Read(indices, _decodeThreads, Pixels);
         var all = new float[indices.Count * size];
         var targets = new List<DetectionTarget>(indices.Count);
         DecodedImage Image(byte[] p) => new(p, Input.Width, Input.Height, Input.Channels);

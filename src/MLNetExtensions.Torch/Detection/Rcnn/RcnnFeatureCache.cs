@@ -1,4 +1,5 @@
 using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using MLNetExtensions.Scoring;
@@ -103,7 +104,6 @@ internal sealed class RcnnFeatureCache : IDisposable
         {
             int size = 0;
             double[] sum = [], squares = [];
-            var bytes = Array.Empty<byte>();
             for (int i = 0; i < set.Count; i++)
             {
                 int r = regions[i].Count;
@@ -124,9 +124,7 @@ internal sealed class RcnnFeatureCache : IDisposable
                 var features = output.ToArray();   // (r, D)
                 for (int k = 0; k < r; k++)
                     for (int j = 0; j < size; j++) { double v = features[k * size + j]; sum[j] += v; squares[j] += v * v; }
-                if (bytes.Length < features.Length * sizeof(float)) bytes = new byte[features.Length * sizeof(float)];
-                Buffer.BlockCopy(features, 0, bytes, 0, features.Length * sizeof(float));
-                Write(file, bytes.AsSpan(0, features.Length * sizeof(float)), folder);
+                Write(file, MemoryMarshal.AsBytes(features.AsSpan()), folder);
             }
             long length = rows * size * sizeof(float);
             try { file.Flush(); }
