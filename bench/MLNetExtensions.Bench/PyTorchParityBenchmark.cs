@@ -17,7 +17,9 @@ namespace MLNetExtensions.Bench;
 /// through <c>/usr/bin/python3</c>), on the same threads, in turns. <c>PyTorch/parity.py</c> writes the same layers by
 /// hand; it loads this network's weights (strict) and must reproduce its eval-mode outputs before anything is timed.
 /// A step is forward, the loss sum(output × fixed random weights) (the same on both sides, so the comparison is of the
-/// network and the optimizer), backward and the optimizer's step (SSD: AdamW as the quickstart; DeepLab: Adam). Also
+/// network and the optimizer), backward and the optimizer's step (AdamW, the library's: <c>Optimizers.Create</c>, whose
+/// update runs over flat buffers of every parameter; PyTorch's <c>torch.optim.AdamW</c> as it comes). Our step with
+/// TorchSharp's AdamW, one parameter at a time as before, is timed in the same turns: the flat update's gain. Also
 /// printed: the network's FLOPs per image and the fraction of the CPU's peak a training step reaches (≈ 3× the forward
 /// FLOPs), where our step's time goes (forward, backward, optimizer; for SSD also the real loss with matching and hard
 /// negative mining), PyTorch's profile by operator family, and whether Debian's torch gets the convolution gradients
@@ -53,7 +55,12 @@ public sealed class PyTorchParityBenchmark : IBenchmark
 
     /// <summary>A network, how to call it, its batch and its settings for the Python twin.</summary>
     private sealed record Twin(string Name, nn.Module Network, Func<Tensor, Tensor[]> Forward, Tensor Images,
-        Dictionary<string, object> Config, Func<optim.Optimizer> Optimizer, Func<optim.Optimizer, double[]>? FullStep = null);
+        Dictionary<string, object> Config, Func<optim.Optimizer> Optimizer, Func<optim.Optimizer> PerParameter,
+        Func<optim.Optimizer, double[]>? FullStep = null);
+
+    /// <summary>The library's AdamW (flat buffers) and TorchSharp's (per parameter) over <paramref name="network"/>.</summary>
+    private static (Func<optim.Optimizer> Library, Func<optim.Optimizer> PerParameter) AdamW(nn.Module network, double rate, double decay)
+        => (() => Optimizers.Create(network.parameters(), OptimizerKind.Adam, rate, 0, decay), () => optim.AdamW(network.parameters(), rate, weight_decay: decay));
 
     private static Twin SsdTwin(Device device)
     {
@@ -69,9 +76,9 @@ public sealed class PyTorchParityBenchmark : IBenchmark
             ["classCount"] = OneDnnIsaBenchmark.Classes, ["boxesPerLocation"] = options.AspectRatios.Select(a => 2 + 2 * a.Length).ToArray(),
             ["normalization"] = options.Normalization.ToString(), ["optimizer"] = "AdamW", ["learningRate"] = 3e-3, ["weightDecay"] = 0.1,
         };
+        var (library, perParameter) = AdamW(network, 3e-3, 0.1);
         return new Twin("SSD (128×128, VggLite ×0.5, top-down fusion)", network,
-            x => { var (c, r) = network.call(x); return [c, r]; }, images, config,
-            () => optim.AdamW(network.parameters(), 3e-3, weight_decay: 0.1),
+            x => { var (c, r) = network.call(x); return [c, r]; }, images, config, library, perParameter,
             optimizer => SsdStepParts(model, network, optimizer, images, targets, new SsdLoss(options.NegativePositiveRatio, options.LocalizationLoss, options.LocalizationWeight)));
     }
 
@@ -109,8 +116,8 @@ public sealed class PyTorchParityBenchmark : IBenchmark
         {
             ["network"] = "conv", ["channels"] = channels, ["optimizer"] = "AdamW", ["learningRate"] = 3e-3, ["weightDecay"] = 0.1,
         };
-        return new Twin("one 3×3 convolution (64 → 64, 32×32, input gradient too)", conv, x => [conv.call(x)], images, config,
-            () => optim.AdamW(conv.parameters(), 3e-3, weight_decay: 0.1));
+        var (library, perParameter) = AdamW(conv, 3e-3, 0.1);
+        return new Twin("one 3×3 convolution (64 → 64, 32×32, input gradient too)", conv, x => [conv.call(x)], images, config, library, perParameter);
     }
 
     private static Twin DeepLabTwin(Device device)
@@ -131,10 +138,11 @@ public sealed class PyTorchParityBenchmark : IBenchmark
             ["network"] = "deeplab", ["inChannels"] = 3, ["outputStride"] = options.OutputStride, ["widthMultiplier"] = options.WidthMultiplier,
             ["asppChannels"] = options.AsppChannels, ["lowLevelChannels"] = options.LowLevelChannels,
             ["atrousRates"] = (options.AtrousRates ?? DeepLabNetwork.DefaultRates(options.OutputStride)).ToArray(), ["dropout"] = options.Dropout,
-            ["classCount"] = classes, ["normalization"] = options.Normalization.ToString(), ["optimizer"] = "Adam", ["learningRate"] = 5e-3, ["weightDecay"] = 1e-4,
+            ["classCount"] = classes, ["normalization"] = options.Normalization.ToString(), ["optimizer"] = "AdamW", ["learningRate"] = 5e-3, ["weightDecay"] = 1e-4,
         };
-        return new Twin("DeepLab v3+ (64×64, ResNetLite ×0.5, ASPP 64)", network, x => [network.call(x)], images, config,
-            () => optim.Adam(network.parameters(), 5e-3, weight_decay: 1e-4));
+        // The segmentation quickstart's optimizer: OptimizerKind.Adam, which is AdamW, at 5e-3 with a decay of 1e-4.
+        var (library, perParameter) = AdamW(network, 5e-3, 1e-4);
+        return new Twin("DeepLab v3+ (64×64, ResNetLite ×0.5, ASPP 64)", network, x => [network.call(x)], images, config, library, perParameter);
     }
 
     /// <summary>Prints the comparison for one network; returns ours ÷ PyTorch's images/s.</summary>
@@ -151,9 +159,12 @@ public sealed class PyTorchParityBenchmark : IBenchmark
             var (forward, backward, update) = (new List<double>(), new List<double>(), new List<double>());
             twin.Network.train();
             var optimizer = twin.Optimizer();
+            var perParameter = twin.PerParameter();
+            var (perForward, perBackward, perUpdate, perParameterBlocks) = (new List<double>(), new List<double>(), new List<double>(), new List<double>());
             var generator = new Generator(11);
             var weights = twin.Forward(twin.Images).Select(o => randn(o.shape, generator: generator)).ToArray();
             OurSteps(twin, optimizer, weights, Warmup, [], [], [], []);
+            OurSteps(twin, perParameter, weights, Warmup, [], [], [], []);
 
             var args = new List<string> { PythonScript(), folder, "--threads", threads.ToString(CultureInfo.InvariantCulture),
                 "--warmup", Warmup.ToString(CultureInfo.InvariantCulture), "--profile-steps", ProfileSteps.ToString(CultureInfo.InvariantCulture) };
@@ -165,6 +176,7 @@ public sealed class PyTorchParityBenchmark : IBenchmark
             {
                 ours.Add(OurSteps(twin, optimizer, weights, BlockSteps, forward, backward, update, new List<double>()));
                 python.Add(twinProcess.Steps(BlockSteps));
+                perParameterBlocks.Add(OurSteps(twin, perParameter, weights, BlockSteps, perForward, perBackward, perUpdate, new List<double>()));
             }
             foreach (var line in twinProcess.Finish()) output.WriteLine($"    PyTorch: {line}");
             output.WriteLine($"    {Blocks} blocks of {BlockSteps} steps in turns; block medians: ours {Batch / ours.Max():F0}–{Batch / ours.Min():F0} img/s, PyTorch {Batch / python.Max():F0}–{Batch / python.Min():F0} img/s");
@@ -173,7 +185,11 @@ public sealed class PyTorchParityBenchmark : IBenchmark
             output.WriteLine($"    forward {flops / 1e9:F3} GFLOP per image here (convolutions and linear layers, from their shapes); a training step ≈ 3× that");
             output.WriteLine($"    ours: {Batch / o:F1} img/s, {3 * flops * Batch / o / 1e9:F1} GFLOP/s = {3 * flops * Batch / o / 1e9 / peak.Gflops:P1} of peak; " +
                              $"PyTorch: {Batch / p:F1} img/s, {3 * flops * Batch / p / 1e9:F1} GFLOP/s = {3 * flops * Batch / p / 1e9 / peak.Gflops:P1} of peak");
-            output.WriteLine($"    our step (each part's median): forward {Median(forward) / step:P0}, backward {Median(backward) / step:P0}, optimizer {Median(update) / step:P0}");
+            output.WriteLine($"    our step (each part's median): forward {Median(forward) / step:P0}, backward {Median(backward) / step:P0}, optimizer {Median(update) / step:P0} ({Median(update) * 1000:F2} ms)");
+            double perStep = Median(perForward) + Median(perBackward) + Median(perUpdate);
+            output.WriteLine($"    our step with TorchSharp's AdamW, one parameter at a time over {twin.Network.parameters().Count()} parameter tensors (before): {Batch / Median(perParameterBlocks):F1} img/s; forward {Median(perForward) / perStep:P0}, " +
+                             $"backward {Median(perBackward) / perStep:P0}, optimizer {Median(perUpdate) / perStep:P0} ({Median(perUpdate) * 1000:F2} ms); " +
+                             $"flat ÷ per parameter (images/s, median of the paired blocks' ratios): {Median(perParameterBlocks.Zip(ours, (per, flat) => per / flat).ToList()):F2}");
             if (twin.FullStep is { } full)
             {
                 var parts = Enumerable.Range(0, Warmup + Steps).Select(_ => full(optimizer)).Skip(Warmup).ToList();

@@ -34,7 +34,7 @@ internal sealed class GuardedOptimizerStep
     /// <summary>Clips and applies the gradients of 0-based <paramref name="step"/>, or skips them when not finite.</summary>
     public void Apply(int step, string? lastCheckpoint)
     {
-        double norm = torch.nn.utils.clip_grad_norm_(_parameters, _clipNorm);
+        double norm = ClipGradients();
         if (double.IsFinite(norm))
         {
             _consecutiveSkips = 0;
@@ -45,6 +45,26 @@ internal sealed class GuardedOptimizerStep
         if (++_consecutiveSkips >= MaxConsecutiveSkips)
             throw new TrainingDivergedException($"The gradient was not finite for {_consecutiveSkips} steps in a row, up to step {step + 1}. " + ResumeHint(lastCheckpoint, _defaultCheckpointFolder));
         _optimizer.zero_grad();
+    }
+
+    /// <summary>
+    /// Scales the gradients down to a norm of at most the clip norm (<c>clip_grad_norm_</c>: by max / (norm + 1e-6) when
+    /// over it) and returns their norm before; over the flat gradient buffer when the optimizer keeps one, one norm and
+    /// one scaling instead of one of each per parameter.
+    /// </summary>
+    internal double ClipGradients()
+    {
+        if ((_optimizer as HeldScalars.AdamW)?.Contiguous is not { } contiguous)
+            return torch.nn.utils.clip_grad_norm_(_parameters, _clipNorm);
+        contiguous.Gather();
+        using var scope = torch.NewDisposeScope();
+        double norm = contiguous.Gradients.norm().item<float>();
+        if (norm > _clipNorm && double.IsFinite(norm))
+        {
+            using Scalar scale = _clipNorm / (norm + 1e-6);
+            contiguous.Gradients.mul_(scale);
+        }
+        return norm;
     }
 
     /// <summary>What to do after training diverged. Resuming is no remedy: a checkpoint resumes only with the options that

@@ -13,11 +13,46 @@ namespace MLNetExtensions.Torch.Training.HeldScalars;
 /// base class's (<c>HeldScalarOptimizerTests</c> checks the parameters bit for bit against it); AMSGrad and maximize,
 /// which the library never sets, are refused. The class keeps its base's name because TorchSharp writes the
 /// optimizer's type name into the saved state and refuses another on load: checkpoints stay readable both ways.
+/// <para>
+/// The parameters, their gradients and the two moments live in flat buffers (<see cref="ContiguousParameters"/>), so a
+/// step is seven element-wise operations over all of them and <c>zero_grad</c> one, instead of nine per parameter and
+/// one per gradient; the saved state is still per parameter (each state's moments are views of their slots).
+/// </para>
 /// </summary>
 internal sealed class AdamW : TorchSharp.Modules.AdamW
 {
-    public AdamW(IEnumerable<Parameter> parameters, double lr, double weightDecay)
-        : base(parameters, lr, weight_decay: weightDecay) { }
+    private readonly ContiguousParameters? _contiguous;
+    private readonly Tensor? _expAvg, _expAvgSq;   // (L,): the moments, laid out like the parameters
+    private readonly Tensor[] _expAvgSlots = [], _expAvgSqSlots = [];
+
+    public AdamW(IEnumerable<Parameter> parameters, double lr, double weightDecay) : this(parameters.ToList(), lr, weightDecay) { }
+
+    private AdamW(List<Parameter> parameters, double lr, double weightDecay)
+        : base(parameters, lr, weight_decay: weightDecay)
+    {
+        _contiguous = ContiguousParameters.TryCreate(parameters);
+        if (_contiguous is null) return;
+        _expAvg = _contiguous.NewBuffer();
+        _expAvgSq = _contiguous.NewBuffer();
+        _expAvgSlots = new Tensor[parameters.Count];
+        _expAvgSqSlots = new Tensor[parameters.Count];
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            _expAvgSlots[i] = _contiguous.Slot(_expAvg, i);
+            _expAvgSqSlots[i] = _contiguous.Slot(_expAvgSq, i);
+        }
+        MomentsInSlots();
+    }
+
+    /// <summary>The parameters and gradients in flat buffers, or null when they could not share one (then every
+    /// parameter is updated on its own).</summary>
+    public ContiguousParameters? Contiguous => _contiguous;
+
+    public override void zero_grad()
+    {
+        if (_contiguous is null) base.zero_grad();
+        else _contiguous.Gradients.zero_();
+    }
 
     public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
     {
@@ -25,6 +60,21 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
         if (o.amsgrad == true || o.maximize == true) throw new NotSupportedException("AMSGrad and maximize are not supported here.");
         double lr = o.LearningRate!.Value, beta1 = o.beta1!.Value, beta2 = o.beta2!.Value;
         using Scalar decay = 1 - lr * o.weight_decay!.Value, keep1 = beta1, take1 = 1 - beta1, keep2 = beta2, take2 = 1 - beta2, eps = o.eps!.Value, one = 1;
+        if (_contiguous is not null && _parameter_groups.Count == 1 && MomentsInSlots())
+        {
+            // The same arithmetic as the loop below, once over every parameter: (L,).
+            _contiguous.Gather();
+            long step = 0;
+            foreach (var parameter in _contiguous.Parameters) step = ++((State)_state[parameter.Handle]).step;
+            using var update = new Update(step, lr, beta1, beta2);
+            _contiguous.Values.mul_(decay);
+            _expAvg!.mul_(keep1).add_(_contiguous.Gradients, alpha: take1);
+            _expAvgSq!.mul_(keep2).addcmul_(_contiguous.Gradients, _contiguous.Gradients, value: take2);
+            using var denominator = _expAvgSq.sqrt();
+            denominator.div_(update.Root).add_(eps, one);
+            _contiguous.Values.addcdiv_(_expAvg, denominator, value: update.StepSize);
+            return;
+        }
         foreach (var parameter in group.Parameters)
         {
             var grad = parameter.grad;
@@ -34,11 +84,65 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
             parameter.mul_(decay);
             state.exp_avg.mul_(keep1).add_(grad, alpha: take1);
             state.exp_avg_sq.mul_(keep2).addcmul_(grad, grad, value: take2);
-            double correction1 = 1 - Math.Pow(beta1, state.step), correction2 = 1 - Math.Pow(beta2, state.step);
-            using Scalar root = Math.Sqrt(correction2), stepSize = -(lr / correction1);
+            using var update = new Update(state.step, lr, beta1, beta2);
             using var denominator = state.exp_avg_sq.sqrt();   // √v̂ + ε, with v̂ = v / (1 − β₂ᵗ)
-            denominator.div_(root).add_(eps, one);   // add_(Scalar) alone would make its alpha 1 inline
-            parameter.addcdiv_(state.exp_avg, denominator, value: stepSize);
+            denominator.div_(update.Root).add_(eps, one);   // add_(Scalar) alone would make its alpha 1 inline
+            parameter.addcdiv_(state.exp_avg, denominator, value: update.StepSize);
         }
     }, closure);
+
+    /// <summary>
+    /// Whether the flat update applies: every parameter's moments are the views of the flat moments (a state loaded
+    /// from another optimizer's object replaces them: they are copied back into their slots) and every parameter has
+    /// taken the same number of steps (the bias corrections are shared).
+    /// </summary>
+    private bool MomentsInSlots()
+    {
+        long? steps = null;
+        using var noGrad = no_grad();
+        for (int i = 0; i < _expAvgSlots.Length; i++)
+        {
+            var state = (State)_state[_contiguous!.Parameters[i].Handle];
+            if (!ReferenceEquals(state.exp_avg, _expAvgSlots[i])) state.exp_avg = IntoSlot(state.exp_avg, _expAvgSlots[i]);
+            if (!ReferenceEquals(state.exp_avg_sq, _expAvgSqSlots[i])) state.exp_avg_sq = IntoSlot(state.exp_avg_sq, _expAvgSqSlots[i]);
+            if ((steps ??= state.step) != state.step) return false;
+        }
+        return true;
+    }
+
+    private static Tensor IntoSlot(Tensor moment, Tensor slot)
+    {
+        slot.copy_(moment);
+        moment.Dispose();
+        return slot;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);   // the states dispose the slot views
+        if (!disposing) return;
+        _expAvg?.Dispose();
+        _expAvgSq?.Dispose();
+        _contiguous?.Dispose();
+    }
+
+    /// <summary>The step size −lr / (1 − β₁ᵗ) and √(1 − β₂ᵗ) of step <c>t</c>, as held Scalars.</summary>
+    private readonly struct Update : IDisposable
+    {
+        public Update(long step, double lr, double beta1, double beta2)
+        {
+            double correction1 = 1 - Math.Pow(beta1, step), correction2 = 1 - Math.Pow(beta2, step);
+            Root = Math.Sqrt(correction2);
+            StepSize = -(lr / correction1);
+        }
+
+        public Scalar Root { get; }
+        public Scalar StepSize { get; }
+
+        public void Dispose()
+        {
+            Root.Dispose();
+            StepSize.Dispose();
+        }
+    }
 }
