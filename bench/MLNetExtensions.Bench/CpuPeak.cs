@@ -44,7 +44,7 @@ internal sealed record CpuPeak(int Cores, double FlopsPerCycle, double Gigahertz
     public override string ToString()
         => $"{Cores} cores × {FlopsPerCycle:F0} FLOP/cycle ({Isa}: {Source}) × {Gigahertz:F2} GHz = {PaperGflops:F0} GFLOP/s; {MeasuredCeiling}; peak used: {Gflops:F0} GFLOP/s";
 
-    /// <summary>What the FMA-only code reached, against the peak.</summary>
+    /// <summary>What the FMA-only code reached, against the paper figure.</summary>
     public string MeasuredCeiling => double.IsNaN(FmaGflops)
         ? $"FMA throughput not measured ({Isa} instructions unavailable to .NET)"
         : $"independent {(Isa == "AVX" ? "multiplies and adds" : "FMAs")} at {Isa} on the {Cores} cores at once reached {FmaGflops:F0} GFLOP/s, {FmaGflops / PaperGflops:P0} of it";
@@ -67,8 +67,8 @@ internal sealed record CpuPeak(int Cores, double FlopsPerCycle, double Gigahertz
         // The cores libtorch computes on: its intra-op threads, at most one per core.
         int cores = Math.Min(Environment.ProcessorCount, TorchSharp.torch.get_num_threads());
         double nominal = Megahertz() / 1000, measured = MeasuredGigahertz(cores);
-        // The higher of the two, so the peak is never below what the cores ran at, and a share of it never flatters.
         double fma = MeasuredGflops(cores, isa);
+        // The higher of the two, so the peak is never below what the cores ran at, and a share of it never flatters.
         return measured > nominal || double.IsNaN(nominal)
             ? new CpuPeak(cores, perCycle, measured, isa, $"{source}; clock measured on {cores} cores at once, nominal {nominal:F2} GHz", fma)
             : new CpuPeak(cores, perCycle, nominal, isa, $"{source}; nominal clock from /proc/cpuinfo, measured {measured:F2} GHz", fma);
