@@ -282,8 +282,11 @@ def profile_shares(net, optimizer, images, weights, steps):
         for _ in range(steps):
             step(net, optimizer, images, weights)
     families = {"convolution": 0.0, "batch_norm": 0.0, "optimizer": 0.0, "other": 0.0}
+    im2col = 0.0
     for e in prof.key_averages():
         name = e.key
+        if name.startswith("aten::_slow_conv2d") or name.startswith("aten::thnn_conv2d"):
+            im2col += e.self_cpu_time_total
         if "conv" in name or "mkldnn" in name:
             families["convolution"] += e.self_cpu_time_total
         elif "batch_norm" in name:
@@ -293,7 +296,21 @@ def profile_shares(net, optimizer, images, weights, steps):
         else:
             families["other"] += e.self_cpu_time_total
     total = sum(families.values())
-    return {k: v / total for k, v in families.items()}
+    shares = {k: v / total for k, v in families.items()}
+    # Part of "convolution": the convolutions ATen ran as im2col + BLAS instead of through oneDNN. PyTorch 1.13 does
+    # that for 1x1 kernels at one thread and a batch below 16, and Debian links it to whatever libblas.so.3 is
+    # installed (see blas_in_use), so a one-thread comparison can measure the BLAS rather than the two libtorches.
+    shares["of_which_im2col_blas"] = im2col / total
+    return shares
+
+
+def blas_in_use():
+    """The BLAS library torch calls here: its build's BLAS_INFO and the file this process mapped for it."""
+    info = next((part.split("=", 1)[1] for part in torch.__config__.show().replace(",", " ").split() if part.startswith("BLAS_INFO=")), "unknown")
+    torch.ones(4, 4) @ torch.ones(4, 4)
+    with open("/proc/self/maps") as maps:
+        paths = sorted({line.split()[-1] for line in maps if "blas" in line.split()[-1].rsplit("/", 1)[-1]})
+    return f"{info} ({', '.join(paths) if paths else 'no BLAS library mapped'})"
 
 
 def gradient_check():
@@ -339,7 +356,7 @@ def main():
     with torch.no_grad():
         outputs = net(images)
     diff = max(((o - batch[f"reference{i}"]).abs().max() / batch[f"reference{i}"].abs().max()).item() for i, o in enumerate(outputs))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, oneDNN (mkldnn) {torch.backends.mkldnn.is_available()}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, oneDNN (mkldnn) {torch.backends.mkldnn.is_available()}, BLAS {blas_in_use()}")
     print(f"eval outputs vs MLNetExtensions: max |diff| / max |value| = {diff:.2e}")
     print(f"forward_flops_per_image {forward_flops(net, images):.0f}")
     if a.gradient_check:
