@@ -298,8 +298,9 @@ def profile_shares(net, optimizer, images, weights, steps):
     total = sum(families.values())
     shares = {k: v / total for k, v in families.items()}
     # Part of "convolution": the convolutions ATen ran as im2col + BLAS instead of through oneDNN. PyTorch 1.13 does
-    # that for 1x1 kernels at one thread and a batch below 16, and Debian links it to whatever libblas.so.3 is
-    # installed (see blas_in_use), so a one-thread comparison can measure the BLAS rather than the two libtorches.
+    # that for unstrided, undilated 1x1 kernels at one thread and a batch below 16 (ConvParams::use_mkldnn), and
+    # Debian links it to whatever libblas.so.3 is installed (see blas_in_use), so a one-thread comparison can measure
+    # the BLAS rather than the two libtorches.
     shares["of_which_im2col_blas"] = im2col / total
     return shares
 
