@@ -23,7 +23,9 @@ namespace MLNetExtensions.Bench;
 /// printed: the network's FLOPs per image and the fraction of the CPU's peak a training step reaches (≈ 3× the forward
 /// FLOPs), where our step's time goes (forward, backward, optimizer; for SSD also the real loss with matching and hard
 /// negative mining), PyTorch's profile by operator family, and whether Debian's torch gets the convolution gradients
-/// at the shapes oneDNN got wrong on AVX-512 right.
+/// at the shapes oneDNN got wrong on AVX-512 right. For SSD, which computes in channels-last memory
+/// (<see cref="Torch.Modules.ChannelsLastLayout"/>), the same turns also time our step in NCHW (before) and PyTorch's
+/// step on a channels-last batch.
 /// </summary>
 public sealed class PyTorchParityBenchmark : IBenchmark
 {
@@ -56,7 +58,7 @@ public sealed class PyTorchParityBenchmark : IBenchmark
     /// <summary>A network, how to call it, its batch and its settings for the Python twin.</summary>
     private sealed record Twin(string Name, nn.Module Network, Func<Tensor, Tensor[]> Forward, Tensor Images,
         Dictionary<string, object> Config, Func<optim.Optimizer> Optimizer, Func<optim.Optimizer> PerParameter,
-        Func<optim.Optimizer, double[]>? FullStep = null);
+        Func<optim.Optimizer, double[]>? FullStep = null, Action<bool>? ChannelsLast = null);
 
     /// <summary>The library's AdamW (flat buffers) and TorchSharp's (per parameter) over <paramref name="network"/>.</summary>
     private static (Func<optim.Optimizer> Library, Func<optim.Optimizer> PerParameter) AdamW(nn.Module network, double rate, double decay)
@@ -79,7 +81,8 @@ public sealed class PyTorchParityBenchmark : IBenchmark
         var (library, perParameter) = AdamW(network, 3e-3, 0.1);
         return new Twin("SSD (128×128, VggLite ×0.5, top-down fusion)", network,
             x => { var (c, r) = network.call(x); return [c, r]; }, images, config, library, perParameter,
-            optimizer => SsdStepParts(model, network, optimizer, images, targets, new SsdLoss(options.NegativePositiveRatio, options.LocalizationLoss, options.LocalizationWeight)));
+            optimizer => SsdStepParts(model, network, optimizer, images, targets, new SsdLoss(options.NegativePositiveRatio, options.LocalizationLoss, options.LocalizationWeight)),
+            channelsLast => network.ChannelsLast = channelsLast);
     }
 
     /// <summary>The quickstart's whole SSD step as <see cref="SsdDetectorModel.Loss"/> runs it, timed by part: network
@@ -161,10 +164,18 @@ public sealed class PyTorchParityBenchmark : IBenchmark
             var optimizer = twin.Optimizer();
             var perParameter = twin.PerParameter();
             var (perForward, perBackward, perUpdate, perParameterBlocks) = (new List<double>(), new List<double>(), new List<double>(), new List<double>());
+            var (nchwBlocks, pythonChannelsLast) = (new List<double>(), new List<double>());
             var generator = new Generator(11);
             var weights = twin.Forward(twin.Images).Select(o => randn(o.shape, generator: generator)).ToArray();
             OurSteps(twin, optimizer, weights, Warmup, [], [], [], []);
             OurSteps(twin, perParameter, weights, Warmup, [], [], [], []);
+            var setLayout = twin.ChannelsLast;
+            if (setLayout is not null)
+            {
+                setLayout(false);
+                OurSteps(twin, optimizer, weights, Warmup, [], [], [], []);
+                setLayout(true);
+            }
 
             var args = new List<string> { PythonScript(), folder, "--threads", threads.ToString(CultureInfo.InvariantCulture),
                 "--warmup", Warmup.ToString(CultureInfo.InvariantCulture), "--profile-steps", ProfileSteps.ToString(CultureInfo.InvariantCulture) };
@@ -177,6 +188,14 @@ public sealed class PyTorchParityBenchmark : IBenchmark
                 ours.Add(OurSteps(twin, optimizer, weights, BlockSteps, forward, backward, update, new List<double>()));
                 python.Add(twinProcess.Steps(BlockSteps));
                 perParameterBlocks.Add(OurSteps(twin, perParameter, weights, BlockSteps, perForward, perBackward, perUpdate, new List<double>()));
+                if (setLayout is not null)
+                {
+                    // Before: the same network and step in NCHW memory; and PyTorch's step on a channels-last batch.
+                    setLayout(false);
+                    nchwBlocks.Add(OurSteps(twin, optimizer, weights, BlockSteps, [], [], [], new List<double>()));
+                    setLayout(true);
+                    pythonChannelsLast.Add(twinProcess.Steps(BlockSteps, channelsLast: true));
+                }
             }
             foreach (var line in twinProcess.Finish()) output.WriteLine($"    PyTorch: {line}");
             output.WriteLine($"    {Blocks} blocks of {BlockSteps} steps in turns; block medians: ours {Batch / ours.Max():F0}–{Batch / ours.Min():F0} img/s, PyTorch {Batch / python.Max():F0}–{Batch / python.Min():F0} img/s");
@@ -190,6 +209,13 @@ public sealed class PyTorchParityBenchmark : IBenchmark
             output.WriteLine($"    our step with TorchSharp's AdamW, one parameter at a time over {twin.Network.parameters().Count()} parameter tensors (before): {Batch / Median(perParameterBlocks):F1} img/s; forward {Median(perForward) / perStep:P0}, " +
                              $"backward {Median(perBackward) / perStep:P0}, optimizer {Median(perUpdate) / perStep:P0} ({Median(perUpdate) * 1000:F2} ms); " +
                              $"flat ÷ per parameter (images/s, median of the paired blocks' ratios): {Median(perParameterBlocks.Zip(ours, (per, flat) => per / flat).ToList()):F2}");
+            if (twin.ChannelsLast is not null)
+            {
+                output.WriteLine($"    our step in NCHW memory (before; the network now computes channels-last): {Batch / Median(nchwBlocks):F1} img/s; " +
+                                 $"channels-last ÷ NCHW (images/s, median of the paired blocks' ratios): {Median(nchwBlocks.Zip(ours, (nchw, last) => nchw / last).ToList()):F2}");
+                output.WriteLine($"    PyTorch on a channels-last batch: {Batch / Median(pythonChannelsLast):F1} img/s, ÷ its NCHW step {Median(python.Zip(pythonChannelsLast, (nchw, last) => nchw / last).ToList()):F2}; " +
+                                 $"ours ÷ PyTorch channels-last (images/s, median of the paired blocks' ratios): {Median(pythonChannelsLast.Zip(ours, (py, us) => py / us).ToList()):F2}");
+            }
             if (twin.FullStep is { } full)
             {
                 var parts = Enumerable.Range(0, Warmup + Steps).Select(_ => full(optimizer)).Skip(Warmup).ToList();
@@ -277,9 +303,9 @@ public sealed class PyTorchParityBenchmark : IBenchmark
 
         public IReadOnlyList<string> Setup { get; }
 
-        public double Steps(int count)
+        public double Steps(int count, bool channelsLast = false)
         {
-            _process.StandardInput.WriteLine($"steps {count}");
+            _process.StandardInput.WriteLine($"steps {count}{(channelsLast ? " channels_last" : "")}");
             _process.StandardInput.Flush();
             var line = _process.StandardOutput.ReadLine();
             if (line is null || !line.StartsWith("block ", StringComparison.Ordinal)) throw Failed(line ?? "");

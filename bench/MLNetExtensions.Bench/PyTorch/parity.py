@@ -10,8 +10,8 @@ operator, and checks convolution gradients at the shapes oneDNN got wrong on AVX
 
 Usage: parity.py FOLDER --threads N [--warmup W] [--profile-steps P] [--gradient-check]
 After its checks it prints `ready`, then answers each `steps K` line on stdin with `block S` (the median seconds of
-those K steps), so the bench can alternate blocks of steps with its own; any other line ends it with the step's split
-and the profile.
+those K steps; `steps K channels_last` runs them on the batch in channels-last memory), so the bench can alternate
+blocks of steps with its own; any other line ends it with the step's split and the profile.
 """
 import argparse
 import json
@@ -371,6 +371,9 @@ def main():
     optimizer = make_optimizer(net, c)
     for _ in range(a.warmup):
         step(net, optimizer, images, weights)
+    images_cl = images.detach().contiguous(memory_format=torch.channels_last).requires_grad_(images.requires_grad)
+    for _ in range(a.warmup):
+        step(net, optimizer, images_cl, weights)
     # Served in blocks, so the bench can alternate blocks of its own steps with these on the same cores.
     print("ready", flush=True)
     parts = []
@@ -378,8 +381,12 @@ def main():
         command = line.split()
         if command[:1] != ["steps"]:
             break
-        block = [step(net, optimizer, images, weights) for _ in range(int(command[1]))]
-        parts.extend(block)
+        # "steps K channels_last": the same steps on the batch in channels-last memory (as the library's SSD computes;
+        # the weights stay NCHW on both sides), the layout PyTorch's CPU tuning guide recommends for convolutions.
+        channels_last = command[2:] == ["channels_last"]
+        block = [step(net, optimizer, images_cl if channels_last else images, weights) for _ in range(int(command[1]))]
+        if not channels_last:
+            parts.extend(block)
         print(f"block {statistics.median(sum(p) for p in block):.6f}", flush=True)
     medians = [statistics.median(p[k] for p in parts) for k in range(3)]
     print("step (each part's median): " + ", ".join(f"{name} {m / sum(medians):.0%}" for name, m in zip(["forward", "backward", "optimizer"], medians)))

@@ -120,7 +120,15 @@ public sealed class FasterRcnnNetwork : nn.Module
     /// The feature maps the two stages share, (N, C, H_l, W_l) finest first: the one map, or the FPN's levels and the
     /// max-pooled one last (the RPN uses all, the RoI heads all but the max-pooled).
     /// </summary>
-    public Tensor[] Features(Tensor images) => Maps(normalize.call(images));
+    public Tensor[] Features(Tensor images)
+    {
+        var x = normalize.call(images);
+        return Maps(ChannelsLast ? ChannelsLastLayout.Apply(x) : x);
+    }
+
+    /// <summary>Whether the network computes in channels-last memory on the CPU (<see cref="ChannelsLastLayout"/>): the
+    /// same values, faster training there. True; false is NCHW, for comparisons.</summary>
+    internal bool ChannelsLast { get; set; } = true;
 
     /// <summary>The maps the RoI heads pool from: all but an FPN's max-pooled level.</summary>
     private Tensor[] RoiMaps(Tensor[] features) => fpn is null ? features : features[..^1];

@@ -35,10 +35,15 @@ public sealed class GridNetwork : nn.Module<Tensor, Tensor>
     public int GridSize { get; }
 
     /// <summary>(N, C, H, W) raw pixels → (N, S, S, 4 + C): tanh box values then sigmoid class confidences.</summary>
+    /// <summary>Whether the network computes in channels-last memory on the CPU (<see cref="ChannelsLastLayout"/>): the
+    /// same values, faster training there. True; false is NCHW, for comparisons.</summary>
+    internal bool ChannelsLast { get; set; } = true;
+
     public override Tensor forward(Tensor images)
     {
         using var scope = NewDisposeScope();
-        var maps = backbone.call(normalize.call(images));
+        var normalized = normalize.call(images);
+        var maps = backbone.call(ChannelsLast ? ChannelsLastLayout.Apply(normalized) : normalized);
         var x = F.adaptive_avg_pool2d(neck.call(maps[1]), new long[] { GridSize, GridSize });
         var y = head.call(x).permute(0, 2, 3, 1);                                     // (N, S, S, 4 + C)
         var boxes = y[.., .., .., ..4].tanh();

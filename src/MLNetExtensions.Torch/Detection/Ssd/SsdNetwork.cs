@@ -34,11 +34,17 @@ public sealed class SsdNetwork : nn.Module<Tensor, (Tensor ClassLogits, Tensor B
 
     public int ClassCount { get; }
 
+    /// <summary>Whether the network computes in channels-last memory on the CPU (<see cref="ChannelsLastLayout"/>): the
+    /// same values, faster training there. True; false is NCHW, which the <c>pytorch-parity</c> bench times against it.</summary>
+    internal bool ChannelsLast { get; set; } = true;
+
     /// <summary>(N, C, H, W) raw pixels → class logits (N, A, C+1) and box offsets (N, A, 4).</summary>
     public override (Tensor ClassLogits, Tensor BoxRegression) forward(Tensor images)
     {
         using var scope = NewDisposeScope();
-        var maps = backbone.call(normalize.call(images));
+        var x = normalize.call(images);
+        if (ChannelsLast) x = ChannelsLastLayout.Apply(x);
+        var maps = backbone.call(x);
         var cls = classification_head.call(maps);
         var reg = regression_head.call(maps);
         return (cls.MoveToOuterDisposeScope(), reg.MoveToOuterDisposeScope());

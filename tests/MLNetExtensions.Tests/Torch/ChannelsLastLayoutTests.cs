@@ -1,0 +1,147 @@
+using MLNetExtensions.Torch;
+using MLNetExtensions.Torch.Detection;
+using MLNetExtensions.Torch.Detection.FasterRcnn;
+using MLNetExtensions.Torch.Modules;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetExtensions.Tests.Torch;
+
+[TestClass]
+public sealed class ChannelsLastLayoutTests
+{
+    [TestMethod]
+    public void ApplyKeepsShapeAndValuesAndMakesChannelsInnermost()
+    {
+        TorchRuntime.EnsureLoaded();
+        using var scope = NewDisposeScope();
+        var x = arange(2 * 5 * 4 * 3, ScalarType.Float32).reshape(2, 5, 4, 3);
+        Assert.IsFalse(ChannelsLastLayout.IsChannelsLast(x));
+
+        var y = ChannelsLastLayout.Apply(x);
+        CollectionAssert.AreEqual(x.shape, y.shape);
+        CollectionAssert.AreEqual(new long[] { 60, 1, 15, 5 }, y.stride());
+        Assert.IsTrue(ChannelsLastLayout.IsChannelsLast(y));
+        Assert.IsTrue(x.allclose(y, rtol: 0, atol: 0));
+        Assert.AreSame(y, ChannelsLastLayout.Apply(y), "a channels-last tensor is returned as it is");
+        var flat = arange(6, ScalarType.Float32).reshape(2, 3);
+        Assert.AreSame(flat, ChannelsLastLayout.Apply(flat), "only (N, C, H, W) tensors are laid out");
+    }
+
+    /// <summary>
+    /// The detection networks compute in channels-last memory on the CPU: every feature map the backbone gives the heads
+    /// is channels-last (a layer that went back to NCHW, such as a padded convolution's input padding, would show here),
+    /// and their outputs and parameter gradients are NCHW's within float32 rounding.
+    /// </summary>
+    [TestMethod]
+    [DataRow("ssd vgglite x0.5 fusion (quickstart)")]
+    [DataRow("ssd vgglite x0.3")]
+    [DataRow("ssd resnet18")]
+    [DataRow("grid vgglite x0.5")]
+    [DataRow("faster-rcnn resnet18 stride 8 (quickstart)")]
+    [DataRow("faster-rcnn vgglite x0.3 fpn")]
+    public void DetectionNetworkComputesChannelsLastAndAsNchw(string network)
+    {
+        TorchRuntime.EnsureLoaded();
+        using var scope = NewDisposeScope();
+        manual_seed(4);
+        var (module, setLayout, forward) = Build(network);
+        // Eval mode: BatchNorm is a fixed affine map, so the two layouts differ by float32 rounding only (batch statistics
+        // over the last, 1×1 maps of a small batch amplify it); the layout is the same in training.
+        module.eval();
+        var images = rand(new long[] { 4, 3, 64, 64 }, generator: new Generator(4)) * 255f;
+
+        var maps = new List<(string Description, bool ChannelsLast, bool SinglePixel)>();
+        var (outputs, gradients) = Step(module, forward, images, new Generator(5), maps);
+        Assert.IsNotEmpty(maps);
+        var nchw = maps.Where(m => !m.ChannelsLast).Select(m => m.Description).ToList();
+        Assert.IsEmpty(nchw, $"maps not channels-last: {string.Join("; ", nchw)}");
+
+        maps.Clear();
+        setLayout(false);
+        var (outputsNchw, gradientsNchw) = Step(module, forward, images, new Generator(5), maps);
+        setLayout(true);
+        Assert.IsTrue(maps.All(m => !m.ChannelsLast || m.SinglePixel), "ChannelsLast = false computes in NCHW");
+        for (int i = 0; i < outputs.Length; i++)
+            Assert.IsLessThan(1e-5, RelativeError(outputs[i], outputsNchw[i]), $"output {i}");
+        foreach (var (name, g) in gradients)
+            Assert.IsLessThan(1e-4, RelativeError(g, gradientsNchw[name]), $"gradient of {name}");
+    }
+
+    /// <summary>The network, its layout switch, and a forward that gives its outputs and reports its feature maps.</summary>
+    private static (nn.Module, Action<bool>, Func<Tensor, List<(string, bool, bool)>, Tensor[]>) Build(string network)
+    {
+        const int classes = 5;
+        switch (network)
+        {
+            case "ssd vgglite x0.5 fusion (quickstart)":
+                return Ssd(new SsdDetectorOptions { InputWidth = 64, InputHeight = 64, WidthMultiplier = 0.5f, TopDownFusion = true });
+            case "ssd vgglite x0.3":
+                return Ssd(new SsdDetectorOptions { InputWidth = 64, InputHeight = 64, WidthMultiplier = 0.3f });
+            case "ssd resnet18":
+                return Ssd(new SsdDetectorOptions { InputWidth = 64, InputHeight = 64, Backbone = DetectorBackbone.ResNet18 });
+            case "grid vgglite x0.5":
+            {
+                var net = (GridNetwork)new GridDetectorModel(new SsdDetectorOptions { Architecture = DetectorArchitecture.Grid, InputWidth = 64, InputHeight = 64, GridSize = 4, WidthMultiplier = 0.5f }, classes, torch.CPU).Network;
+                return (net, b => net.ChannelsLast = b, (x, maps) => Hooked(net, maps, () => [net.call(x)]));
+            }
+            case "faster-rcnn resnet18 stride 8 (quickstart)":
+                return FasterRcnn(new FasterRcnnDetectorOptions { InputWidth = 64, InputHeight = 64, Backbone = DetectorBackbone.ResNet18, FeatureStride = 8, AnchorSizes = [12f, 24f, 48f] });
+            case "faster-rcnn vgglite x0.3 fpn":
+                return FasterRcnn(new FasterRcnnDetectorOptions { InputWidth = 64, InputHeight = 64, Backbone = DetectorBackbone.VggLite, WidthMultiplier = 0.3f, Fpn = true, FeatureStride = 8, AnchorSizes = [16f, 32f, 64f] });
+            default:
+                throw new ArgumentException(network);
+        }
+
+        static (nn.Module, Action<bool>, Func<Tensor, List<(string, bool, bool)>, Tensor[]>) Ssd(SsdDetectorOptions o)
+        {
+            var net = (SsdNetwork)new SsdDetectorModel(o, classes, torch.CPU).Network;
+            return (net, b => net.ChannelsLast = b, (x, maps) => Hooked(net, maps, () => { var (c, r) = net.call(x); return [c, r]; }));
+        }
+
+        static (nn.Module, Action<bool>, Func<Tensor, List<(string, bool, bool)>, Tensor[]>) FasterRcnn(FasterRcnnDetectorOptions o)
+        {
+            // The maps the RPN and the RoI heads read, and the RPN head's outputs on them.
+            var net = new FasterRcnnDetectorModel(o, classes, torch.CPU).Faster;
+            var head = (nn.Module<Tensor, (Tensor, Tensor)>)net.named_modules().Single(m => m.name == "rpn.head").module;
+            return (net, b => net.ChannelsLast = b, (x, maps) =>
+            {
+                var features = net.Features(x);
+                maps.AddRange(features.Select(Describe));
+                return features.SelectMany(f => { var (objectness, deltas) = head.call(f); return new[] { f, objectness, deltas }; }).ToArray();
+            });
+        }
+    }
+
+    /// <summary>Runs <paramref name="forward"/> with a hook on the network's <c>backbone</c> child that reports its maps
+    /// (the network disposes them when its forward returns, so the hook keeps what it needs of them).</summary>
+    private static Tensor[] Hooked(nn.Module network, List<(string, bool, bool)> maps, Func<Tensor[]> forward)
+    {
+        var trunk = (nn.Module<Tensor, Tensor[]>)network.named_children().Single(c => c.name == "backbone").module;
+        var hook = trunk.register_forward_hook((_, _, output) => { maps.AddRange(output.Select(Describe)); return output; });
+        try
+        {
+            return forward();
+        }
+        finally
+        {
+            hook.remove();
+        }
+    }
+
+    private static (string, bool, bool) Describe(Tensor map)
+        => ($"{string.Join("x", map.shape)} strides {string.Join(",", map.stride())}", ChannelsLastLayout.IsChannelsLast(map), map.shape[2] * map.shape[3] == 1);
+
+    private static (Tensor[] Outputs, Dictionary<string, Tensor> Gradients) Step(nn.Module network, Func<Tensor, List<(string, bool, bool)>, Tensor[]> forward,
+        Tensor images, Generator generator, List<(string, bool, bool)> maps)
+    {
+        network.zero_grad();
+        var outputs = forward(images, maps);
+        outputs.Select(o => (o * randn(o.shape, generator: generator)).sum()).Aggregate((a, b) => a + b).backward();
+        var gradients = network.named_parameters().Where(p => p.parameter.grad is not null).ToDictionary(p => p.name, p => p.parameter.grad!.clone());
+        return (outputs.Select(o => o.detach()).ToArray(), gradients);
+    }
+
+    private static double RelativeError(Tensor a, Tensor reference)
+        => (a - reference).abs().max().item<float>() / Math.Max(reference.abs().max().item<float>(), 1e-12f);
+}
