@@ -180,7 +180,10 @@ class ImagePooling(nn.Sequential):
         super().__init__(nn.AdaptiveAvgPool2d(1), nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
 
     def forward(self, x):
-        return F.interpolate(super().forward(x), size=x.shape[2:], mode="bilinear", align_corners=False)
+        y = F.interpolate(super().forward(x), size=x.shape[2:], mode="bilinear", align_corners=False)
+        # In the input's layout, as ImagePoolingBranch.cs: the upsampled 1x1 map is NCHW, and one NCHW branch makes
+        # ASPP's concatenation NCHW.
+        return y.contiguous(memory_format=torch.channels_last) if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous() else y
 
 
 class Aspp(nn.Module):
@@ -217,7 +220,8 @@ class DeepLabNetwork(nn.Module):
 
     def forward(self, images):
         low, high = self.backbone(normalize(images, self.kind))
-        logits = self.decoder(low, self.aspp(high))
+        # DeepLabNetwork.cs: the logits in NCHW before the upsampling (a no-op on an NCHW batch).
+        logits = self.decoder(low, self.aspp(high)).contiguous()
         return [F.interpolate(logits, size=images.shape[2:], mode="bilinear", align_corners=False)]
 
 
@@ -381,7 +385,7 @@ def main():
         command = line.split()
         if command[:1] != ["steps"]:
             break
-        # "steps K channels_last": the same steps on the batch in channels-last memory (as the library's SSD computes;
+        # "steps K channels_last": the same steps on the batch in channels-last memory (as the library's SSD and DeepLab compute;
         # the weights stay NCHW on both sides), the layout PyTorch's CPU tuning guide recommends for convolutions.
         channels_last = command[2:] == ["channels_last"]
         block = [step(net, optimizer, images_cl if channels_last else images, weights) for _ in range(int(command[1]))]

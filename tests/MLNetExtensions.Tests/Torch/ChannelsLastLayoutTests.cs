@@ -2,6 +2,7 @@ using MLNetExtensions.Torch;
 using MLNetExtensions.Torch.Detection;
 using MLNetExtensions.Torch.Detection.FasterRcnn;
 using MLNetExtensions.Torch.Modules;
+using MLNetExtensions.Torch.Segmentation;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -29,9 +30,12 @@ public sealed class ChannelsLastLayoutTests
     }
 
     /// <summary>
-    /// The detection networks compute in channels-last memory on the CPU: every feature map the backbone gives the heads
-    /// is channels-last (a layer that went back to NCHW, such as a padded convolution's input padding, would show here),
-    /// and their outputs and parameter gradients are NCHW's within float32 rounding.
+    /// The detection networks compute in channels-last memory on the CPU, and DeepLab does when asked: every feature map
+    /// the backbone gives the detection heads, and every BatchNorm's output in DeepLab (ASPP's and the decoder's
+    /// concatenations included), is channels-last (a layer that went back to NCHW, such as a padded convolution's input
+    /// padding, would show here); DeepLab's logits are NCHW; outputs and parameter gradients are NCHW's within float32
+    /// rounding. (DeepLab on ResNet-18 at output stride 8 is not here: its channels-last gradients were 2.8e-3 off
+    /// float64 on 2026-12-07's Ice Lake VM, which is why DeepLab stays NCHW by default.)
     /// </summary>
     [TestMethod]
     [DataRow("ssd vgglite x0.5 fusion (quickstart)")]
@@ -40,7 +44,9 @@ public sealed class ChannelsLastLayoutTests
     [DataRow("grid vgglite x0.5")]
     [DataRow("faster-rcnn resnet18 stride 8 (quickstart)")]
     [DataRow("faster-rcnn vgglite x0.3 fpn")]
-    public void DetectionNetworkComputesChannelsLastAndAsNchw(string network)
+    [DataRow("deeplab resnetlite x0.5 (quickstart)")]
+    [DataRow("deeplab mobilenetv2")]
+    public void NetworkComputesChannelsLastAndAsNchw(string network)
     {
         TorchRuntime.EnsureLoaded();
         using var scope = NewDisposeScope();
@@ -50,12 +56,15 @@ public sealed class ChannelsLastLayoutTests
         // over the last, 1×1 maps of a small batch amplify it); the layout is the same in training.
         module.eval();
         var images = rand(new long[] { 4, 3, 64, 64 }, generator: new Generator(4)) * 255f;
+        setLayout(true);   // the detection networks' default; DeepLab's is NCHW (DeepLabNetwork.ChannelsLast)
 
         var maps = new List<(string Description, bool ChannelsLast, bool SinglePixel)>();
         var (outputs, gradients) = Step(module, forward, images, new Generator(5), maps);
         Assert.IsNotEmpty(maps);
         var nchw = maps.Where(m => !m.ChannelsLast).Select(m => m.Description).ToList();
         Assert.IsEmpty(nchw, $"maps not channels-last: {string.Join("; ", nchw)}");
+        if (module is DeepLabNetwork)
+            Assert.IsTrue(outputs[0].is_contiguous(), $"DeepLab's logits are NCHW: strides {string.Join(",", outputs[0].stride())}");
 
         maps.Clear();
         setLayout(false);
@@ -89,8 +98,31 @@ public sealed class ChannelsLastLayoutTests
                 return FasterRcnn(new FasterRcnnDetectorOptions { InputWidth = 64, InputHeight = 64, Backbone = DetectorBackbone.ResNet18, FeatureStride = 8, AnchorSizes = [12f, 24f, 48f] });
             case "faster-rcnn vgglite x0.3 fpn":
                 return FasterRcnn(new FasterRcnnDetectorOptions { InputWidth = 64, InputHeight = 64, Backbone = DetectorBackbone.VggLite, WidthMultiplier = 0.3f, Fpn = true, FeatureStride = 8, AnchorSizes = [16f, 32f, 64f] });
+            case "deeplab resnetlite x0.5 (quickstart)":
+                return DeepLab(new DeepLabSegmenterOptions { InputWidth = 64, InputHeight = 64, WidthMultiplier = 0.5f, OutputStride = 16, AsppChannels = 64, LowLevelChannels = 32, Dropout = 0 });
+            case "deeplab mobilenetv2":
+                return DeepLab(new DeepLabSegmenterOptions { InputWidth = 64, InputHeight = 64, Backbone = SegmentationBackboneKind.MobileNetV2, AsppChannels = 40, LowLevelChannels = 20, Dropout = 0 });
             default:
                 throw new ArgumentException(network);
+        }
+
+        static (nn.Module, Action<bool>, Func<Tensor, List<(string, bool, bool)>, Tensor[]>) DeepLab(DeepLabSegmenterOptions o)
+        {
+            // Every BatchNorm's output: the backbone's, ASPP's branches and projection (after its concatenation), the decoder's.
+            var net = new DeepLabNetwork(SegmentationBackboneFactory.Create(o, 3), classes, o.Normalization, o.AtrousRates, o.AsppChannels, o.LowLevelChannels, o.Dropout);
+            return (net, b => net.ChannelsLast = b, (x, maps) =>
+            {
+                var hooks = net.modules().OfType<TorchSharp.Modules.BatchNorm>()
+                    .Select(bn => bn.register_forward_hook((_, _, output) => { maps.Add(Describe(output)); return output; })).ToList();
+                try
+                {
+                    return [net.call(x)];
+                }
+                finally
+                {
+                    hooks.ForEach(h => h.remove());
+                }
+            });
         }
 
         static (nn.Module, Action<bool>, Func<Tensor, List<(string, bool, bool)>, Tensor[]>) Ssd(SsdDetectorOptions o)

@@ -29,6 +29,7 @@ public sealed class NetworkConvolutionGradientTests
     [DataRow("deeplab resnetlite x0.3")]
     [DataRow("deeplab mobilenetv2")]
     [DataRow("deeplab resnet18")]
+    [DataRow("deeplab resnet18 output stride 8")]
     public void GradientsMatchFloat64(string network)
     {
         TorchRuntime.EnsureLoaded();
@@ -98,6 +99,8 @@ public sealed class NetworkConvolutionGradientTests
                 return DeepLab(new DeepLabSegmenterOptions { InputWidth = 64, InputHeight = 64, Backbone = SegmentationBackboneKind.MobileNetV2, AsppChannels = 40, LowLevelChannels = 20, Dropout = 0 });
             case "deeplab resnet18":
                 return DeepLab(new DeepLabSegmenterOptions { InputWidth = 64, InputHeight = 64, Backbone = SegmentationBackboneKind.ResNet18, Dropout = 0 });
+            case "deeplab resnet18 output stride 8":
+                return DeepLab(new DeepLabSegmenterOptions { InputWidth = 64, InputHeight = 64, Backbone = SegmentationBackboneKind.ResNet18, OutputStride = 8, AsppChannels = 64, LowLevelChannels = 32, Dropout = 0 });
             default:
                 throw new ArgumentException(network);
         }

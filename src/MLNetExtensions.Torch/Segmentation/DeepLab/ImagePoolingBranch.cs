@@ -30,14 +30,17 @@ public sealed class ImagePoolingBranch : nn.Module<Tensor, Tensor>, IOnnxExporta
         RegisterComponents();
     }
 
-    /// <summary>(N, in, H, W) → (N, out, H, W), constant over each map.</summary>
+    /// <summary>(N, in, H, W) → (N, out, H, W), constant over each map, in the input's memory layout.</summary>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
         var pooled = nn.functional.adaptive_avg_pool2d(input, [1, 1]);                             // (N, in, 1, 1)
         var y = nn.functional.relu(bn.call(conv.call(pooled)));                                   // (N, out, 1, 1)
-        return nn.functional.interpolate(y, size: [input.shape[2], input.shape[3]], mode: InterpolationMode.Bilinear, align_corners: false)
-            .MoveToOuterDisposeScope();
+        var map = nn.functional.interpolate(y, size: [input.shape[2], input.shape[3]], mode: InterpolationMode.Bilinear, align_corners: false);
+        // A 1×1 map reads as NCHW whatever its layout, and so does its upsampling; ASPP's concatenation is channels-last
+        // only when every branch is, so the branch follows its input (see ChannelsLastLayout).
+        if (ChannelsLastLayout.IsChannelsLast(input)) map = ChannelsLastLayout.Apply(map);     // (N, out, H, W)
+        return map.MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>
