@@ -385,7 +385,7 @@ def main():
         command = line.split()
         if command[:1] != ["steps"]:
             break
-        # "steps K channels_last": the same steps on the batch in channels-last memory (as the library's SSD and DeepLab compute;
+        # "steps K channels_last": the same steps on the batch in channels-last memory (as the library's SSD computes;
         # the weights stay NCHW on both sides), the layout PyTorch's CPU tuning guide recommends for convolutions.
         channels_last = command[2:] == ["channels_last"]
         block = [step(net, optimizer, images_cl if channels_last else images, weights) for _ in range(int(command[1]))]

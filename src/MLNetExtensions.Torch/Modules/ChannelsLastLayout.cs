@@ -10,10 +10,11 @@ namespace MLNetExtensions.Torch.Modules;
 /// layout), so a network converts its input once. Two exceptions a network has to mind: a map of one pixel reads as
 /// NCHW whatever its strides, and so does what is upsampled from it; and a concatenation is NCHW as soon as one of its
 /// inputs is (DeepLab's image-pooling branch lays its output out like its input for that). In the default NCHW layout
-/// libtorch reorders every convolution's input, output and gradients between NCHW and oneDNN's blocked layout (<c>mkldnn_to_dense</c>, <c>reorder_to</c>:
-/// a fifth of the quickstart SSD's convolution backward in a <c>perf</c> profile of 2026-12-07); in NHWC it passes the
-/// tensors as they are, and a head's <c>permute(0, 2, 3, 1)</c> is free. PyTorch's <c>x.to(memory_format=torch.channels_last)</c>;
-/// TorchSharp 0.107 has no memory-format argument, so this permutes, copies and permutes back (one copy of the input).
+/// libtorch reorders every convolution's input, output and gradients between NCHW and oneDNN's blocked layout
+/// (<c>mkldnn_to_dense</c>, <c>reorder_to</c>: a fifth of the quickstart SSD's convolution backward in a <c>perf</c>
+/// profile of 2026-12-07); in NHWC it passes the tensors as they are, and a head's <c>permute(0, 2, 3, 1)</c> is free.
+/// PyTorch's <c>x.to(memory_format=torch.channels_last)</c>; TorchSharp 0.107 has no memory-format argument, so this
+/// permutes, copies and permutes back (one copy of the input).
 /// </summary>
 public static class ChannelsLastLayout
 {
