@@ -99,10 +99,12 @@ public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>, ITrainableModel
     /// <summary>Whether the network computes in channels-last memory on the CPU (<see cref="ChannelsLastLayout"/>) up to
     /// the classifier; the K-channel logits go back to NCHW before the last upsampling, so the output is the contiguous
     /// (N, K, H, W) tensor the losses and the scorers read. False (NCHW), unlike the detection networks: channels-last
-    /// trained the quickstart's network 1.01–1.09× faster on the 2026-12-07 Ice Lake VM, but the parameter gradients of
-    /// DeepLab on ResNet-18 at output stride 8 (batch 4, 64 px) were 2.8e-3 off float64 there against 6e-7 in NCHW, and
-    /// every single convolution of its shapes was right, so the layer at fault is not found yet. Tests set it to check
-    /// the layout.</summary>
+    /// trained the quickstart's network 1.01–1.09× faster on the 2026-12-07 Ice Lake VM, and its gradients match float64
+    /// as NCHW's do (the 2.8e-3 once seen on ResNet-18 at output stride 8 was one pre-activation rounding to the other
+    /// side of a ReLU's kink, see the tests' <c>ActivationDecisions</c>), but the segmentation quickstart's one
+    /// channels-last run (same seed; ASPP's dropout draws its mask in memory order, so another draw) gave test mIoU
+    /// 0.7551 there against NCHW's 0.8276 on the Zen 5 host of 2026-12-05, and one draw of a chaotic run does not
+    /// settle it. Tests set it to check the layout.</summary>
     internal bool ChannelsLast { get; set; }
 
     /// <summary>(N, C, H, W) raw pixels → (N, K, H, W) logits.</summary>
