@@ -16,6 +16,7 @@ IBenchmark[] all =
     new ScoringBenchmark(),
     new DeepLabBenchmark(),
     new RoiAlignBenchmark(),
+    new BilinearResizeBenchmark(),
     new FasterRcnnBenchmark(),
     new BackboneCostBenchmark(),
     new SelectiveSearchBenchmark(),

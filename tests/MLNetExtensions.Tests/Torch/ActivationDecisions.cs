@@ -21,11 +21,12 @@ internal sealed class ActivationDecisions : IDisposable
     private readonly List<Action> _unhook = [];
     private readonly List<(string Module, Tensor Side)> _sides = [];
 
-    public ActivationDecisions(nn.Module network)
+    private ActivationDecisions(nn.Module network)
     {
         foreach (var (name, module) in network.named_modules())
         {
-            if (module is not nn.Module<Tensor, Tensor> m) continue;
+            // A Sequential returns its last child's output, which that child's hook records already.
+            if (module is not nn.Module<Tensor, Tensor> m || module is TorchSharp.Modules.Sequential) continue;
             var hook = m.register_forward_hook((_, _, output) =>
             {
                 using var noGrad = no_grad();
@@ -37,8 +38,56 @@ internal sealed class ActivationDecisions : IDisposable
         }
     }
 
-    /// <summary>Stops recording (the backward pass calls no module).</summary>
-    public void Stop()
+    /// <summary>Runs <paramref name="run"/> (a forward, and a backward if the caller likes: the backward calls no
+    /// module) with every module of <paramref name="network"/> recorded; returns its result and the decisions, which
+    /// the caller disposes.</summary>
+    public static (T Result, ActivationDecisions Decisions) Record<T>(nn.Module network, Func<T> run)
+    {
+        var decisions = new ActivationDecisions(network);
+        try
+        {
+            return (run(), decisions);
+        }
+        catch
+        {
+            decisions.Dispose();
+            throw;
+        }
+        finally
+        {
+            decisions.Stop();
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="attempt"/> on input 0, 1, … (at most <see cref="Inputs"/>), each in its own dispose scope,
+    /// until the two recorded forwards it returns took the same decisions, then runs the assertions it returned with the
+    /// count of inputs skipped before; fails, listing the flips, when every input had one.
+    /// </summary>
+    /// <param name="what">The network and the two forwards, for the failure message.</param>
+    /// <param name="attempt">Input index → the two forwards' decisions and the assertions to run on an input without a flip.</param>
+    public static void OnAnInputWithoutFlips(string what, Func<int, (ActivationDecisions First, ActivationDecisions Second, Action<int> Check)> attempt)
+    {
+        var flips = new List<string>();
+        for (int input = 0; input < Inputs; input++)
+        {
+            using var scope = NewDisposeScope();
+            var (first, second, check) = attempt(input);
+            string? flip;
+            using (first)
+            using (second)
+                flip = first.FirstDifference(second);
+            if (flip is null)
+            {
+                check(flips.Count);
+                return;
+            }
+            flips.Add($"input {input}: {flip}");
+        }
+        Assert.Fail($"{what}: on each of {Inputs} inputs the two forwards took an activation decision differently: {string.Join("; ", flips)}");
+    }
+
+    private void Stop()
     {
         foreach (var unhook in _unhook) unhook();
         _unhook.Clear();

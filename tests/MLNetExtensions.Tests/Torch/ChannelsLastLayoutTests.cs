@@ -57,16 +57,12 @@ public sealed class ChannelsLastLayoutTests
         module.eval();
         // The two layouts round differently, which can put a pre-activation on the other side of a ReLU's kink: then
         // the next input (see ActivationDecisions).
-        var flips = new List<string>();
-        for (int attempt = 0; attempt < ActivationDecisions.Inputs; attempt++)
+        ActivationDecisions.OnAnInputWithoutFlips($"{network} channels-last and NCHW", attempt =>
         {
-            using var attemptScope = NewDisposeScope();
             var images = rand(new long[] { 4, 3, 64, 64 }, generator: new Generator((ulong)(4 + attempt))) * 255f;
             setLayout(true);   // the detection networks' default; DeepLab's is NCHW (DeepLabNetwork.ChannelsLast)
             var maps = new List<(string Description, bool ChannelsLast, bool SinglePixel)>();
-            using var decisions = new ActivationDecisions(module);
-            var (outputs, gradients) = Step(module, forward, images, new Generator(5), maps);
-            decisions.Stop();
+            var ((outputs, gradients), decisions) = ActivationDecisions.Record(module, () => Step(module, forward, images, new Generator(5), maps));
             Assert.IsNotEmpty(maps);
             var nchw = maps.Where(m => !m.ChannelsLast).Select(m => m.Description).ToList();
             Assert.IsEmpty(nchw, $"maps not channels-last: {string.Join("; ", nchw)}");
@@ -75,24 +71,17 @@ public sealed class ChannelsLastLayoutTests
 
             maps.Clear();
             setLayout(false);
-            using var decisionsNchw = new ActivationDecisions(module);
-            var (outputsNchw, gradientsNchw) = Step(module, forward, images, new Generator(5), maps);
-            decisionsNchw.Stop();
+            var ((outputsNchw, gradientsNchw), decisionsNchw) = ActivationDecisions.Record(module, () => Step(module, forward, images, new Generator(5), maps));
             setLayout(true);
             Assert.IsTrue(maps.All(m => !m.ChannelsLast || m.SinglePixel), "ChannelsLast = false computes in NCHW");
-            string? flip = decisions.FirstDifference(decisionsNchw);
-            if (flip is not null)
+            return (decisions, decisionsNchw, _ =>
             {
-                flips.Add($"input {attempt}: {flip}");
-                continue;
-            }
-            for (int i = 0; i < outputs.Length; i++)
-                Assert.IsLessThan(1e-5, RelativeError(outputs[i], outputsNchw[i]), $"output {i}");
-            foreach (var (name, g) in gradients)
-                Assert.IsLessThan(1e-4, RelativeError(g, gradientsNchw[name]), $"gradient of {name} (input {attempt})");
-            return;
-        }
-        Assert.Fail($"{network}: on each of {ActivationDecisions.Inputs} inputs the layouts took an activation decision differently: {string.Join("; ", flips)}");
+                for (int i = 0; i < outputs.Length; i++)
+                    Assert.IsLessThan(1e-5, RelativeError(outputs[i], outputsNchw[i]), $"output {i}");
+                foreach (var (name, g) in gradients)
+                    Assert.IsLessThan(1e-4, RelativeError(g, gradientsNchw[name]), $"gradient of {name} (input {attempt})");
+            });
+        });
     }
 
     /// <summary>The network, its layout switch, and a forward that gives its outputs and reports its feature maps.</summary>

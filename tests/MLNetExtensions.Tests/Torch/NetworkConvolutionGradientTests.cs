@@ -43,53 +43,48 @@ public sealed class NetworkConvolutionGradientTests
         // ResNet-18 at output stride 8, batch 4: one value of 65536 at layer3.0.bn1, 5.8e-9 in float64, moved a BatchNorm
         // bias's gradient by 3.5e-3); float32 then differentiates another function, not wrongly, so the test draws
         // another input. A wrong kernel is wrong on every input.
-        var flips = new List<string>();
-        for (int attempt = 0; attempt < ActivationDecisions.Inputs; attempt++)
+        ActivationDecisions.OnAnInputWithoutFlips(network, attempt =>
         {
-            using var attemptScope = NewDisposeScope();
+            module.zero_grad();
             module.to(ScalarType.Float32);
             var generator = new Generator((ulong)(11 + attempt));
             var images = rand(new long[] { 2, 3, size, size }, generator: generator) * 255f;
-            using var decisions32 = new ActivationDecisions(module);
-            var outputs = forward(images);
-            var weights = outputs.Select(o => randn(o.shape, generator: generator)).ToArray();
-            Loss(outputs, weights).backward();
-            decisions32.Stop();
+            var (weights, decisions32) = ActivationDecisions.Record(module, () =>
+            {
+                var outputs = forward(images);
+                var weights = outputs.Select(o => randn(o.shape, generator: generator)).ToArray();
+                Loss(outputs, weights).backward();
+                return weights;
+            });
             var grads32 = module.named_parameters().Where(p => p.parameter.grad is not null)
                 .ToDictionary(p => p.name, p => p.parameter.grad!.detach().to(ScalarType.Float64).clone());
             Assert.IsNotEmpty(grads32);
 
             module.zero_grad();
             module.to(ScalarType.Float64);
-            using var decisions64 = new ActivationDecisions(module);
-            var outputs64 = forward(images.to(ScalarType.Float64));
-            Loss(outputs64, weights.Select(w => w.to(ScalarType.Float64)).ToArray()).backward();
-            decisions64.Stop();
-            string? flip = decisions32.FirstDifference(decisions64);
-            if (flip is not null)
+            var (_, decisions64) = ActivationDecisions.Record(module, () =>
             {
-                flips.Add($"input {attempt}: {flip}");
-                module.zero_grad();
-                continue;
-            }
-
-            var wrong = new List<string>();
-            double largest = grads32.Values.Max(g => g.norm().item<double>());
-            foreach (var (name, parameter) in module.named_parameters())
+                Loss(forward(images.to(ScalarType.Float64)), weights.Select(w => w.to(ScalarType.Float64)).ToArray()).backward();
+                return 0;
+            });
+            return (decisions32, decisions64, flipped =>
             {
-                if (!grads32.TryGetValue(name, out var g32)) continue;
-                var g64 = parameter.grad!;
-                double norm = g64.norm().item<double>();
-                double error = (g32 - g64).norm().item<double>();
-                // float32 through a few dozen layers stays within ~1e-5 of float64; the oneDNN fault gives errors of the
-                // gradient's own size.
-                if (!(error <= 1e-3 * norm + 1e-6 * largest)) wrong.Add($"{name} {string.Join("x", parameter.shape)}: relative error {error / norm:G3}");
-            }
-            Assert.IsEmpty(wrong, $"{network} at oneDNN ISA {OneDnnIsa.EnsureUserSettingVisible() ?? "default"} (AVX-512: {OneDnnIsa.RunsAvx512()}), " +
-                $"input {attempt} ({flips.Count} before it had activation decisions flipped): {string.Join("; ", wrong)}");
-            return;
-        }
-        Assert.Fail($"{network}: on each of {ActivationDecisions.Inputs} inputs float32 and float64 took an activation decision differently: {string.Join("; ", flips)}");
+                var wrong = new List<string>();
+                double largest = grads32.Values.Max(g => g.norm().item<double>());
+                foreach (var (name, parameter) in module.named_parameters())
+                {
+                    if (!grads32.TryGetValue(name, out var g32)) continue;
+                    var g64 = parameter.grad!;
+                    double norm = g64.norm().item<double>();
+                    double error = (g32 - g64).norm().item<double>();
+                    // float32 through a few dozen layers stays within ~1e-5 of float64; the oneDNN fault gives errors of the
+                    // gradient's own size.
+                    if (!(error <= 1e-3 * norm + 1e-6 * largest)) wrong.Add($"{name} {string.Join("x", parameter.shape)}: relative error {error / norm:G3}");
+                }
+                Assert.IsEmpty(wrong, $"{network} at oneDNN ISA {OneDnnIsa.EnsureUserSettingVisible() ?? "default"} (AVX-512: {OneDnnIsa.RunsAvx512()}), " +
+                    $"input {attempt} ({flipped} before it had activation decisions flipped): {string.Join("; ", wrong)}");
+            });
+        });
     }
 
     private static Tensor Loss(Tensor[] outputs, Tensor[] weights) => outputs.Zip(weights, (o, w) => (o * w).sum()).Aggregate((a, b) => a + b);

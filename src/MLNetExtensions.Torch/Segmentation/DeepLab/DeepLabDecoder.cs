@@ -37,7 +37,7 @@ public sealed class DeepLabDecoder : nn.Module<Tensor, Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var low = project.call(lowLevel);
-        var up = nn.functional.interpolate(aspp, size: [low.shape[2], low.shape[3]], mode: InterpolationMode.Bilinear, align_corners: false);
+        var up = BilinearResize.Apply(aspp, low.shape[2], low.shape[3]);
         return classifier.call(fuse.call(cat([low, up], 1))).MoveToOuterDisposeScope();
     }
 

@@ -103,7 +103,7 @@ public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>, ITrainableModel
     /// as NCHW's do (the 2.8e-3 once seen on ResNet-18 at output stride 8 was one pre-activation rounding to the other
     /// side of a ReLU's kink, see the tests' <c>ActivationDecisions</c>), but the segmentation quickstart's one
     /// channels-last run (same seed; ASPP's dropout draws its mask in memory order, so another draw) gave test mIoU
-    /// 0.7551 there against NCHW's 0.8276 on the Zen 5 host of 2026-12-05, and one draw of a chaotic run does not
+    /// 0.7551 there against NCHW's 0.8197 (0.8276 on the Zen 5 host of 2026-12-05), and one draw of a chaotic run does not
     /// settle it. Tests set it to check the layout.</summary>
     internal bool ChannelsLast { get; set; }
 
@@ -129,8 +129,7 @@ public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>, ITrainableModel
             }
         }
         var logits = decoder.call(low, aspp.call(high)).contiguous();                             // (N, K, H/4, W/4), NCHW
-        return nn.functional.interpolate(logits, size: [images.shape[2], images.shape[3]], mode: InterpolationMode.Bilinear, align_corners: false)
-            .MoveToOuterDisposeScope();
+        return BilinearResize.Apply(logits, images.shape[2], images.shape[3]).MoveToOuterDisposeScope();     // (N, K, H, W)
     }
 
     /// <summary>

@@ -36,10 +36,12 @@ public sealed class ImagePoolingBranch : nn.Module<Tensor, Tensor>, IOnnxExporta
         using var scope = NewDisposeScope();
         var pooled = nn.functional.adaptive_avg_pool2d(input, [1, 1]);                             // (N, in, 1, 1)
         var y = nn.functional.relu(bn.call(conv.call(pooled)));                                   // (N, out, 1, 1)
-        var map = nn.functional.interpolate(y, size: [input.shape[2], input.shape[3]], mode: InterpolationMode.Bilinear, align_corners: false);
-        // A 1×1 map reads as NCHW whatever its layout, and so does its upsampling; ASPP's concatenation is channels-last
-        // only when every branch is, so the branch follows its input (see ChannelsLastLayout).
-        if (ChannelsLastLayout.IsChannelsLast(input)) map = ChannelsLastLayout.Apply(map);     // (N, out, H, W)
+        // Bilinear upsampling of one pixel repeats it (what the export's Resize computes), so the map is the pixel
+        // broadcast: no interpolation kernel forward or backward (its backward is a sum over the map).
+        var map = y.expand(y.shape[0], y.shape[1], input.shape[2], input.shape[3]);               // (N, out, H, W), a view
+        // ASPP's concatenation is channels-last only when every branch is, so the branch follows its input (see
+        // ChannelsLastLayout).
+        map = ChannelsLastLayout.IsChannelsLast(input) ? ChannelsLastLayout.Apply(map) : map.contiguous();
         return map.MoveToOuterDisposeScope();
     }
 
