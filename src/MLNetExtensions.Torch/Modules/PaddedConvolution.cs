@@ -29,6 +29,8 @@ public static class PaddedConvolution
     {
         ArgumentNullException.ThrowIfNull(conv);
         ArgumentNullException.ThrowIfNull(input);
+        // Off-centre taps that read only padding: a 1×1 convolution, which needs no padded channels.
+        if (CentreTapConvolution.Applies(conv, input)) return CentreTapConvolution.Apply(conv, input);
         var (outPad, inPad) = Padding(conv, input);
         if (outPad == 0 && inPad == 0) return conv.call(input);
 
