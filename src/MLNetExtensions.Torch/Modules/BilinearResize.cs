@@ -51,7 +51,7 @@ public static class BilinearResize
     /// <summary>(output, input) weights of 1-D linear interpolation with half-pixel centres, as libtorch computes its
     /// taps: source x = max((o + ½) · input / output − ½, 0), taps ⌊x⌋ and the next one (the last pixel at the edge),
     /// weights 1 − λ and λ with λ = x − ⌊x⌋.</summary>
-    internal static Tensor Weights(long input, long output, ScalarType dtype)
+    private static Tensor Weights(long input, long output, ScalarType dtype)
     {
         var weights = new float[output * input];
         float scale = (float)input / output;

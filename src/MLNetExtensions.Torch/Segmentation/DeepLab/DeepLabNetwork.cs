@@ -101,10 +101,10 @@ public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>, ITrainableModel
     /// (N, K, H, W) tensor the losses and the scorers read. False (NCHW), unlike the detection networks: channels-last
     /// trained the quickstart's network 1.01–1.09× faster on the 2026-12-07 Ice Lake VM, and its gradients match float64
     /// as NCHW's do (the 2.8e-3 once seen on ResNet-18 at output stride 8 was one pre-activation rounding to the other
-    /// side of a ReLU's kink, see the tests' <c>ActivationDecisions</c>), but the segmentation quickstart's one
-    /// channels-last run (same seed; ASPP's dropout draws its mask in memory order, so another draw) gave test mIoU
-    /// 0.7551 there against NCHW's 0.8197 (0.8276 on the Zen 5 host of 2026-12-05), and one draw of a chaotic run does not
-    /// settle it. Tests set it to check the layout.</summary>
+    /// side of a ReLU's kink, see the tests' <c>ActivationDecisions</c>), but the segmentation quickstart's two
+    /// channels-last runs there (same seed; ASPP's dropout draws its mask in memory order, so other draws) gave test mIoU
+    /// 0.7551 against NCHW's 0.8197, and 0.7424 against 0.8516 once the upsampling was <see cref="BilinearResize"/>; two
+    /// draws of a chaotic run do not settle it. Tests set it to check the layout.</summary>
     internal bool ChannelsLast { get; set; }
 
     /// <summary>(N, C, H, W) raw pixels → (N, K, H, W) logits.</summary>
