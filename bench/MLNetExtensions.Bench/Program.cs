@@ -17,6 +17,7 @@ IBenchmark[] all =
     new DeepLabBenchmark(),
     new RoiAlignBenchmark(),
     new BilinearResizeBenchmark(),
+    new AdamWChunksBenchmark(),
     new FasterRcnnBenchmark(),
     new BackboneCostBenchmark(),
     new SelectiveSearchBenchmark(),

@@ -23,9 +23,9 @@ namespace MLNetExtensions.Bench;
 /// printed: the network's FLOPs per image and the fraction of the CPU's peak a training step reaches (≈ 3× the forward
 /// FLOPs), where our step's time goes (forward, backward, optimizer; for SSD also the real loss with matching and hard
 /// negative mining), PyTorch's profile by operator family, and whether Debian's torch gets the convolution gradients
-/// at the shapes oneDNN got wrong on AVX-512 right. For SSD, which computes in channels-last memory
-/// (<see cref="Torch.Modules.ChannelsLastLayout"/>), the same turns also time our step in NCHW (before) and PyTorch's
-/// step on a channels-last batch. DeepLab computes in NCHW (see <c>DeepLabNetwork.ChannelsLast</c>).
+/// at the shapes oneDNN got wrong on AVX-512 right. SSD and DeepLab compute in channels-last memory
+/// (<see cref="Torch.Modules.ChannelsLastLayout"/>, <c>DeepLabNetwork.ChannelsLast</c>), so the same turns also time our
+/// step in NCHW (before) and PyTorch's step on a channels-last batch.
 /// </summary>
 public sealed class PyTorchParityBenchmark : IBenchmark
 {
@@ -52,7 +52,7 @@ public sealed class PyTorchParityBenchmark : IBenchmark
         Compare(output, ConvolutionTwin(device), threads, peak, gradientCheck: false);
         var deepLab = Compare(output, DeepLabTwin(device), threads, peak, gradientCheck: false);
         var ssd = Compare(output, SsdTwin(device), threads, peak, gradientCheck: true);
-        output.WriteLine($"  ours ÷ PyTorch on a channels-last batch (the layout our SSD computes in): SSD {ssd.ChannelsLast:F2}");
+        output.WriteLine($"  ours ÷ PyTorch on a channels-last batch (the layout ours computes in): DeepLab {deepLab.ChannelsLast:F2}, SSD {ssd.ChannelsLast:F2}");
         output.WriteLine($"  ours ÷ PyTorch training images/s on the same network: DeepLab {deepLab.Ratio:F2}, SSD {ssd.Ratio:F2}");
     }
 
@@ -124,18 +124,24 @@ public sealed class PyTorchParityBenchmark : IBenchmark
         return new Twin("one 3×3 convolution (64 → 64, 32×32, input gradient too)", conv, x => [conv.call(x)], images, config, library, perParameter);
     }
 
-    private static Twin DeepLabTwin(Device device)
+    /// <summary>The segmentation quickstart's network (samples/Quickstart/SegmentationQuickstart.cs), seed 1, and its options.</summary>
+    internal static (DeepLabNetwork Network, DeepLabSegmenterOptions Options) QuickstartDeepLab(Device device)
     {
-        // The segmentation quickstart's network (samples/Quickstart/SegmentationQuickstart.cs).
         var options = new DeepLabSegmenterOptions
         {
             InputWidth = 64, InputHeight = 64, WidthMultiplier = 0.5f, OutputStride = 16, AsppChannels = 64, LowLevelChannels = 32,
         };
-        int classes = SyntheticShapesDataset.SegmentationClassNames.Count;
         torch.manual_seed(1);
-        var network = new DeepLabNetwork(SegmentationBackboneFactory.Create(options, 3), classes, options.Normalization,
-            options.AtrousRates, options.AsppChannels, options.LowLevelChannels, options.Dropout);
+        var network = new DeepLabNetwork(SegmentationBackboneFactory.Create(options, 3), SyntheticShapesDataset.SegmentationClassNames.Count,
+            options.Normalization, options.AtrousRates, options.AsppChannels, options.LowLevelChannels, options.Dropout);
         network.to(device);
+        return (network, options);
+    }
+
+    private static Twin DeepLabTwin(Device device)
+    {
+        var (network, options) = QuickstartDeepLab(device);
+        int classes = network.ClassCount;
         var images = rand(new long[] { Batch, 3, options.InputHeight, options.InputWidth }, generator: new Generator(2)) * 255f;
         var config = new Dictionary<string, object>
         {
@@ -146,7 +152,8 @@ public sealed class PyTorchParityBenchmark : IBenchmark
         };
         // The segmentation quickstart's optimizer: OptimizerKind.Adam, which is AdamW, at 5e-3 with a decay of 1e-4.
         var (library, perParameter) = AdamW(network, 5e-3, 1e-4);
-        return new Twin("DeepLab v3+ (64×64, ResNetLite ×0.5, ASPP 64)", network, x => [network.call(x)], images, config, library, perParameter);
+        return new Twin("DeepLab v3+ (64×64, ResNetLite ×0.5, ASPP 64)", network, x => [network.call(x)], images, config, library, perParameter,
+            ChannelsLast: channelsLast => network.ChannelsLast = channelsLast);
     }
 
     /// <summary>Prints the comparison for one network; returns ours ÷ PyTorch's images/s, and ours ÷ PyTorch's on a

@@ -133,7 +133,7 @@ internal static class DetectionQuickstart
             ValidationData = validation, ValidateEveryEpochs = Math.Max(1, epochs / 6), ReturnBestValidatedModel = false,
             CheckpointFolder = Path.Combine(settings.Output, "checkpoints"), CheckpointEverySteps = 500,
             // torchvision's SSD keeps detections down to 0.01: low-scored true boxes can only add to AP (small objects score low).
-            ScoreThreshold = 0.01f, Device = DeviceSelection.Auto, Seed = 1, CpuThreads = settings.Threads,
+            ScoreThreshold = 0.01f, Device = DeviceSelection.Auto, Seed = settings.Seed, CpuThreads = settings.Threads,
             Progress = new ConsoleProgressBar(),
         };
         options = WithBackbone(options, settings);
@@ -166,7 +166,7 @@ internal static class DetectionQuickstart
             Augmentation = new MLNetExtensions.Torch.Training.DetectionAugmentation(ZoomOut: false, RandomCrop: false),
             ValidationData = validation, ValidateEveryEpochs = Math.Max(1, epochs / 3), ReturnBestValidatedModel = false,
             CheckpointFolder = Path.Combine(settings.Output, "checkpoints"), CheckpointEverySteps = 500,
-            BoxScoreThreshold = 0.01f, Device = DeviceSelection.Auto, Seed = 1, CpuThreads = settings.Threads,
+            BoxScoreThreshold = 0.01f, Device = DeviceSelection.Auto, Seed = settings.Seed, CpuThreads = settings.Threads,
             Progress = new ConsoleProgressBar("val mAP@0.5", ("rpn_objectness", "obj"), ("rpn_box", "rpn box"), ("roi_classification", "cls"), ("roi_box", "box"), ("rpn_accuracy", "rpn acc")),
         };
         options = WithBackbone(options, settings);
@@ -199,7 +199,7 @@ internal static class DetectionQuickstart
             BatchSize = BatchSize, MaxSteps = settings.Steps ?? RcnnSteps, LearningRate = 1e-3, WarmupSteps = 50,
             SvmIterations = 20, SvmPositiveWeight = 10f,
             CheckpointFolder = Path.Combine(settings.Output, "checkpoints"), CheckpointEverySteps = 200,
-            ScoreThreshold = 0.01f, Device = DeviceSelection.Auto, Seed = 1, CpuThreads = settings.Threads,
+            ScoreThreshold = 0.01f, Device = DeviceSelection.Auto, Seed = settings.Seed, CpuThreads = settings.Threads,
             Progress = new ConsoleProgressBar("val mAP@0.5", ("classification", "cls"), ("accuracy", "acc")),
         };
         options = WithBackbone(options, settings);

@@ -1,5 +1,5 @@
 // Quickstart: the library end to end on the built-in shapes dataset.
-//   dotnet run -c Release --project samples/Quickstart [-- --task detection|segmentation] [--architecture ssd|grid] [--epochs N] [--output DIR]
+//   dotnet run -c Release --project samples/Quickstart [-- --task detection|segmentation] [--architecture ssd|grid|faster-rcnn|rcnn] [--epochs N] [--output DIR] [--seed N]
 using Quickstart;
 
 var settings = QuickstartSettings.Parse(args);

@@ -14,7 +14,7 @@ internal enum QuickstartTask { Detection, Segmentation }
 internal enum QuickstartBackbone { Default, Lite, ResNet18, ImageNetResNet18 }
 
 internal sealed record QuickstartSettings(QuickstartTask Task, DetectorArchitecture Architecture, int Epochs, string Output, string? DataFolder, float WidthMultiplier = 0.5f, int? Threads = null, bool FasterRcnn = false,
-    QuickstartBackbone Backbone = QuickstartBackbone.Default, int? Steps = null, bool Rcnn = false)
+    QuickstartBackbone Backbone = QuickstartBackbone.Default, int? Steps = null, bool Rcnn = false, int Seed = 1)
 {
     public static QuickstartSettings? Parse(string[] args)
     {
@@ -53,8 +53,10 @@ internal sealed record QuickstartSettings(QuickstartTask Task, DetectorArchitect
                     break;
                 case "--steps": s = s with { Steps = int.Parse(Next()) is >= 1 and var steps ? steps : throw new ArgumentException("--steps needs a positive number.") }; break;
                 case "--threads": s = s with { Threads = int.Parse(Next()) is >= 1 and var n ? n : throw new ArgumentException("--threads needs a positive number.") }; break;
+                // The trainer's seed (weights, shuffling, augmentation, dropout); the data and the splits stay the built-in ones.
+                case "--seed": s = s with { Seed = int.TryParse(Next(), out var seed) ? seed : throw new ArgumentException($"--seed needs a whole number, not '{args[i]}'.") }; break;
                 default:
-                    Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: Quickstart [--task detection|segmentation] [--architecture ssd|grid|faster-rcnn|rcnn] [--epochs N] [--output DIR] [--data DIR] [--width MULTIPLIER] [--threads N] [--backbone default|lite|resnet18|imagenet-resnet18] [--steps N]");
+                    Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: Quickstart [--task detection|segmentation] [--architecture ssd|grid|faster-rcnn|rcnn] [--epochs N] [--output DIR] [--data DIR] [--width MULTIPLIER] [--threads N] [--backbone default|lite|resnet18|imagenet-resnet18] [--steps N] [--seed N]");
                     return null;
             }
         }

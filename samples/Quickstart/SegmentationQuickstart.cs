@@ -123,7 +123,7 @@ internal static class SegmentationQuickstart
             BatchSize = 8, Epochs = settings.Epochs > 0 ? settings.Epochs : DefaultEpochs, MaxSteps = settings.Steps,
             ValidationData = validation, ValidateEveryEpochs = 4,
             CheckpointFolder = Path.Combine(settings.Output, "checkpoints"), CheckpointEverySteps = 500,
-            CpuThreads = settings.Threads, Device = DeviceSelection.Auto, Seed = 1,
+            CpuThreads = settings.Threads, Device = DeviceSelection.Auto, Seed = settings.Seed,
             Progress = new ConsoleProgressBar("val mIoU", ("cross_entropy", "ce"), ("dice", "dice")),
         };
         // --backbone resnet18: torchvision's ResNet-18 at full width from random weights; imagenet-resnet18: the same from

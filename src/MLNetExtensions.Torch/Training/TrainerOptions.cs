@@ -55,7 +55,8 @@ public abstract record TrainerOptions
     /// </summary>
     public string? FreezeBackboneUpTo { get; set; }
     public DeviceSelection Device { get; set; } = DeviceSelection.Auto;
-    /// <summary>Threads libtorch may use on the CPU; null leaves its default.</summary>
+    /// <summary>Threads libtorch may use on the CPU while <c>Fit</c> trains (libtorch's count is process-wide: the one it
+    /// had is put back when training ends, failed or not); null leaves it as it is.</summary>
     public int? CpuThreads { get; set; }
 
     // Training data loading (SSD, grid, Faster R-CNN, classic R-CNN's fine-tuning and DeepLab stream their training images).

@@ -28,15 +28,22 @@ internal sealed class TrainingLoop
     private readonly IHostEnvironment? _log;
     private readonly Device _device;
 
-    /// <summary>Resolves the device, sets libtorch's threads and seeds it: make the loop before the task builds anything.</summary>
+    /// <summary>Resolves the device, sets libtorch's threads (<see cref="TrainerOptions.CpuThreads"/>, until
+    /// <see cref="Run{TModel}"/> returns) and seeds it: make the loop before the task builds anything.</summary>
     public TrainingLoop(TrainerOptions options, IHostEnvironment? log)
     {
         _o = options;
         _log = log;
         _device = TorchRuntime.Resolve(options.Device);
-        if (options.CpuThreads is int threads) torch.set_num_threads(threads);
+        if (options.CpuThreads is int threads)
+        {
+            _threadsBefore = torch.get_num_threads();
+            torch.set_num_threads(threads);
+        }
         torch.manual_seed(options.Seed);
     }
+
+    private readonly int? _threadsBefore;   // libtorch's thread count before CpuThreads set it, put back after the run
 
     public TrainingHistory History { get; } = new();
 
@@ -54,6 +61,11 @@ internal sealed class TrainingLoop
             Recoveries++;
             torch.manual_seed(_o.Seed);
             return RunOnce(task);
+        }
+        finally
+        {
+            // CpuThreads is this run's: a later Fit without it, or other libtorch work in the process, gets the count it had.
+            if (_threadsBefore is int before) torch.set_num_threads(before);
         }
     }
 

@@ -21,7 +21,8 @@ public sealed class SegmentationScoringTests
     private static SegmentationTransformer? _model;
     private static DeepLabNetwork? _network;
 
-    private const int MinPredictedClasses = 2;
+    /// <summary>The share of pixels whose scored class may differ from torch's argmax (exact near-ties only).</summary>
+    private const double MismatchTolerance = 1e-3;
 
     /// <summary>A briefly trained tiny segmenter (a few steps: scoring is tested, not learning), made once for the class.</summary>
     private static (SegmentationTransformer Model, DeepLabNetwork Network) Trained(MLContext ml)
@@ -68,10 +69,11 @@ public sealed class SegmentationScoringTests
         var images = stack(pixels.Select(b => tensor(b, ScalarType.Byte).reshape(3, 64, 64).to(ScalarType.Float32)).ToArray());
         var expected = network.call(images).argmax(1).to(ScalarType.Byte).data<byte>().ToArray();
         // A network that predicts one class everywhere would match any scoring chain that also returns that class (or a
-        // zero mask): the comparison only means something if the prediction varies.
+        // zero mask): the comparison only means something if such a constant mask would fail it, so the pixels outside
+        // the most predicted class must be well above the mismatch tolerance (five times it).
         var shares = expected.GroupBy(c => c).ToDictionary(g => g.Key, g => g.Count() / (double)expected.Length);
         Console.WriteLine("predicted class shares: " + string.Join(", ", shares.OrderBy(s => s.Key).Select(s => $"{s.Key}: {s.Value:F3}")));
-        Assert.IsGreaterThanOrEqualTo(MinPredictedClasses, shares.Count(s => s.Value >= 0.01), "at least this many classes each predicted on 1% of the pixels");
+        Assert.IsGreaterThanOrEqualTo(5 * MismatchTolerance, 1 - shares.Values.Max(), "share of the pixels outside the most predicted class");
         long mismatches = 0;
         for (int i = 0; i < predictions.Count; i++)
         {
@@ -79,7 +81,7 @@ public sealed class SegmentationScoringTests
             for (int p = 0; p < 64 * 64; p++) if (predictions[i].Mask[p] != expected[i * 4096 + p]) mismatches++;
         }
         // ONNX logits match torch's within 1e-4 (DeepLabNetworkTests); only exact near-ties may flip.
-        Assert.IsLessThan(predictions.Count * 4096 / 1000, mismatches, $"{mismatches} pixels differ");
+        Assert.IsLessThan(predictions.Count * 4096 * MismatchTolerance, (double)mismatches, $"{mismatches} pixels differ");
     }
 
     [TestMethod]

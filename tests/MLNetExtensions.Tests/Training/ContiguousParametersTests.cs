@@ -149,6 +149,42 @@ public sealed class ContiguousParametersTests
     }
 
     [TestMethod]
+    public void AnUpdateInChunksIsTorchSharpsAdamWBitForBit()
+    {
+        // Chunks of 48 floats: 20 of them over this network's 928 (its six slots padded to 16 floats each), most
+        // boundaries inside a parameter (the linear layer's 720 weights span 16 chunks).
+        using var reference = Network();
+        using var referenceOptimizer = optim.AdamW(reference.parameters(), 0.05, weight_decay: 1e-3);
+        using var held = Network();
+        using var heldOptimizer = new HeldAdamW(held.parameters().ToList(), 0.05, 1e-3, cpuChunkLength: 48);
+        var flat = heldOptimizer.Contiguous ?? throw new AssertFailedException("the optimizer keeps no flat buffers");
+        var chunks = flat.Chunks(flat.Values);
+        Assert.AreEqual(928, flat.Values.shape[0], "the flat buffer");
+        Assert.AreEqual(20, chunks.Length, "chunks over the flat buffer");
+        Assert.AreEqual(flat.Values.shape[0], chunks.Sum(c => c.shape[0]), "the chunks cover the buffer");
+        Assert.AreEqual(928 - 19 * 48, chunks[^1].shape[0], "the last chunk is the rest");
+        foreach (var chunk in chunks) chunk.Dispose();
+        for (int step = 0; step < 4; step++)
+        {
+            Step(reference, referenceOptimizer, step);
+            Step(held, heldOptimizer, step);
+        }
+        CollectionAssert.AreEqual(Values(reference), Values(held), "parameters bit for bit with TorchSharp's AdamW");
+    }
+
+    [TestMethod]
+    public void AChunkLengthThatIsNotAPositiveMultipleOf16IsRefused()
+    {
+        using var network = Network();
+        foreach (long length in new long[] { 0, -16, 40 })
+        {
+            var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ContiguousParameters.TryCreate(network.parameters(), length));
+            Assert.AreEqual("cpuChunkLength", error.ParamName);
+            StringAssert.StartsWith(error.Message, "A chunk is a positive multiple of 16 floats.");
+        }
+    }
+
+    [TestMethod]
     public void ParametersThatCannotShareABufferAreUpdatedOneByOne()
     {
         using var network = Network();

@@ -75,6 +75,26 @@ public sealed class TrainingLoopTests
     }
 
     [TestMethod]
+    public void CpuThreadsHoldsForTheRunAndTheCountBeforeIsPutBack()
+    {
+        // libtorch's thread count is process-wide: a run with CpuThreads = 1 once left every later Fit without the
+        // option (and the rest of the process) on one thread, which changed what a later run computed.
+        TorchRuntime.EnsureLoaded();
+        int before = get_num_threads();
+        Assert.IsGreaterThan(1, before, "the test needs a machine with more than one thread to tell the counts apart");
+        var during = new List<int>();
+        var loop = new TrainingLoop(new LinearOptions { BatchSize = 4, MaxSteps = 2, CpuThreads = 1, Progress = new SyncProgress(_ => during.Add(get_num_threads())) }, null);
+        loop.Run(new LinearTask(Xs));
+        Assert.IsNotEmpty(during, "progress was reported");
+        Assert.IsTrue(during.All(n => n == 1), $"one thread while training: {string.Join(", ", during)}");
+        Assert.AreEqual(before, get_num_threads(), "the count before, after the run");
+
+        var failing = new TrainingLoop(new LinearOptions { BatchSize = 4, MaxSteps = 4, CpuThreads = 1 }, null);
+        Assert.ThrowsExactly<TrainingDivergedException>(() => failing.Run(new LinearTask(Xs, nanAtStep: 1)));
+        Assert.AreEqual(before, get_num_threads(), "the count before, after a failed run");
+    }
+
+    [TestMethod]
     public void ANonFiniteLossNamesTheStepAndThePart()
     {
         TorchRuntime.EnsureLoaded();

@@ -15,8 +15,9 @@ namespace MLNetExtensions.Torch.Training.HeldScalars;
 /// optimizer's type name into the saved state and refuses another on load: checkpoints stay readable both ways.
 /// <para>
 /// The parameters, their gradients and the two moments live in flat buffers (<see cref="ContiguousParameters"/>), so a
-/// step is seven element-wise operations over all of them and <c>zero_grad</c> one, instead of nine per parameter and
-/// one per gradient; the saved state is still per parameter (each state's moments are views of their slots).
+/// step is nine element-wise operations over all of them, chunk by chunk (<see cref="ContiguousParameters.Chunks"/>), and
+/// <c>zero_grad</c> one, instead of nine per parameter and one per gradient; the saved state is still per parameter
+/// (each state's moments are views of their slots).
 /// </para>
 /// </summary>
 internal sealed class AdamW : TorchSharp.Modules.AdamW
@@ -24,16 +25,25 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
     private readonly ContiguousParameters? _contiguous;
     private readonly Tensor? _expAvg, _expAvgSq;   // (L,): the moments, laid out like the parameters
     private readonly Tensor[] _expAvgSlots = [], _expAvgSqSlots = [];
+    private readonly Chunk[] _chunks = [];
 
     public AdamW(IEnumerable<Parameter> parameters, double lr, double weightDecay) : this(parameters.ToList(), lr, weightDecay) { }
 
-    private AdamW(List<Parameter> parameters, double lr, double weightDecay)
+    /// <param name="parameters">The trained parameters.</param>
+    /// <param name="lr">The learning rate.</param>
+    /// <param name="weightDecay">The decoupled weight decay.</param>
+    /// <param name="cpuChunkLength">Floats per chunk of the flat update on the CPU (<see cref="ContiguousParameters.Chunks"/>).</param>
+    internal AdamW(List<Parameter> parameters, double lr, double weightDecay, long cpuChunkLength = ContiguousParameters.CpuChunkLength)
         : base(parameters, lr, weight_decay: weightDecay)
     {
-        _contiguous = ContiguousParameters.TryCreate(parameters);
+        _contiguous = ContiguousParameters.TryCreate(parameters, cpuChunkLength);
         if (_contiguous is null) return;
         _expAvg = _contiguous.NewBuffer();
         _expAvgSq = _contiguous.NewBuffer();
+        var (values, gradients, expAvg, expAvgSq) = (_contiguous.Chunks(_contiguous.Values), _contiguous.Chunks(_contiguous.Gradients), _contiguous.Chunks(_expAvg), _contiguous.Chunks(_expAvgSq));
+        _chunks = new Chunk[values.Length];
+        for (int i = 0; i < values.Length; i++)
+            _chunks[i] = new Chunk(values[i], gradients[i], expAvg[i], expAvgSq[i]);
         _expAvgSlots = new Tensor[parameters.Count];
         _expAvgSqSlots = new Tensor[parameters.Count];
         for (int i = 0; i < parameters.Count; i++)
@@ -62,17 +72,20 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
         using Scalar decay = 1 - lr * o.weight_decay!.Value, keep1 = beta1, take1 = 1 - beta1, keep2 = beta2, take2 = 1 - beta2, eps = o.eps!.Value, one = 1;
         if (_contiguous is not null && _parameter_groups.Count == 1 && MomentsInSlots())
         {
-            // The same arithmetic as the loop below, once over every parameter: (L,).
+            // The same arithmetic as the loop below, over every parameter, one chunk at a time: (chunk,).
             _contiguous.Gather();
             long step = 0;
             foreach (var parameter in _contiguous.Parameters) step = ++((State)_state[parameter.Handle]).step;
             using var update = new Update(step, lr, beta1, beta2);
-            _contiguous.Values.mul_(decay);
-            _expAvg!.mul_(keep1).add_(_contiguous.Gradients, alpha: take1);
-            _expAvgSq!.mul_(keep2).addcmul_(_contiguous.Gradients, _contiguous.Gradients, value: take2);
-            using var denominator = _expAvgSq.sqrt();
-            denominator.div_(update.Root).add_(eps, one);
-            _contiguous.Values.addcdiv_(_expAvg, denominator, value: update.StepSize);
+            foreach (var (values, gradients, expAvg, expAvgSq) in _chunks)
+            {
+                values.mul_(decay);
+                expAvg.mul_(keep1).add_(gradients, alpha: take1);
+                expAvgSq.mul_(keep2).addcmul_(gradients, gradients, value: take2);
+                using var denominator = expAvgSq.sqrt();
+                denominator.div_(update.Root).add_(eps, one);
+                values.addcdiv_(expAvg, denominator, value: update.StepSize);
+            }
             return;
         }
         foreach (var parameter in group.Parameters)
@@ -121,9 +134,22 @@ internal sealed class AdamW : TorchSharp.Modules.AdamW
     {
         base.Dispose(disposing);   // the states dispose the slot views
         if (!disposing) return;
+        foreach (var chunk in _chunks) chunk.Dispose();
         _expAvg?.Dispose();
         _expAvgSq?.Dispose();
         _contiguous?.Dispose();
+    }
+
+    /// <summary>One chunk's views of the flat buffers: (chunk,) each.</summary>
+    private readonly record struct Chunk(Tensor Values, Tensor Gradients, Tensor ExpAvg, Tensor ExpAvgSq) : IDisposable
+    {
+        public void Dispose()
+        {
+            Values.Dispose();
+            Gradients.Dispose();
+            ExpAvg.Dispose();
+            ExpAvgSq.Dispose();
+        }
     }
 
     /// <summary>The step size −lr / (1 − β₁ᵗ) and √(1 − β₂ᵗ) of step <c>t</c>, as held Scalars.</summary>
