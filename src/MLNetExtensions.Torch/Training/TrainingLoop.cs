@@ -28,27 +28,29 @@ internal sealed class TrainingLoop
     private readonly IHostEnvironment? _log;
     private readonly Device _device;
 
-    /// <summary>Resolves the device, sets libtorch's threads (<see cref="TrainerOptions.CpuThreads"/>, until
-    /// <see cref="Run{TModel}"/> returns) and seeds it: make the loop before the task builds anything.</summary>
+    /// <summary>Resolves the device and seeds libtorch: make the loop before the task builds anything. libtorch's thread
+    /// count (<see cref="TrainerOptions.CpuThreads"/>) is set by <see cref="Run{TModel}"/>, for the run only.</summary>
     public TrainingLoop(TrainerOptions options, IHostEnvironment? log)
     {
         _o = options;
         _log = log;
         _device = TorchRuntime.Resolve(options.Device);
-        if (options.CpuThreads is int threads)
-        {
-            _threadsBefore = torch.get_num_threads();
-            torch.set_num_threads(threads);
-        }
         torch.manual_seed(options.Seed);
     }
-
-    private readonly int? _threadsBefore;   // libtorch's thread count before CpuThreads set it, put back after the run
 
     public TrainingHistory History { get; } = new();
 
     public TrainingResult<TModel> Run<TModel>(ITrainingTask<TModel> task) where TModel : ITrainableModel
     {
+        // libtorch's thread count is process-wide, so CpuThreads holds from here to the end of the run, failed or not, and
+        // a later Fit without it (or other libtorch work in the process) gets the count it had. Set here rather than when
+        // the loop is made, because a task that fails while it is built (bad input) never reaches the run.
+        int? threadsBefore = null;
+        if (_o.CpuThreads is int threads)
+        {
+            threadsBefore = torch.get_num_threads();
+            torch.set_num_threads(threads);
+        }
         try { return RunOnce(task); }
         catch (Exception ex) when (IsFinalizedScalarError(ex))
         {
@@ -64,8 +66,7 @@ internal sealed class TrainingLoop
         }
         finally
         {
-            // CpuThreads is this run's: a later Fit without it, or other libtorch work in the process, gets the count it had.
-            if (_threadsBefore is int before) torch.set_num_threads(before);
+            if (threadsBefore is int before) torch.set_num_threads(before);
         }
     }
 

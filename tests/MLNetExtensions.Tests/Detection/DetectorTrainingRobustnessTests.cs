@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using MLNetExtensions.Data;
 using MLNetExtensions.Data.Synthetic;
+using MLNetExtensions.Torch;
 using MLNetExtensions.Torch.Detection;
 using MLNetExtensions.Torch.Training;
 
@@ -183,5 +184,23 @@ public sealed class DetectorTrainingRobustnessTests
         ex = Assert.ThrowsExactly<InvalidDataException>(() => ml.Transforms.TrainSsdDetector(options).Fit(DetectionDataView.Create(ml, outside, SyntheticShapesDataset.ClassNames)));
         StringAssert.Contains(ex.Message, "Row 1 of the training data");
         StringAssert.Contains(ex.Message, "box 0 [10, 10, 500, 20] lies outside the 64×64 image");
+    }
+
+    [TestMethod]
+    public void CpuThreadsIsPutBackWhenFitFailsOnItsData()
+    {
+        // libtorch's thread count is process-wide: a Fit with CpuThreads = 1 whose data failed its row check (before the
+        // run starts) once left the whole process on one thread.
+        TorchRuntime.EnsureLoaded();
+        int before = TorchSharp.torch.get_num_threads();
+        Assert.IsGreaterThan(1, before, "the test needs a machine with more than one thread to tell the counts apart");
+        var ml = new MLContext(1);
+        var records = DetectionDataView.ReadRecords(DetectorTrainingTests.Load(ml, "train")).Take(4)
+            .Append(new DetectionRecord("/nonexistent/image.png", [new BoundingBox(1, 1, 5, 5)], ["circle"])).ToList();
+        var bad = DetectionDataView.Create(ml, records, SyntheticShapesDataset.ClassNames);
+        var options = DetectorTrainingTests.TinyOptions(DetectorArchitecture.Ssd) with { MaxSteps = 1, CpuThreads = 1 };
+        var ex = Assert.ThrowsExactly<InvalidDataException>(() => ml.Transforms.TrainSsdDetector(options).Fit(bad));
+        StringAssert.StartsWith(ex.Message, "Row 4 of the training data: image '/nonexistent/image.png' cannot be read:");
+        Assert.AreEqual(before, TorchSharp.torch.get_num_threads(), "libtorch's thread count after the failed Fit");
     }
 }
