@@ -103,9 +103,10 @@ public sealed class DeepLabNetwork : nn.Module<Tensor, Tensor>, ITrainableModel
     /// turns), and its gradients match float64 as NCHW's do (the 2.8e-3 once seen on ResNet-18 at output stride 8 was one
     /// pre-activation rounding to the other side of a ReLU's kink, see the tests' <c>ActivationDecisions</c>). It was off
     /// while the segmentation quickstart's channels-last runs trailed NCHW's (seed 1: test mIoU 0.7551 against 0.8197,
-    /// 0.7424 against 0.8516); with seeds 2, 3 and 4 they led (0.8679 against 0.7861, 0.7922 against 0.7336, 0.8676 against
-    /// 0.8566): draws of a run that is chaotic from scratch (ASPP's dropout draws its mask in memory order, so the layouts
-    /// draw different masks), not a loss. Tests set it to check both layouts.</summary>
+    /// 0.7424 against 0.8516); with seeds 2 and 3 they led (0.8679 against 0.7861, 0.7922 against 0.7336), and on a Zen 5
+    /// host each layout led in two of seeds 1–4: draws of a run that is chaotic from scratch (ASPP's dropout draws its mask
+    /// in memory order, so the layouts draw different masks), not a loss. On that Zen 5 the channels-last step is 0.96 of
+    /// the NCHW one (README). Tests set it to check both layouts.</summary>
     internal bool ChannelsLast { get; set; } = true;
 
     /// <summary>(N, C, H, W) raw pixels → (N, K, H, W) logits.</summary>
