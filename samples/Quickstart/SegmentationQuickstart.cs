@@ -112,8 +112,8 @@ internal static class SegmentationQuickstart
         //   test mIoU 0.7981 on one machine and 0.7300 on another (float-level differences, same commit), the last
         //   thousand steps' mini-batch noise deciding. With it, 0.8334 and 0.8335 for seeds 1 and 2 when it was chosen
         //   (validation mIoU 0.779 and 0.773 at the end; AdamW weight decay 0.05 on top of it: 0.808). The code since
-        //   (channels-last, 2026-12-07) gives 0.73-0.87 over seeds 1-4 in either layout (README, "DeepLab now computes
-        //   channels-last"): the run from scratch is still a draw per seed.
+        //   (channels-last, 2026-12-07) gives 0.73-0.87 over seeds 1-4, both layouts and two hosts (README, "DeepLab now
+        //   computes channels-last" and "The same code on the Zen 5 host"): the run from scratch is still a draw per seed.
         var options = new DeepLabSegmenterOptions
         {
             ClassNames = classNames,
